@@ -1,0 +1,72 @@
+"""callflow: a phone line for Kayako helpdesks that answers support calls by itself."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from .extensions import db, migrate
+
+log = logging.getLogger(__name__)
+
+
+def _serving() -> bool:
+    """True unless the app is being loaded for a Flask CLI command other than ``run``."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is None or ctx.info_name == "run"
+
+
+def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
+    """Create and configure the app; ``test_config`` overrides settings from :mod:`config`."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="../templates")
+    from config import Config
+
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+
+    from .services import init_services
+
+    init_services(app)
+
+    from . import outbox, tts, voice
+
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(tts.bp)
+    app.extensions["ticket_lookup"] = outbox.ticket_for_call
+
+    from .cli import register_cli
+
+    register_cli(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness and database check: 200 ``{"status": "ok"}`` or 503."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:
+            db.session.rollback()
+            return jsonify(status="error", database="unavailable"), 503
+        return jsonify(status="ok", database="ok")
+
+    if not app.config.get("TWILIO_AUTH_TOKEN") and not app.config.get("TESTING") and _serving():
+        log.warning(
+            "TWILIO_AUTH_TOKEN is not set: Twilio signature validation is OFF (development mode). "
+            "Anyone who can reach /voice can drive calls. Set it in production."
+        )
+    return app

@@ -1,0 +1,87 @@
+"""Flask CLI commands: ``kb``, ``tickets``, ``tts`` and ``simulate``.
+
+Use them as ``flask --app wsgi <group> <command>``.
+"""
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .extensions import db
+from .kb import SAMPLE_KB_PATH, KbLoadError, read_articles_file, upsert_articles
+
+kb_cli = AppGroup("kb", help="Manage the local knowledge base.")
+tickets_cli = AppGroup("tickets", help="Deliver and retry call tickets.")
+tts_cli = AppGroup("tts", help="Text-to-speech cache.")
+
+
+@kb_cli.command("load")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help="Remove articles that are not in the file.")
+def kb_load(path: str | None, replace: bool) -> None:
+    """Load the bundled sample KB, or a JSON file of articles, into the database."""
+    source = path or current_app.config.get("KB_PATH") or str(SAMPLE_KB_PATH)
+    try:
+        records = read_articles_file(source)
+    except KbLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = upsert_articles(records, remove_missing=replace)
+    db.session.commit()
+    current_app.extensions["kb"].invalidate()
+    click.echo(
+        f"kb load: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {len(report.skipped)} skipped (from {source})"
+    )
+
+
+@tickets_cli.command("worker")
+@click.option("--once", is_flag=True, help="Drain the queue once and exit.")
+def tickets_worker(once: bool) -> None:
+    """Deliver queued tickets (and finalize idle calls); runs until stopped unless --once."""
+    from .outbox import run_once
+
+    poll = current_app.config["TICKET_WORKER_POLL_S"]
+    while True:
+        counts = run_once(out=click.echo)
+        if once:
+            click.echo("tickets worker: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            return
+        db.session.remove()
+        time.sleep(poll)
+
+
+@tickets_cli.command("retry")
+@click.argument("ticket_id", type=int)
+def tickets_retry(ticket_id: int) -> None:
+    """Queue a failed ticket for delivery again."""
+    from .outbox import retry_ticket
+
+    ticket = retry_ticket(ticket_id)
+    if ticket is None:
+        raise click.ClickException(f"no ticket {ticket_id}")
+    click.echo(f"ticket {ticket_id}: {ticket.status}")
+
+
+@tts_cli.command("warm")
+def tts_warm() -> None:
+    """Synthesize every fixed prompt ahead of time (needs OPENAI_API_KEY)."""
+    from .prompts import FIXED_PROMPTS
+
+    speech = current_app.extensions["speech"]
+    if not hasattr(speech, "warm"):
+        raise click.ClickException("OPENAI_API_KEY is not set: prompts are spoken with <Say>, nothing to warm.")
+    counts = speech.warm(FIXED_PROMPTS)
+    click.echo("tts warm: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    from .simulate import simulate_command
+
+    app.cli.add_command(kb_cli)
+    app.cli.add_command(tickets_cli)
+    app.cli.add_command(tts_cli)
+    app.cli.add_command(simulate_command)

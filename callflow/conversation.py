@@ -1,0 +1,251 @@
+"""One caller turn: read what the caller said, move the call's state machine, decide the reply.
+
+:class:`Conversation` wraps a :class:`~callflow.models.Call` row and its
+:class:`~callflow.flow.CallFlow`. It never touches HTTP or TwiML; :mod:`callflow.voice`
+renders the :class:`Reply` it returns. Caller text is untrusted: it is cleaned and cut to
+``MAX_SPEECH_CHARS`` before anything reads it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from . import prompts
+from .flow import MAX_EMAIL_ATTEMPTS, MAX_RETRIES, CallFlow
+from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
+from .llm import ArticleContext
+from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
+from .spoken_email import parse_spoken_email, readback
+
+log = logging.getLogger(__name__)
+
+MAX_SPEECH_CHARS = 1000
+MAX_QUESTION_WORDS_FOR_YES = 4
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass
+class Reply:
+    """What to say next: ``prompts`` in order, then listen (Gather) or hang up."""
+
+    prompts: list[str]
+    listen: bool = True
+    article_id: str | None = None
+    article_score: float | None = None
+
+    @property
+    def hangup(self) -> bool:
+        return not self.listen
+
+
+@dataclass
+class Heard:
+    """A caller's turn after cleaning: ``text`` (may be empty) and keypad ``digits``."""
+
+    text: str = ""
+    digits: str = ""
+    confidence: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.text and not self.digits
+
+
+def clean_speech(value: Any) -> str:
+    """Normalize SpeechResult: NFKC, no control characters, single spaces, at most 1000 characters."""
+    if not isinstance(value, str):
+        return ""
+    value = unicodedata.normalize("NFKC", value[: MAX_SPEECH_CHARS * 4])
+    value = _CONTROL.sub(" ", value)
+    return " ".join(value.split())[:MAX_SPEECH_CHARS]
+
+
+def clean_digits(value: Any) -> str:
+    """Keep only keypad characters (0-9, *, #) of Digits, at most 20."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value if ch in "0123456789*#")[:20]
+
+
+def parse_confidence(value: Any) -> float | None:
+    """Twilio's Confidence (0.0-1.0, may be absent or junk) as a float, or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0.0 <= number <= 1.0 else None
+
+
+class Conversation:
+    """Drives one call; ``services`` is ``app.extensions`` (kb, drafter, fallback_drafter)."""
+
+    def __init__(self, call: Call, services: Mapping[str, Any]):
+        self.call = call
+        self.services = services
+        self.machine = CallFlow(model=call)
+
+    # -- entry points -------------------------------------------------------------------
+    def start(self) -> Reply:
+        """The greeting for a new call."""
+        return Reply([prompts.GREETING, prompts.ASK_NAME])
+
+    def hear(self, heard: Heard) -> Reply:
+        """Handle one Gather result and return the reply; the caller commits the row."""
+        state = self.call.state
+        if state in ("escalate", "goodbye"):
+            return Reply([prompts.GOODBYE], listen=False)
+        if heard.empty:
+            return self._retry(prompts.DIDNT_CATCH, "silence")
+        if wants_human(heard.text, heard.digits or None):
+            return self._escalate("caller-request")
+        handler = getattr(self, f"_in_{state}")
+        return handler(heard)
+
+    def fail(self, reason: str = "error") -> Reply:
+        """Escalate after an unexpected error (the row was reloaded by the caller)."""
+        self.call.state = "escalate"
+        self.call.escalation_reason = reason
+        self.call.outcome = NEEDS_HUMAN
+        return Reply([prompts.APOLOGY, prompts.ESCALATE], listen=False)
+
+    # -- states -------------------------------------------------------------------------
+    def _in_greet(self, heard: Heard) -> Reply:
+        text = heard.text
+        email = parse_spoken_email(text) if text else None
+        name = extract_name(text) if text else None
+        if name:
+            self.call.name = name
+        if text and not email and looks_like_question(text):
+            self.call.pending_question = text
+        self.machine.send("introduce")
+        lead = [prompts.thanks_name(name)] if name else []
+        if email:
+            return self._email_candidate(email, lead)
+        if self.call.pending_question:
+            return Reply(lead + [prompts.ASK_EMAIL_AFTER_QUESTION])
+        return Reply(lead + [prompts.ASK_EMAIL])
+
+    def _in_collect_email(self, heard: Heard) -> Reply:
+        email = parse_spoken_email(heard.text) if heard.text else None
+        if email:
+            return self._email_candidate(email)
+        if heard.text and not self.call.pending_question and looks_like_question(heard.text):
+            self.call.pending_question = heard.text
+        self.call.email_attempts += 1
+        self.machine.send("email_unclear")
+        if self.call.state == "answer":
+            return self._enter_answer([prompts.EMAIL_GIVE_UP])
+        return Reply([prompts.SPELL_EMAIL])
+
+    def _in_confirm_email(self, heard: Heard) -> Reply:
+        answer = yes_no(heard.text, heard.digits or None)
+        if answer == "yes":
+            self.machine.send("confirm")
+            return self._enter_answer([prompts.EMAIL_CONFIRMED])
+        corrected = parse_spoken_email(heard.text) if heard.text else None
+        if corrected == self.call.email:
+            corrected = None
+        if answer == "no" or corrected:
+            self.call.email_attempts += 1
+            if corrected and self.call.email_attempts < MAX_EMAIL_ATTEMPTS:
+                return self._email_candidate(corrected)
+            self.machine.send("reject")
+            if self.call.state == "answer":
+                return self._enter_answer([prompts.EMAIL_GIVE_UP])
+            return Reply([prompts.SPELL_EMAIL_AGAIN])
+        return self._retry(prompts.SAY_YES_OR_NO, "unclear")
+
+    def _in_answer(self, heard: Heard) -> Reply:
+        if is_done(heard.text, heard.digits or None):
+            self.machine.send("done")
+            self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
+            return Reply([prompts.GOODBYE], listen=False)
+        short = len(heard.text.split()) <= MAX_QUESTION_WORDS_FOR_YES
+        if not heard.text or (short and yes_no(heard.text, heard.digits or None) == "yes"):
+            self.machine.send("ask_again")
+            return Reply([prompts.WHAT_IS_YOUR_QUESTION])
+        return self._answer_question(heard.text)
+
+    def _in_check_resolved(self, heard: Heard) -> Reply:
+        answer = yes_no(heard.text, heard.digits or None)
+        if answer == "yes":
+            self.machine.send("resolved")
+            return Reply([prompts.ANYTHING_ELSE])
+        if answer == "no":
+            return self._escalate("not-resolved")
+        return self._retry(prompts.SAY_YES_OR_NO, "unclear")
+
+    # -- helpers ------------------------------------------------------------------------
+    def _email_candidate(self, email: str, lead: list[str] | None = None) -> Reply:
+        self.call.email = email
+        self.call.email_confirmed = False
+        self.machine.send("email_heard")
+        return Reply((lead or []) + [prompts.confirm_email(readback(email))])
+
+    def _enter_answer(self, lead: list[str]) -> Reply:
+        if self.call.pending_question:
+            question, self.call.pending_question = self.call.pending_question, None
+            reply = self._answer_question(question)
+            reply.prompts[:0] = lead
+            return reply
+        return Reply(lead + [prompts.HOW_CAN_I_HELP])
+
+    def _answer_question(self, question: str) -> Reply:
+        call = self.call
+        call.questions_asked += 1
+        call.last_question = question
+        index = self.services["kb"].index()
+        hits = index.search(question, limit=3)
+        top = hits[0] if hits else None
+        call.article_id = top.id if top else None
+        call.article_score = round(top.score, 1) if top else None
+        if top is None or top.score < index.cutoff:
+            return self._escalate("no-kb-match")
+        contexts = [ArticleContext(id=h.id, title=h.title, text=index.doc(h.id).text) for h in hits]
+        draft = self._draft(question, contexts)
+        if draft is None or not draft.grounded or not draft.answer.strip():
+            return self._escalate("not-grounded")
+        used = next((h for h in hits if h.id == draft.article_id), top)
+        call.article_id, call.article_score = used.id, round(used.score, 1)
+        self.machine.send("kb_hit")
+        return Reply([draft.answer, prompts.CHECK_RESOLVED], article_id=used.id, article_score=call.article_score)
+
+    def _draft(self, question: str, contexts: list[ArticleContext]):
+        drafter = self.services["drafter"]
+        fallback = self.services["fallback_drafter"]
+        if drafter is not fallback:
+            try:
+                return drafter.draft(question, contexts)
+            except Exception as exc:  # any drafting failure falls back to the extractive answer
+                log.warning("drafting failed, using the extractive answer: %s", type(exc).__name__)
+        return fallback.draft(question, contexts[:1])
+
+    def _retry(self, apology: str, reason: str) -> Reply:
+        self.call.retry_count += 1
+        if self.call.retry_count > MAX_RETRIES:
+            return self._escalate(reason)
+        return Reply([apology, self.current_question()])
+
+    def _escalate(self, reason: str) -> Reply:
+        self.call.escalation_reason = reason
+        self.machine.send("escalate_call")
+        self.call.outcome = NEEDS_HUMAN
+        return Reply([prompts.ESCALATE], listen=False)
+
+    def current_question(self) -> str:
+        """The question the caller is being asked in the current state (for re-prompts)."""
+        state = self.call.state
+        if state == "greet":
+            return prompts.ASK_NAME
+        if state == "collect_email":
+            return prompts.ASK_EMAIL if not self.call.email_attempts else prompts.SPELL_EMAIL_AGAIN
+        if state == "confirm_email" and self.call.email:
+            return prompts.confirm_email(readback(self.call.email))
+        if state == "check_resolved":
+            return prompts.CHECK_RESOLVED
+        if self.call.anything_else_asked:
+            return prompts.ANYTHING_ELSE
+        return prompts.HOW_CAN_I_HELP

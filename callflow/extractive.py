@@ -1,0 +1,263 @@
+"""Draft a short spoken answer from one help-center article, without an LLM.
+
+The answer is read to a caller by a TTS voice, so it must be short, plain
+and self-contained: a lead-in naming the article, then the two or three
+sentences of the article that best answer the question.  No HTML, no
+markdown, no URLs (a voice reading "h t t p s colon slash slash" helps no
+one), and navigation breadcrumbs such as "Admin > Billing" are spoken as
+"Admin, then Billing".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .html_text import html_to_text, split_sentences
+from .kb_search import content_terms
+
+__all__ = ["extractive_answer"]
+
+#: Most sentences taken from the article.
+MAX_SENTENCES = 3
+
+_HTML_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>|<!--.*?-->", re.S)
+_MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_URL_RE = re.compile(
+    r"(?:\b(?:https?|ftp)://|\bwww\.)(?:[^\s<>\"]*[^\s<>\".,;:!?)\]])?"  # scheme or www.
+    r"|\b[\w-]+(?:\.[\w-]+)+/(?:[^\s<>\"]*[^\s<>\".,;:!?)\]])?",          # host.tld/path
+    re.I,
+)
+# Words left pointing at a URL that was removed: "for example <url>." -> "."
+_ORPHAN_POINTER_RE = re.compile(
+    r"[,:]?\s*\b(?:for example|for instance|e\.g\.|such as|at|see|visit|go to|open|here)\s*(?=[.;,)!?]|$)",
+    re.I | re.M,
+)
+_LINE_END_RE = re.compile(r"([^\s.!?:;…])[ \t]*$", re.M)
+_MD_EMPHASIS_RE = re.compile(r"(\*\*|__|\*|`+|~~)")
+_MD_LINE_PREFIX_RE = re.compile(r"^\s*(?:#{1,6}\s+|>\s+|[-*+•]\s+|\d{1,3}[.)]\s+)", re.M)
+_BREADCRUMB_RE = re.compile(r"(?<=\w)\s*(?:>|›|»|→)\s*(?=[A-Z])")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.;:!?])")
+_EMPTY_BRACKETS_RE = re.compile(r"\(\s*[,.;:]?\s*\)|\[\s*\]")
+_DUP_PUNCT_RE = re.compile(r"([,;:])\s*([.!?])|([.!?])\s*\.")
+_WS_RE = re.compile(r"\s+")
+
+# Sentences that start like an instruction ("Click Save", "Go to ...",
+# "To download an invoice: ...") are preferred: callers ring to be told what
+# to do.  Common imperative verbs of software help articles.
+_IMPERATIVE = frozenset(
+    """
+    go click open select choose enter type tap press pick navigate sign log add copy paste
+    scroll find check turn switch set download install upload create fill follow use ask
+    contact visit confirm save review edit change remove delete drag allow reload refresh
+    wait send write update make search insert give keep enable disable restart try run
+    connect link invite assign apply pull verify reset
+    """.split()
+)
+# Words that should not end a truncated answer.
+_DANGLING = frozenset(
+    "a an the and or but to of for with in on at by from as your our their its "
+    "this that these those if then so such is are be can will you we".split()
+)
+
+
+def _clean(text: str) -> str:
+    """Plain speakable text: HTML, markdown and URLs removed."""
+    if _HTML_TAG_RE.search(text) or "&" in text:
+        text = html_to_text(text)
+    text = _MD_IMAGE_RE.sub(" ", text)
+    text = _MD_LINK_RE.sub(r"\1", text)
+    text = _URL_RE.sub("\x00", text)
+    text = _ORPHAN_POINTER_RE.sub("", text.replace(" \x00", "\x00").replace("\x00", ""))
+    text = _MD_LINE_PREFIX_RE.sub("", text)
+    text = _MD_EMPHASIS_RE.sub("", text)
+    # Lines (headings, list items) end a sentence even without a period.
+    text = _LINE_END_RE.sub(r"\1.", text)
+    text = text.replace("<", " ").replace(">", " > ")  # stray angle brackets
+    return text
+
+
+def _speakable(sentence: str) -> str:
+    """Final polish of one sentence for a TTS voice."""
+    s = _BREADCRUMB_RE.sub(", then ", sentence)
+    s = s.replace("<", " ").replace(">", " ")
+    s = s.replace(" & ", " and ")
+    s = _EMPTY_BRACKETS_RE.sub(" ", s)
+    s = _WS_RE.sub(" ", s).strip()
+    s = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", s)
+    s = _DUP_PUNCT_RE.sub(lambda m: m.group(2) or m.group(3), s)
+    s = s.strip(" ,;")
+    return s
+
+
+def _is_instruction(sentence: str) -> bool:
+    first = sentence.split(" ", 1)[0].strip("\"'(").lower()
+    return first in _IMPERATIVE or first == "to" or first == "if"
+
+
+def _truncate_words(sentence: str, budget: int) -> str:
+    """``sentence`` cut to at most ``budget`` words at a clean boundary, ending in '.'."""
+    words = sentence.split()
+    if len(words) <= budget:
+        return sentence
+    if budget <= 0:
+        return ""
+    cut = words[:budget]
+    # Prefer ending at a clause boundary if that keeps most of the words.
+    for i in range(len(cut) - 1, max(0, int(budget * 0.6)) - 1, -1):
+        if cut[i].endswith((",", ";", ":")):
+            cut = cut[: i + 1]
+            break
+    while len(cut) > 1 and cut[-1].strip(",;:").lower() in _DANGLING:
+        cut.pop()
+    out = " ".join(cut).rstrip(",;:-– ")
+    if out and out[-1] not in ".!?":
+        out += "."
+    return out
+
+
+def _lead_in(title: str, max_words: int) -> str:
+    """'From our article "<title>":' fitted into about half of ``max_words``."""
+    title = _WS_RE.sub(" ", title.replace('"', "'")).strip().rstrip(".:;,")
+    if not title:
+        return "From our help center:"
+    words = title.split()
+    room = max(1, max_words // 2 - 3)
+    if len(words) > room:
+        words = words[:room]
+        while len(words) > 1 and words[-1].lower() in _DANGLING:
+            words.pop()
+        title = " ".join(words).rstrip(",;:") + "..."
+    return f'From our article "{title}":'
+
+
+def _score_windows(question: str, sentences: list[str], budget: int) -> list[int]:
+    """Indexes of the best run of up to MAX_SENTENCES consecutive sentences."""
+    n = len(sentences)
+    q_terms = content_terms(question)
+    sent_terms = [set(content_terms(s)) for s in sentences]
+    # In-article rarity: a question word found in few sentences says more.
+    weights = {}
+    for t in q_terms:
+        sf = sum(1 for st in sent_terms if t in st or _prefix_match(t, st))
+        weights[t] = math.log(1.0 + (n + 1) / (sf + 0.5)) if sf else 0.0
+    total = sum(weights.values())
+    lengths = [len(s.split()) for s in sentences]
+
+    best: tuple[float, int, int] | None = None  # (score, start, end)
+    for start in range(n):
+        prior = 0.15 * (1.0 - start / n)  # earlier sentences preferred
+        words = 0
+        covered: set[str] = set()
+        for end in range(start, min(n, start + MAX_SENTENCES)):
+            words += lengths[end]
+            if words > budget and end > start:
+                break
+            covered |= {t for t in q_terms
+                        if t in sent_terms[end] or _prefix_match(t, sent_terms[end])}
+            cover = sum(weights[t] for t in covered) / total if total > 0 else 0.0
+            instr = sum(_is_instruction(sentences[i]) for i in range(start, end + 1))
+            # Extra sentences add a little (more of the procedure), never
+            # more than a question word would.
+            score = cover + prior + 0.05 * instr + 0.02 * (end - start)
+            if lengths[start] > budget:
+                score -= 0.2  # will have to be truncated
+            if best is None or score > best[0] + 1e-9:
+                best = (score, start, end)
+    if best is None:
+        return []
+    return list(range(best[1], best[2] + 1))
+
+
+def _prefix_match(term: str, terms: set[str]) -> bool:
+    """True if a stem in ``terms`` extends ``term`` or is extended by it (5+ letters)."""
+    if len(term) < 5:
+        return False
+    return any(len(t) >= 5 and (t.startswith(term) or term.startswith(t)) for t in terms)
+
+
+def extractive_answer(question: str, title: str, text: str, max_words: int = 60) -> str:
+    """A short spoken answer drawn from one article.
+
+    Args:
+        question: The caller's words (speech-recognition text).
+        title: The article title (plain text or HTML).
+        text: The article body: plain text (e.g. :attr:`KbDoc.text`), HTML,
+            or markdown.  HTML is converted with
+            :func:`~callflow.html_text.html_to_text`.
+        max_words: Upper bound on the answer length in words (whitespace-
+            separated tokens), lead-in included.
+
+    Returns:
+        ``'From our article "<title>": <sentences>'`` with at most
+        ``max_words`` words: the lead-in (a title longer than about half
+        the budget is shortened with "...") followed by the run of up to
+        :data:`MAX_SENTENCES` consecutive article sentences that best covers
+        the question's words (weighted by how rare each word is in the
+        article), preferring early sentences and instructions ("Click...",
+        "Go to...", "To download...").  A sentence that does not fit is cut
+        at a clause or word boundary and ends with a period.  URLs, HTML
+        tags, entities and markdown are removed; "A > B" breadcrumbs are
+        spoken as "A, then B"; "&" as "and".  An article with no usable text
+        gives just the lead-in ending in a period; below 6 words there is no
+        room for both, so the answer is the (truncated) title alone;
+        ``max_words <= 0`` gives ``""``.  Never raises: unexpected input (None, non-strings) is
+        treated as empty.
+    """
+    try:
+        max_words = int(max_words)
+    except Exception:
+        max_words = 60
+    if max_words <= 0:
+        return ""
+    try:
+        question = question if isinstance(question, str) else ""
+        title = _speakable(_clean(title)) if isinstance(title, str) else ""
+        body = _clean(text) if isinstance(text, str) else ""
+        if max_words < 6:
+            # No room for a lead-in and an answer: name the article only.
+            return _truncate_words((title or "Our help center").rstrip(".:;,") + ".", max_words)
+        lead = _lead_in(title, max_words)
+        lead_words = len(lead.split())
+        if lead_words >= max_words:
+            return _truncate_words(lead.rstrip(":") + ".", max_words)
+        budget = max_words - lead_words
+
+        sentences = [_speakable(s) for s in split_sentences(body)]
+        sentences = [s for s in sentences if sum(ch.isalpha() for ch in s) >= 3]
+        if not sentences:
+            return lead.rstrip(":") + "."
+        chosen = _score_windows(question, sentences, budget)
+        picked: list[str] = []
+        used = 0
+        for i in chosen:
+            s = sentences[i]
+            n = len(s.split())
+            if used + n <= budget:
+                picked.append(s)
+                used += n
+            elif not picked:
+                picked.append(_truncate_words(s, budget))
+                used = budget
+                break
+            else:
+                break
+        # Don't end on an announcement of steps that were cut off, or on a
+        # short question that heads the next part ("No backup codes?").
+        while len(picked) > 1 and (picked[-1].endswith(":") or (
+                picked[-1].endswith("?") and len(picked[-1].split()) <= 6)):
+            picked.pop()
+        if picked and picked[-1].endswith(":"):
+            picked[-1] = picked[-1][:-1].rstrip() + "."
+        answer = " ".join([lead, *picked]) if picked else lead.rstrip(":") + "."
+        words = answer.split()
+        if len(words) > max_words:  # defensive; the budget above should hold
+            answer = _truncate_words(answer, max_words)
+        return answer
+    except Exception:
+        try:
+            t = title if isinstance(title, str) else ""
+            return _truncate_words(f'From our article "{t}".', max_words) if t else ""
+        except Exception:
+            return ""

@@ -1,0 +1,73 @@
+"""The call flow as an explicit state machine (python-statemachine 2.x).
+
+States: greet, collect_email, confirm_email, answer, check_resolved, escalate, goodbye.
+The machine is rebuilt around the call's database row on every webhook
+(``CallFlow(model=call)``; the state lives in ``Call.state``) and the row is saved
+before the TwiML goes out. The machine only knows which moves are legal and which
+guards pick between them; :mod:`callflow.conversation` reads the caller's words and
+sends the events.
+
+    greet ──introduce──▶ collect_email ──email_heard──▶ confirm_email
+                            ▲   │ email_unclear (≥3 tries ▶ answer)      │ confirm ▶ answer
+                            └───┴──────────── reject (≥3 tries ▶ answer) ◀┘
+    answer ──kb_hit──▶ check_resolved ──resolved──▶ answer ("anything else?")
+    answer ──done──▶ goodbye            check_resolved ──not_resolved──▶ escalate
+    answer ──kb_miss──▶ escalate        any live state ──escalate_call──▶ escalate
+"""
+from __future__ import annotations
+
+from statemachine import State, StateMachine
+
+MAX_EMAIL_ATTEMPTS = 3
+MAX_RETRIES = 2  # re-prompts after silence or an unclear answer, then escalate
+
+
+class CallFlow(StateMachine, strict_states=True):
+    """Legal moves of one call; the model is a :class:`callflow.models.Call`.
+
+    Raises ``statemachine.exceptions.TransitionNotAllowed`` for an event the current
+    state does not accept (for example a replayed webhook after the call ended).
+    """
+
+    greet = State(initial=True)
+    collect_email = State()
+    confirm_email = State()
+    answer = State()
+    check_resolved = State()
+    escalate = State(final=True)
+    goodbye = State(final=True)
+
+    introduce = greet.to(collect_email)
+    email_heard = collect_email.to(confirm_email) | confirm_email.to.itself()
+    email_unclear = collect_email.to(answer, cond="email_attempts_exhausted") | collect_email.to.itself()
+    confirm = confirm_email.to(answer)
+    reject = confirm_email.to(answer, cond="email_attempts_exhausted") | confirm_email.to(collect_email)
+    kb_hit = answer.to(check_resolved)
+    kb_miss = answer.to(escalate)
+    ask_again = answer.to.itself()
+    resolved = check_resolved.to(answer)
+    not_resolved = check_resolved.to(escalate)
+    done = answer.to(goodbye)
+    escalate_call = escalate.from_(greet, collect_email, confirm_email, answer, check_resolved)
+
+    def email_attempts_exhausted(self) -> bool:
+        """Guard: the caller has used MAX_EMAIL_ATTEMPTS tries (counted before the event)."""
+        return self.model.email_attempts >= MAX_EMAIL_ATTEMPTS
+
+    def on_reject(self) -> None:
+        self.model.email = None
+        self.model.email_confirmed = False
+
+    def on_confirm(self) -> None:
+        self.model.email_confirmed = True
+
+    def on_resolved(self) -> None:
+        self.model.resolved_count += 1
+        self.model.anything_else_asked = True
+
+    def on_enter_state(self, target: State) -> None:
+        self.model.retry_count = 0
+
+    def on_enter_escalate(self) -> None:
+        if not self.model.escalation_reason:
+            self.model.escalation_reason = "unknown"

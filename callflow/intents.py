@@ -1,0 +1,725 @@
+"""Small intent helpers for phone speech (Twilio ``SpeechResult`` / ``Digits``).
+
+Every helper takes the recogniser's transcript, which may be ``None``, empty,
+very long or arbitrary Unicode, and never raises.  Where it makes sense an
+optional ``digits`` string (Twilio ``Digits`` from ``<Gather input="dtmf
+speech">``) is accepted too, using this keypad convention for the call flow:
+``1`` = yes, ``2`` = no, ``0`` = agent.  A key that the helper understands wins over the
+speech.
+
+Text is normalised the same way everywhere (:func:`normalize`): Unicode NFKC,
+casefold, apostrophes removed (``that's`` -> ``thats``, ``didn't`` -> ``didnt``),
+any other punctuation turned into a space, so matching is on whole words and
+word sequences only: ``no`` never matches inside ``know`` or ``nothing``.
+
+The phrase lists are hand-written from how callers answer IVR prompts; they are
+heuristics, not a language model, so the state machine should treat ``None`` /
+``False`` as "ask again" rather than as a firm answer.
+
+Split of responsibilities:
+
+* :func:`yes_no` answers yes/no questions ("Did that help?", "Is that
+  right?").  Negation wins over a yes word.  Closing phrases such as "that's
+  all", "that's it", "I'm good" or "all set" are *not* a yes or a no here
+  ("that's it" can confirm an address); at "Anything else?" use
+  :func:`is_done` instead, which understands them.  "nothing" counts as no.
+* :func:`wants_human` detects a request for a person.
+* :func:`is_done` detects "no more questions".
+* :func:`extract_name` / :func:`looks_like_question` split a greeting answer
+  into a caller name and/or a problem statement.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "normalize",
+    "yes_no",
+    "wants_human",
+    "is_done",
+    "extract_name",
+    "looks_like_question",
+    "MAX_TEXT_CHARS",
+]
+
+#: Only this many characters of a transcript are looked at; a real answer to a
+#: phone prompt is far shorter, and the cap bounds the work done on garbage.
+MAX_TEXT_CHARS = 2000
+
+_APOSTROPHES_RE = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
+_NON_WORD_RE = re.compile(r"[^\w\s]|_")
+
+
+def normalize(text: str | None) -> list[str]:
+    """Split a transcript into normalised words.
+
+    Args:
+        text: transcript or ``None``; only the first :data:`MAX_TEXT_CHARS`
+            characters are used.  Non-``str`` values count as empty.
+
+    Returns:
+        List of casefolded words with apostrophes removed and other
+        punctuation treated as spaces, e.g. ``"No, that's all."`` ->
+        ``["no", "thats", "all"]``.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS]).casefold()
+    text = _APOSTROPHES_RE.sub("", text)
+    return _NON_WORD_RE.sub(" ", text).split()
+
+
+def _ngrams(tokens: list[str], max_n: int = 5) -> set[tuple[str, ...]]:
+    grams: set[tuple[str, ...]] = set()
+    for n in range(1, max_n + 1):
+        for i in range(len(tokens) - n + 1):
+            grams.add(tuple(tokens[i : i + n]))
+    return grams
+
+
+def _phrases(*items: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(item.split()) for item in items)
+
+
+def _has_any(grams: set[tuple[str, ...]], phrases: frozenset[tuple[str, ...]]) -> bool:
+    return not grams.isdisjoint(phrases)
+
+
+def _remove(tokens: list[str], phrases: frozenset[tuple[str, ...]]) -> list[str]:
+    """Remove every occurrence of the phrases, longest first."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for phrase in ordered:
+            if tuple(tokens[i : i + len(phrase)]) == phrase:
+                i += len(phrase)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _first_key(digits: str | None) -> str | None:
+    if not isinstance(digits, str):
+        return None
+    digits = digits.strip()
+    return digits[0] if digits else None
+
+
+# --------------------------------------------------------------------------
+# yes / no
+# --------------------------------------------------------------------------
+
+_UNCLEAR = _phrases(
+    "not sure", "dont know", "do not know", "dunno", "no idea", "maybe", "perhaps",
+    "unsure", "not certain", "kind of", "sort of", "hard to say", "i cant tell",
+    "cant remember", "dont remember",
+)
+
+# Affirmative phrases containing a negative word; removed before negation is checked.
+_YES_WITH_NEGATION = _phrases(
+    "no problem", "no problems", "not a problem", "no worries", "why not", "no doubt",
+    "no issues", "no issue", "cant complain", "not bad",
+)
+
+_NO_PHRASES = _phrases(
+    "no", "nope", "nah", "naw", "not", "incorrect", "wrong", "negative", "never",
+    "didnt", "doesnt", "isnt", "wasnt", "dont", "cant", "cannot", "wont", "havent",
+    "hasnt", "arent", "werent", "nothing", "none", "uh uh", "nuh uh", "no way",
+)
+
+_YES_PHRASES = _phrases(
+    "yes", "yeah", "yea", "ya", "yep", "yup", "yes please", "yessir", "sure", "surely",
+    "correct", "right", "exactly", "affirmative", "absolutely", "definitely",
+    "certainly", "indeed", "ok", "okay", "alright", "all right", "perfect", "great",
+    "awesome", "cool", "it did", "it does", "it is", "i did", "i do", "of course",
+    "uh huh", "mhm", "mm hmm", "mmhmm", "please do", "go ahead", "that worked",
+    "it worked", "worked", "that helped", "it helped", "helped", "thats right",
+    "thats correct", "that is correct", "that is right", "sounds good",
+    "sounds right", "you bet", "true", "yes it is", "that works",
+)
+
+
+def yes_no(text: str | None, digits: str | None = None) -> str | None:
+    """Classify an answer to a yes/no question.
+
+    Args:
+        text: speech transcript (any case/punctuation, may be ``None``).
+        digits: keypad input; the first key decides: ``"1"`` -> ``"yes"``,
+            ``"2"`` -> ``"no"`` (call-flow keypad convention).  Other keys fall
+            back to the speech.
+
+    Returns:
+        ``"yes"``, ``"no"`` or ``None`` (unclear / not a yes-no answer).
+        Rules, in order: a hedge ("not sure", "I don't know", "maybe") ->
+        ``None``; affirmatives that contain a negative word ("no problem",
+        "why not") count as yes; any negative word or phrase ("no", "not",
+        "didn't", "wrong", "nothing", ...) -> ``"no"`` even if a yes word is
+        present ("yes, but it didn't help" -> ``"no"``); any yes word or
+        phrase -> ``"yes"``.  Closing phrases ("that's all", "I'm good") give
+        ``None``; use :func:`is_done` for those.
+
+    Raises:
+        Nothing.
+    """
+    key = _first_key(digits)
+    if key == "1":
+        return "yes"
+    if key == "2":
+        return "no"
+    tokens = normalize(text)
+    if not tokens:
+        return None
+    grams = _ngrams(tokens)
+    if _has_any(grams, _UNCLEAR):
+        return None
+    positive = _has_any(grams, _YES_WITH_NEGATION)
+    rest = _remove(tokens, _YES_WITH_NEGATION)
+    rest_grams = _ngrams(rest)
+    if _has_any(rest_grams, _NO_PHRASES):
+        return "no"
+    if positive or _has_any(rest_grams, _YES_PHRASES):
+        return "yes"
+    return None
+
+
+# --------------------------------------------------------------------------
+# human agent
+# --------------------------------------------------------------------------
+
+_HUMAN_NOUNS = frozenset(
+    {
+        "agent", "agents", "human", "humans", "person", "people", "representative",
+        "representatives", "rep", "reps", "operator", "someone", "somebody", "anyone",
+        "anybody", "manager", "supervisor", "staff", "associate", "technician",
+        "receptionist", "employee", "specialist", "advisor", "adviser", "consultant",
+        "department", "team", "sales",
+    }
+)
+
+_HUMAN_NOUN_PHRASES = _phrases(
+    "customer service", "customer services", "customer support", "customer care",
+    "tech support", "technical support", "help desk", "helpdesk", "service desk",
+    "support team", "support staff", "real person", "live person", "actual person",
+    "human being",
+)
+
+# Words after which an "agent"-like noun is a modifier, not a person ("the agent app").
+_COMPOUND_BLOCKERS = frozenset(
+    {
+        "app", "apps", "application", "portal", "dashboard", "console", "login", "log",
+        "account", "accounts", "license", "licenses", "licence", "seat", "seats",
+        "software", "view", "page", "site", "website", "role", "roles", "permission",
+        "permissions", "settings", "password", "interface", "tool", "tools", "mode",
+        "status", "profile", "panel", "version", "extension", "plugin", "desktop",
+        "mobile", "client", "inbox", "queue", "ticket", "tickets", "report", "reports",
+        "field", "fields", "name", "list", "group", "groups", "signature", "id",
+        "email", "number", "rating", "ratings", "performance", "screen", "feature",
+        "features", "seat", "collision", "availability", "capacity",
+    }
+)
+
+# Request verbs (as word sequences) that may govern a human noun.
+_REQUEST_VERBS = _phrases(
+    "talk", "speak", "speaking", "talking", "transfer", "transferred", "connect",
+    "connected", "reach", "chat", "get", "give", "want", "wanna", "need", "put",
+    "contact", "request", "requesting", "escalate", "can i have", "could i have",
+    "may i have", "ask for", "asking for", "help from", "send me to", "is there",
+    "are there", "is anybody", "is anyone",
+)
+
+# Words allowed between a request verb and the human noun.
+_BRIDGE_WORDS = frozenset(
+    {
+        "to", "with", "me", "a", "an", "the", "some", "real", "live", "actual", "human",
+        "your", "one", "of", "any", "another", "different", "from", "through", "over",
+        "directly", "right", "now", "please", "just", "in", "customer", "service",
+        "support", "tech", "technical", "billing", "senior", "qualified", "be",
+        "transferred", "connected", "talk", "speak", "get", "put", "someone", "actually",
+        "living", "breathing", "like", "maybe", "else", "possibly", "kind",
+    }
+)
+
+_NEGATORS = frozenset({"dont", "not", "never", "no", "without", "doesnt", "didnt", "wont", "stop"})
+
+_STANDALONE_TRANSFER = _phrases(
+    "transfer me", "connect me", "put me through", "escalate", "escalate this",
+    "transfer", "transfer please", "i want a transfer",
+)
+
+_JUST_NOUN_FILLERS = frozenset(
+    {
+        "um", "uh", "er", "hmm", "a", "an", "the", "please", "just", "yes", "yeah", "ok",
+        "okay", "now", "thanks", "thank", "you", "hi", "hello", "real", "live",
+        "actual", "right", "away", "immediately", "oh", "well", "so", "some", "any",
+        "pls", "asap",
+    }
+)
+
+
+def _human_noun_len(tokens: list[str], j: int) -> int:
+    """Length of the human noun phrase starting at j (0 if none)."""
+    for n in (2, 1):
+        if tuple(tokens[j : j + n]) in _HUMAN_NOUN_PHRASES:
+            return n
+    if tokens[j] in _HUMAN_NOUNS:
+        return 1
+    return 0
+
+
+def _negated(tokens: list[str], i: int) -> bool:
+    return any(t in _NEGATORS for t in tokens[max(0, i - 3) : i])
+
+
+def wants_human(text: str | None, digits: str | None = None) -> bool:
+    """Does the caller ask to talk to a person?
+
+    Args:
+        text: speech transcript (may be ``None``).
+        digits: keypad input; a press of only ``0`` keys (``"0"``) means
+            "agent" (call-flow keypad convention) and returns ``True``.
+
+    Returns:
+        ``True`` when either
+
+        * the utterance is nothing but a person noun phrase, ignoring filler
+          ("agent", "representative please", "a real person", "customer
+          service rep", "operator"), or
+        * a request verb (talk/speak/transfer/connect/get/want/need/give/put
+          me through/can I have/...) is followed, through only bridge words
+          ("to", "with", "a", "real", "live", ...), by a person noun
+          (agent/human/person/representative/operator/someone/manager/...);
+          "is there a person I can talk to" counts too
+          that is not itself a modifier ("agent app", "agent portal"), and
+          the verb is not negated ("I don't need an agent"), or
+        * a bare transfer request ("transfer me", "put me through").
+
+        ``False`` otherwise, including "my agent app crashes".
+
+    Raises:
+        Nothing.
+    """
+    if isinstance(digits, str) and digits.strip() and set(digits.strip()) == {"0"}:
+        return True
+    tokens = normalize(text)
+    if not tokens:
+        return False
+
+    # 1. the whole utterance is just a person noun phrase
+    core = [t for t in tokens if t not in _JUST_NOUN_FILLERS]
+    if core:
+        j = 0
+        while j < len(core):
+            n = _human_noun_len(core, j)
+            if n == 0:
+                break
+            j += n
+        else:
+            return True
+
+    # 2. request verb ... person noun
+    n_tok = len(tokens)
+    for i in range(n_tok):
+        for verb in _REQUEST_VERBS:
+            if tuple(tokens[i : i + len(verb)]) != verb:
+                continue
+            if _negated(tokens, i):
+                continue
+            j = i + len(verb)
+            bridged = 0
+            while j < n_tok and bridged <= 6:
+                n = _human_noun_len(tokens, j)
+                if n:
+                    after = tokens[j + n] if j + n < n_tok else ""
+                    if after not in _COMPOUND_BLOCKERS:
+                        return True
+                    break
+                if tokens[j] not in _BRIDGE_WORDS:
+                    break
+                j += 1
+                bridged += 1
+
+    # 3. bare transfer request
+    for phrase in _STANDALONE_TRANSFER:
+        for i in range(n_tok - len(phrase) + 1):
+            if tuple(tokens[i : i + len(phrase)]) == phrase and not _negated(tokens, i):
+                if len(phrase) > 1 or len(core) <= 2:
+                    return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# done / no more questions
+# --------------------------------------------------------------------------
+
+_DONE_PHRASES = _phrases(
+    "no", "nope", "nah", "no thanks", "no thank you", "not really", "thats all",
+    "thats it", "thats everything", "that is all", "that is it", "that will be all",
+    "thatll be all", "thatll do", "thats all i need", "thats all i needed", "nothing",
+    "nothing else", "nothing more", "no more", "im good", "i am good", "im fine",
+    "im ok", "im okay", "im all good", "all set", "all good", "im all set",
+    "were good", "were done", "were all set", "im done", "i am done", "done",
+    "bye", "goodbye", "bye bye", "good bye", "have a good day", "have a nice day",
+    "have a great day", "no further questions", "no other questions",
+    "no more questions", "no questions", "not today", "not right now", "not now",
+    "not at the moment", "hang up", "end call", "end the call", "thats enough",
+    "finished", "thatll be it", "i think thats it", "i think thats all",
+    "nothing at all", "no thats everything", "no thats it", "no thats all",
+)
+
+_CONTINUE_PHRASES = _phrases(
+    "another", "one more", "also", "actually", "wait", "hold on", "but", "something else",
+    "a question", "another question", "one thing", "however", "additionally",
+    "second question", "i do", "yes i do", "there is", "theres",
+)
+
+_POLITE = _phrases(
+    "thanks", "thank you", "thanks a lot", "thank you very much", "thank you so much",
+    "thanks so much", "for your help", "for the help", "for helping", "for helping me",
+    "appreciate it", "i appreciate it", "very much", "so much", "again", "cheers",
+    "you too", "and", "so", "ok", "okay", "alright", "um", "uh", "well", "then",
+    "yeah", "yes", "i think", "great", "perfect",
+)
+
+
+def is_done(text: str | None, digits: str | None = None) -> bool:
+    """Does the caller signal they have no more questions?
+
+    Meant for the answer to "Is there anything else I can help with?".
+
+    Args:
+        text: speech transcript (may be ``None``).
+        digits: keypad input; first key ``"2"`` (= no) -> ``True``, ``"1"``
+            (= yes) -> ``False`` (call-flow keypad convention).
+
+    Returns:
+        ``True`` when the utterance contains a closing phrase ("no", "no
+        thanks", "that's all", "that's it", "nothing else", "I'm good", "all
+        set", "goodbye", "bye", "no that's everything", ...) or is a plain no
+        (per :func:`yes_no`), *and* what is left after removing closing and
+        polite words ("thanks for your help") neither continues the
+        conversation ("another", "also", "but", "actually", ...) nor states a
+        problem (:func:`looks_like_question`).  So "no, it's still not
+        working" and "no wait, I have another question" are ``False``.
+
+    Raises:
+        Nothing.
+    """
+    key = _first_key(digits)
+    if key == "2":
+        return True
+    if key == "1":
+        return False
+    tokens = normalize(text)
+    if not tokens:
+        return False
+    grams = _ngrams(tokens)
+    if _has_any(grams, _CONTINUE_PHRASES):
+        return False
+    done = _has_any(grams, _DONE_PHRASES)
+    rest = _remove(_remove(tokens, _DONE_PHRASES), _POLITE)
+    if rest and _looks_like_problem(rest):
+        return False
+    if done:
+        return True
+    return yes_no(text) == "no"
+
+
+# --------------------------------------------------------------------------
+# problem statement
+# --------------------------------------------------------------------------
+
+_PROBLEM_WORDS = frozenset(
+    {
+        "help", "cant", "cannot", "unable", "how", "what", "why", "where", "when",
+        "which", "reset", "error", "errors", "issue", "issues", "problem", "problems",
+        "trouble", "billing", "bill", "billed", "invoice", "invoices", "refund",
+        "refunds", "charge", "charged", "charges", "payment", "payments", "pay",
+        "password", "passwords", "login", "logon", "locked", "lockout", "account",
+        "cancel", "cancellation", "subscription", "upgrade", "downgrade", "question",
+        "questions", "wondering", "crash", "crashes", "crashed", "crashing", "bug",
+        "bugs", "broken", "slow", "outage", "ticket", "tickets", "order", "orders",
+        "access", "install", "installing", "update", "updating", "setup", "configure",
+        "delete", "deleted", "change", "fix", "support", "wont", "doesnt", "didnt",
+        "isnt", "failed", "fails", "failing", "failure", "stuck", "missing", "lost",
+        "forgot", "forgotten", "hacked", "verify", "verification", "export",
+        "import", "integration", "recover", "unlock", "renew", "renewal", "plan",
+        "pricing", "price", "license", "licence", "sync", "syncing", "down",
+        "report", "disabled", "expired", "blocked", "spam", "receiving", "sending",
+    }
+)
+
+_PROBLEM_PHRASES = _phrases(
+    "sign in", "signing in", "log in", "logging in", "log on", "not working",
+    "doesnt work", "dont work", "does not work", "stopped working", "nothing works",
+    "nothing is working", "nothings working", "need to", "i want to", "trying to",
+    "is there a way", "can you", "could you", "would you", "do you", "calling about",
+    "calling because", "calling regarding", "having issues", "having problems",
+)
+
+_GREETING_WORDS = frozenset(
+    {
+        "hi", "hello", "hey", "yes", "yeah", "yep", "sure", "ok", "okay", "um", "uh",
+        "er", "oh", "well", "good", "morning", "afternoon", "evening", "there", "so",
+        "thanks", "thank", "you",
+    }
+)
+
+_GRATITUDE = _phrases(
+    "thanks for your help", "thank you for your help", "thanks for the help",
+    "thank you for the help", "for your help", "for the help", "for helping",
+    "for helping me", "helpful", "you helped", "you have been helpful",
+    "youve been helpful", "you were helpful",
+)
+
+
+def _looks_like_problem(tokens: list[str]) -> bool:
+    tokens = _remove(tokens, _GRATITUDE)
+    if not tokens:
+        return False
+    if any(t in _PROBLEM_WORDS for t in tokens):
+        return True
+    return _has_any(_ngrams(tokens), _PROBLEM_PHRASES)
+
+
+def looks_like_question(text: str | None) -> bool:
+    """Does the utterance state a problem or question?
+
+    Used at the greeting to keep what the caller said as the pending question.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when, after ignoring thanks ("thanks for your help"), the
+        utterance contains a problem word or phrase (help, can't, how, what,
+        reset, error, not working, billing, password, log in, account, ...),
+        or ends with "?" and has at least three words, or has more than six
+        words once greetings and a self-introduction ("my name is John Smith")
+        are removed.  ``False`` for empty text, a bare name or a greeting.
+
+    Raises:
+        Nothing.
+    """
+    tokens = normalize(text)
+    if not tokens:
+        return False
+    if _looks_like_problem(tokens):
+        return True
+    if isinstance(text, str) and text.rstrip().endswith("?") and len(tokens) >= 3:
+        return True
+    span = _name_span(text)
+    if span is not None:
+        words = _clause_words(text)
+        intro_start, _, end = span
+        kept = [w for w in words[:intro_start] + words[end:] if w != "|"]
+        tokens = normalize(" ".join(kept))
+    rest = [t for t in tokens if t not in _GREETING_WORDS]
+    return len(rest) > 6
+
+
+# --------------------------------------------------------------------------
+# names
+# --------------------------------------------------------------------------
+
+_NAME_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+_CLAUSE_SPLIT_RE = re.compile(r"[,;:!?]|(?<!\b[^\W\d_])\.(?=\s|$)")
+
+# (phrase, strong): after a strong intro any name-shaped word is accepted;
+# after a weak one ("this is", "it's", "I'm") common words are rejected and, if
+# the transcript carries case, the word must be capitalised.
+_INTROS: list[tuple[tuple[str, ...], bool]] = sorted(
+    [
+        (("my", "name", "is"), True),
+        (("my", "names"), True),
+        (("the", "name", "is"), True),
+        (("the", "names"), True),
+        (("name", "is"), True),
+        (("names",), True),
+        (("call", "me"), True),
+        (("you", "can", "call", "me"), True),
+        (("they", "call", "me"), True),
+        (("i", "go", "by"), True),
+        (("youre", "speaking", "with"), True),
+        (("you", "are", "speaking", "with"), True),
+        (("youre", "talking", "to"), True),
+        (("this", "is"), False),
+        (("it", "is"), False),
+        (("its",), False),
+        (("im",), False),
+        (("i", "am"), False),
+    ],
+    key=lambda item: len(item[0]),
+    reverse=True,
+)
+
+# Words that end a name after a strong intro.
+_NAME_STOPPERS = frozenset(
+    {
+        "and", "but", "so", "from", "with", "calling", "i", "im", "my", "is", "the", "a",
+        "an", "at", "of", "to", "for", "please", "thanks", "thank", "you", "here",
+        "speaking", "um", "uh", "er", "again", "by", "just", "call", "phone", "number",
+        "email", "account", "id", "ive", "have", "had", "need", "want", "who", "that",
+        "and", "or", "also", "actually", "well", "yes", "yeah", "no", "ok", "okay",
+        "hi", "hello", "hey", "it", "its", "was", "am", "are", "we", "our", "your",
+        "on", "in", "about", "regarding", "because", "cause", "with", "can", "could",
+    }
+)
+
+# Words that are not names after a weak intro or as a bare answer.
+_NOT_NAMES = _NAME_STOPPERS | _PROBLEM_WORDS | _GREETING_WORDS | frozenset(
+    {
+        "having", "trying", "looking", "getting", "going", "wondering", "hoping",
+        "not", "unable", "locked", "stuck", "fine", "good", "great", "sorry", "sure",
+        "here", "there", "this", "that", "these", "those", "me", "him", "her", "them",
+        "us", "he", "she", "they", "what", "about", "urgent", "important", "ridiculous",
+        "frustrating", "frustrated", "annoying", "annoyed", "confused", "worried",
+        "interested", "new", "still", "really", "very", "the", "customer", "client",
+        "user", "admin", "administrator", "owner", "agent", "human", "person",
+        "representative", "operator", "someone", "somebody", "manager", "supervisor",
+        "team", "company", "department", "office", "support", "sales", "billing",
+        "calling", "call", "phoning", "ringing", "regarding", "back", "again",
+        "about", "bye", "goodbye", "nothing", "everything", "all", "done", "set",
+        "ready", "okay", "alright", "right", "wrong", "correct", "incorrect",
+        "nope", "nah", "yep", "yup", "maybe", "please", "thanks", "email", "phone",
+        "number", "address", "password", "name", "mine", "myself", "told", "said",
+        "asking", "needing", "wanting", "unsure", "happy", "unhappy", "upset",
+        "angry", "mad", "tired", "busy", "available", "able", "ready", "able",
+        "calling", "following", "up", "out", "over", "off", "on", "in", "an",
+        "one", "two", "three", "first", "second", "last", "another", "other",
+        "trouble", "just", "only", "also", "too", "so", "such", "some", "any",
+        "speaking", "talking", "hard", "difficult", "impossible", "weird", "strange",
+        "crazy", "terrible", "awful", "serious", "taking", "forever", "long", "slow",
+        "broken", "down", "closed", "open", "free", "paid", "late", "early", "me",
+        "urgent", "emergency", "test", "testing", "hold", "waiting", "logged",
+        "signed", "trying", "attempting", "unable", "wanting", "concerned",
+    }
+)
+
+_BARE_TRAILERS = frozenset({"here", "speaking", "thanks", "thank", "you", "please", "calling"})
+
+
+def _clause_words(text: str | None) -> list[str]:
+    """Raw words of the transcript, with a "|" marker between clauses."""
+    if not isinstance(text, str) or not text:
+        return []
+    text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
+    text = re.sub(r"[\u2018\u2019\u02bc`\u00b4]", "'", text)
+    words: list[str] = []
+    for clause in _CLAUSE_SPLIT_RE.split(text):
+        for raw in clause.split():
+            word = raw.strip("\"'()[]{}<>.-*/\\&#@")
+            if word:
+                words.append(word)
+        words.append("|")
+    return words
+
+
+def _key(word: str) -> str:
+    return word.casefold().replace("'", "")
+
+
+def _name_like(word: str) -> bool:
+    return bool(_NAME_TOKEN_RE.fullmatch(word)) and not word.casefold().endswith("'s")
+
+
+def _take_name(words: list[str], start: int, strong: bool, has_case: bool) -> int:
+    """Number of name words starting at ``start`` (at most 4)."""
+    count = 0
+    j = start
+    while j < len(words) and count < 4:
+        word = words[j]
+        key = _key(word)
+        if word == "|" or not _name_like(word):
+            break
+        if strong:
+            if key in _NAME_STOPPERS:
+                break
+        else:
+            if key in _NOT_NAMES:
+                break
+            if len(key) > 5 and key.endswith("ing"):
+                break
+            if has_case and not word[0].isupper():
+                break
+        count += 1
+        j += 1
+    return count
+
+
+def _name_span(text: str | None) -> tuple[int, int, int] | None:
+    """(intro_start, start, end) indexes into :func:`_clause_words` of the name.
+
+    ``words[start:end]`` is the name (may contain "|" clause markers, which
+    callers drop); ``words[intro_start:start]`` is the introduction, if any.
+    """
+    words = _clause_words(text)
+    if not words:
+        return None
+    keys = [_key(w) for w in words]
+    has_case = isinstance(text, str) and any(c.isupper() for c in text)
+
+    # 1. introduction phrase followed by a name
+    for i in range(len(words)):
+        for phrase, strong in _INTROS:
+            if tuple(keys[i : i + len(phrase)]) != phrase:
+                continue
+            start = i + len(phrase)
+            count = _take_name(words, start, strong, has_case)
+            if count:
+                return i, start, start + count
+            break
+
+    # 2. the whole answer is a name ("John", "Hi, John Smith here.")
+    idx = [k for k, w in enumerate(words) if w != "|"]
+    while idx and keys[idx[0]] in _GREETING_WORDS:
+        idx.pop(0)
+    while idx and keys[idx[-1]] in _BARE_TRAILERS:
+        idx.pop()
+    if 1 <= len(idx) <= 4:
+        if all(
+            _name_like(words[k])
+            and keys[k] not in _NOT_NAMES
+            and not (len(keys[k]) > 5 and keys[k].endswith("ing"))
+            for k in idx
+        ):
+            return idx[0], idx[0], idx[-1] + 1
+    return None
+
+
+def extract_name(text: str | None) -> str | None:
+    """Extract the caller's name from an answer to "Who am I speaking with?".
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        The name, title-cased, 1 to 4 words of letters with inner hyphens or
+        apostrophes (``"Mary-Jane O'Brien"``), or ``None``.  Found either after
+        an introduction ("my name is", "name's", "call me", "this is", "it's",
+        "I'm", "I am") - stopping at the first word that is not a name ("and",
+        "from", "calling", ...) - or when the whole answer (greetings and
+        "here"/"speaking" aside) is a name ("John", "Hi, John Smith here").
+        After the weak introductions "this is"/"it's"/"I'm", common words are
+        rejected ("I'm having trouble") and, when the transcript has any
+        capital letters, the name must be capitalised, as recognisers
+        capitalise proper names.  A problem statement without an introduction
+        ("I can't log in to my account") gives ``None``.
+
+    Raises:
+        Nothing.
+    """
+    span = _name_span(text)
+    if span is None:
+        return None
+    words = [w for w in _clause_words(text)[span[1] : span[2]] if w != "|"]
+    if not words:
+        return None
+    return " ".join(w.title() for w in words)

@@ -1,0 +1,172 @@
+"""The local knowledge base: loading articles into the database and the search index.
+
+Articles live in the ``kb_article`` table (from the bundled sample, a JSON file, or a
+Kayako help-center sync). Each process keeps a :class:`~callflow.kb_search.KbIndex` of
+the PUBLISHED ones and rebuilds it when the table changes (checked by a cheap
+count/max query at most every ``REFRESH_S`` seconds), so every gunicorn worker of every
+instance answers from the same articles.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import func, select
+
+from .clock import utcnow
+from .extensions import db
+from .html_text import html_to_text
+from .kb_search import DEFAULT_CUTOFF, KbDoc, KbIndex
+from .models import KbArticle
+
+SAMPLE_KB_PATH = Path(__file__).parent / "data" / "sample_kb.json"
+MAX_TITLE_CHARS = 500
+MAX_HTML_CHARS = 200_000
+
+
+class KbLoadError(ValueError):
+    """A knowledge-base file or record is not in the expected shape."""
+
+
+@dataclass
+class UpsertReport:
+    """What an upsert changed: lists of external ids."""
+
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    skipped: list[str]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Check one article record ``{id, title, html, tags, section, status, updated_at, url?}``.
+
+    Returns a clean dict; raises :class:`KbLoadError` for a record with no id or title.
+    """
+    if not isinstance(raw, Mapping):
+        raise KbLoadError("article is not an object")
+    ext_id = str(raw.get("id") or "").strip()[:64]
+    title = str(raw.get("title") or "").strip()[:MAX_TITLE_CHARS]
+    if not ext_id or not title:
+        raise KbLoadError("article needs an id and a title")
+    html = str(raw.get("html") or raw.get("contents") or "")[:MAX_HTML_CHARS]
+    tags = raw.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    tags = [str(t)[:100] for t in tags if str(t).strip()][:50] if isinstance(tags, list) else []
+    return {
+        "external_id": ext_id,
+        "title": title,
+        "html": html,
+        "text": html_to_text(html),
+        "tags": tags,
+        "section": (str(raw["section"])[:200] if raw.get("section") else None),
+        "status": str(raw.get("status") or "PUBLISHED").upper()[:32],
+        "url": (str(raw["url"])[:1000] if raw.get("url") else None),
+        "updated_at": _parse_time(raw.get("updated_at")),
+    }
+
+
+def read_articles_file(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSON list of articles; raises :class:`KbLoadError` if it is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KbLoadError(f"cannot read {path}: {exc}") from exc
+    if isinstance(data, Mapping) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    if not isinstance(data, list):
+        raise KbLoadError("the file must hold a JSON list of articles")
+    return data
+
+
+def upsert_articles(records: Iterable[Mapping[str, Any]], *, remove_missing: bool = False) -> UpsertReport:
+    """Insert or update articles by external id, in the current transaction (not committed).
+
+    With ``remove_missing`` every article not in ``records`` is deleted (a full sync).
+    """
+    report = UpsertReport([], [], [], [])
+    existing = {a.external_id: a for a in db.session.scalars(select(KbArticle))}
+    seen: set[str] = set()
+    now = utcnow()
+    for raw in records:
+        try:
+            rec = normalize_article(raw)
+        except KbLoadError:
+            report.skipped.append(str(raw.get("id") if isinstance(raw, Mapping) else "?"))
+            continue
+        ext = rec["external_id"]
+        if ext in seen:  # a duplicate id within one load: the first wins
+            continue
+        seen.add(ext)
+        row = existing.get(ext)
+        if row is None:
+            db.session.add(KbArticle(**rec, synced_at=now))
+            report.added.append(ext)
+        elif any(getattr(row, k) != v for k, v in rec.items()):
+            for k, v in rec.items():
+                setattr(row, k, v)
+            row.synced_at = now
+            report.updated.append(ext)
+    if remove_missing:
+        for ext, row in existing.items():
+            if ext not in seen:
+                db.session.delete(row)
+                report.removed.append(ext)
+    return report
+
+
+class KbService:
+    """Per-process cache of the search index over the published articles."""
+
+    REFRESH_S = 5.0
+
+    def __init__(self, cutoff: float | None = None):
+        self.cutoff = cutoff if cutoff is not None else DEFAULT_CUTOFF
+        self._index: KbIndex | None = None
+        self._signature: tuple | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def _current_signature(self) -> tuple:
+        row = db.session.execute(
+            select(func.count(KbArticle.id), func.max(KbArticle.synced_at), func.max(KbArticle.id))
+        ).one()
+        return tuple(row)
+
+    def index(self) -> KbIndex:
+        """Return the index, rebuilding it if the table changed since the last check."""
+        now = time.monotonic()
+        if self._index is not None and now - self._checked_at < self.REFRESH_S:
+            return self._index
+        signature = self._current_signature()
+        with self._lock:
+            if self._index is None or signature != self._signature:
+                rows = db.session.scalars(select(KbArticle).where(KbArticle.status == "PUBLISHED"))
+                docs = [KbDoc(id=r.external_id, title=r.title, text=r.text, tags=tuple(r.tags or ()), url=r.url) for r in rows]
+                self._index = KbIndex(docs, cutoff=self.cutoff)
+                self._signature = signature
+            self._checked_at = now
+        return self._index
+
+    def invalidate(self) -> None:
+        """Force a rebuild on the next use."""
+        self._index = None
+        self._signature = None

@@ -1,0 +1,765 @@
+"""Route a caller's spoken question to the best help-center article.
+
+The caller's words arrive from Twilio speech recognition: lower/upper case
+mixed, filler words ("um, hi, yeah"), contractions split by punctuation
+removal, compounds split or joined ("pass word", "log in", "help desk"),
+spelled-out acronyms ("s l a") and near-miss spellings ("passwerd").
+Whole-string fuzzy ratios between such a question and a 150-word article
+are weak, so :class:`KbIndex` scores each article with a combined score:
+
+1. **Query clean-up** -- :func:`rapidfuzz.utils.default_process` (lower-case,
+   non-alphanumerics to spaces), number words to digits ("two" -> "2"),
+   spelled letters joined ("s l a" -> "sla"), split compounds re-joined when
+   the joined word is in the index vocabulary ("in voice" -> "invoice") and
+   unknown joined words split ("helpdesk" -> "help desk"), "my name is X"
+   dropped, then English stop words and telephone filler removed and the
+   rest stemmed with a light suffix stripper (plurals, -ing, -ed).
+2. **Vocabulary expansion** -- a query stem that is not in the index
+   vocabulary is matched against it with ``rapidfuzz.process.extract`` and
+   ``fuzz.ratio`` (Indel similarity, cutoff :data:`FUZZY_TERM_CUTOFF`), so
+   recognizer misspellings still hit; the match counts in proportion to its
+   similarity.  Stems that extend each other by a few letters ("forgot" /
+   "forgotten") also match, at :data:`PREFIX_SIM`.
+3. **Coverage** (weight :data:`W_COVERAGE`) -- the idf-weighted share of the
+   query's content words the article explains.  A word found in the title
+   or tags counts 1.0 (tags :data:`TAG_WEIGHT`); found only in the body it
+   counts between :data:`BODY_MIN` and :data:`BODY_MAX` depending on a BM25
+   saturated, length-normalised term frequency (Robertson & Zaragoza, "The
+   Probabilistic Relevance Framework: BM25 and Beyond", 2009; k1 = 1.2,
+   b = 0.75).  idf is the BM25 idf ``ln(1 + (N - df + 0.5) / (df + 0.5))``;
+   words the knowledge base never uses weigh :data:`UNSEEN_IDF_FACTOR` times
+   the idf of a word used once, so an off-topic question ("my package never
+   arrived") is mostly unexplained and scores low.
+4. **Title match** (weight :data:`W_TITLE`) -- a mix (:data:`TITLE_SHARE_W`)
+   of (a) the idf-weighted share of the title's content words the caller
+   said and (b) ``fuzz.token_set_ratio`` of the cleaned query against the
+   cleaned title and each tag (best of them, ``processor=default_process``).
+5. **Evidence floor** -- the score is scaled down when the matched words are
+   too common to single out an article (:data:`EVIDENCE_DF_FRACTION`), so
+   "I have a question about my account" escalates instead of answering.
+
+Speed: an inverted index maps stems to postings sorted by impact, and only
+the first :data:`MAX_POSTINGS` postings of each query stem are read, so a
+query touches a bounded number of articles however large the knowledge base
+is; the title fuzzy scores run only on the best :data:`RESCORE_TOP`
+candidates by coverage.  Build cost is linear in the text size.
+
+The score is 0..100; :data:`DEFAULT_CUTOFF` was calibrated with
+``bench/kb_routing.py`` on ``tests/data/kb_questions.json`` (see there).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from rapidfuzz import fuzz, process, utils
+
+from .html_text import html_to_text
+
+__all__ = [
+    "DEFAULT_CUTOFF",
+    "KbDoc",
+    "KbHit",
+    "KbIndex",
+    "content_terms",
+    "docs_from_articles",
+]
+
+# --------------------------------------------------------------------------
+# Tunables (scores are 0..100; weights are fractions that sum to 1)
+# --------------------------------------------------------------------------
+
+#: Minimum combined score (0..100) for :meth:`KbIndex.best` to answer instead
+#: of escalating.  Calibrated with ``bench/kb_routing.py`` on the 93 labelled
+#: questions (24 must escalate), cost = 2 x wrong article + 1 x missed (a
+#: wrong answer is worse than a needless escalation), cost averaged over a
+#: +-5 point window so the cutoff does not sit at the edge of a cliff.  At
+#: 35: routing accuracy 77.4% (52 answered right, 20 escalated right), 8
+#: wrong, 13 missed.  (30: 81.7%, 10 wrong, 7 missed, with more wrong answers
+#: just below it; 40: 73.1%, 6 wrong, 19 missed.)
+#: Re-run the sweep after changing any weight below.
+DEFAULT_CUTOFF: float = 35.0
+
+W_COVERAGE = 0.6
+W_TITLE = 0.4
+#: Share of the title signal from the idf-weighted title-word share; the
+#: rest is the rapidfuzz title/tag ratio.
+TITLE_SHARE_W = 0.5
+TITLE_SCORER = fuzz.token_set_ratio
+#: Weight of a query word the knowledge base never uses, as a fraction of
+#: the idf of a word used in exactly one article.
+UNSEEN_IDF_FACTOR = 0.75
+#: Evidence floor: an article's score is scaled by min(1, E / E0) where E is
+#: its idf-weighted matched evidence and E0 the idf of a word found in this
+#: fraction of the articles.  A question whose only topic word is common in
+#: the knowledge base ("account", "helpdesk") is too vague to answer.
+EVIDENCE_DF_FRACTION = 0.05
+TAG_WEIGHT = 0.9
+BODY_MIN = 0.45
+BODY_MAX = 0.85
+BM25_K1 = 1.2
+BM25_B = 0.75
+#: ``fuzz.ratio`` (0..100) needed for an unknown query word to match a
+#: vocabulary word; 85 allows one insertion/deletion in a 4-letter word, one
+#: substitution from 7 letters on and two from 14 ("score" does not become
+#: "store", "passwerd" does become "password").
+FUZZY_TERM_CUTOFF = 85.0
+#: Similarity given to a vocabulary stem that extends the query stem, or
+#: that the query stem extends, by 1..PREFIX_MAX_EXTRA characters
+#: ("forgot" ~ "forgotten", "cancel" ~ "cancell"); 0 disables.
+PREFIX_SIM = 0.7
+#: Shortest stem (characters) that takes part in prefix matching.
+PREFIX_MIN_LEN = 5
+PREFIX_MAX_EXTRA = 4
+#: Query words shorter than this (characters) are never fuzzy-matched.
+FUZZY_MIN_LEN = 4
+#: Vocabulary matches kept per unknown query word.
+FUZZY_LIMIT = 3
+#: Postings (articles) read per query stem, highest impact first.
+MAX_POSTINGS = 2000
+#: Candidates (by coverage) that get the title fuzzy rescoring.
+RESCORE_TOP = 30
+#: Longest query looked at (characters); the rest is ignored.
+MAX_QUERY_CHARS = 1000
+#: Most content words kept from one query.
+MAX_QUERY_TERMS = 32
+#: Longest hint phrase (characters), Twilio's limit for ``<Gather hints>``.
+MAX_HINT_CHARS = 100
+
+# --------------------------------------------------------------------------
+# Text normalisation
+# --------------------------------------------------------------------------
+
+# Common English function words plus telephone filler and request phrasing
+# that carries no topic ("hi, um, I was wondering if you could tell me").
+_STOP_WORDS = frozenset(
+    """
+    a about above across after afterwards again against ago all almost alone along already also
+    although always am among an and another any anybody anyhow anyone anything anyway anyways
+    anywhere are aren around as at be became because become becomes been before beforehand
+    behind being below beside besides between beyond both but by can cannot cant could couldn
+    did didn do does doesn doing don done dont down during each either else elsewhere enough even
+    ever every everybody everyone everything everywhere except few for former formerly from
+    further had hadn has hasn have haven having he hence her here hers herself him himself his
+    how however i id if im in indeed instead into is isn it its itself ive just least less
+    let lets ll may me meanwhile might mine more moreover most mostly much must mustn my myself
+    namely neither never nevertheless no nobody none noone nor not nothing now nowhere of off
+    often on once one only onto or other others otherwise our ours ourselves out over own per
+    perhaps rather re s same seem seemed seeming seems several shall she should shouldn since so
+    some somebody somehow someone something sometime sometimes somewhere still such t than that
+    thats the their theirs them themselves then thence there thereafter thereby therefore therein
+    theres these they thing things this those though through throughout thru thus to together too
+    toward towards u under unless until up upon us ve very via was wasn we well were weren what
+    whatever whats when whence whenever where whereas wherever whether which while who whoever
+    whole whom whose why will with within without won wont would wouldn yet you youd youll your
+    youre yours yourself yourselves d m o y
+
+    um umm ummm uh uhh uhm er erm ah ahh eh hmm hm mm mhm oh ok okay alright yeah yea yep yup
+    yes nope nah hi hello hey hiya howdy morning afternoon evening good great please pls thanks
+    thank thx cheers sorry excuse pardon like really actually basically literally kinda sorta kind
+    sort maybe probably possibly anyway just quick quickly real right exactly totally
+    want wants wanted wanting wanna need needs needed needing would like gonna gotta got get gets
+    getting try trying tried figure figured figuring wonder wondering wondered calling called
+    know knew knowing tell telling told explain explaining show showing ask asking asked
+    question questions query help helps helping helped support assistance info information
+    someone somebody something way ways able
+    make makes making made do doing go goes going went gone come comes coming came see seeing
+    saw look looking let say says said mean means meant think thinking thought guess hope
+    hoping sure currently today tonight tomorrow yesterday now again also lot lots bit little
+    bunch many stuff please problem problems issue issues
+    """.split()
+)
+
+_NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+    "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20",
+    "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90",
+    "hundred": "100",
+}
+# "one" is both a number and a pronoun ("a new one"); it stays a stop word.
+_NUMBER_WORDS.pop("one")
+
+_VOWELS = frozenset("aeiouy")
+_UNDOUBLE_KEEP = frozenset("lsz")
+
+
+def _has_vowel(s: str) -> bool:
+    return any(c in _VOWELS for c in s)
+
+
+def _raw_stem(word: str) -> str:
+    """Light English suffix stripping.
+
+    Rules (after Harman's "S-stemmer", JASIS 1991, and step 1 of Porter's
+    algorithm, Program 14(3), 1980): plural ``-sses -> -ss``, ``-ies -> -y``,
+    ``-xes/-ches/-shes/-zes -> drop -es``, ``-s -> ''`` (not after s/u/i);
+    then ``-ing``/``-ed`` dropped when a vowel stays in a stem of 3+ letters,
+    with a doubled final consonant undoubled ("setting" -> "set"); then a
+    final ``-e`` dropped and a final ``-y`` after a consonant written ``-i``
+    so "merge/merged/merging" and "policy/policies" meet.  Deliberately
+    lighter than Porter2, which conflates "customer" with "custom" and
+    "personal" with "person" -- costly confusions in a support KB.
+    """
+    w = word
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("xes", "ches", "shes", "zes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w.endswith("ically") and len(w) > 8:
+        w = w[:-4]  # "automatically" -> "automatic"
+    elif w.endswith("ly") and len(w) > 5 and not w.endswith("ply"):
+        w = w[:-2]  # "quickly" -> "quick"; not "apply", "reply"
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix):
+            base = w[: -len(suffix)]
+            if len(base) == 2 and suffix == "ing" and _has_vowel(base):
+                w = base + "e"  # "using" -> "use"
+                break
+            if len(base) >= 3 and _has_vowel(base):
+                if suffix == "ed" and base.endswith("i"):
+                    base = base[:-1] + "y"  # "notified" -> "notify"
+                w = base
+                if len(w) > 3 and w[-1] == w[-2] and w[-1] not in _UNDOUBLE_KEEP and w[-1] not in _VOWELS:
+                    w = w[:-1]
+            break
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("y") and w[-2] not in _VOWELS:
+        w = w[:-1] + "i"
+    return w
+
+
+_STEM_CACHE: dict[str, str] = {}
+_STEM_CACHE_MAX = 500_000
+
+
+def _stem(word: str) -> str:
+    """Stem one lower-case token (cached)."""
+    s = _STEM_CACHE.get(word)
+    if s is None:
+        s = _raw_stem(word) if len(word) > 3 and not word.isdigit() else word
+        if len(_STEM_CACHE) < _STEM_CACHE_MAX:
+            _STEM_CACHE[word] = s
+    return s
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case alphanumeric words (``default_process``), numbers normalised."""
+    if not text:
+        return []
+    return [_NUMBER_WORDS.get(w, w) for w in utils.default_process(text).split()]
+
+
+def _join_letters(words: list[str]) -> list[str]:
+    """Join runs of 2+ single characters: spelled acronyms ("s l a" -> "sla")."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in words + [""]:
+        if len(w) == 1:
+            run.append(w)
+            continue
+        if len(run) >= 2:
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        if w:
+            out.append(w)
+    return out
+
+
+_NAME_RE = re.compile(r"\bmy name (?:is|s) ")
+
+
+def _content_terms(words: list[str]) -> list[str]:
+    """Stems of the non-stop words, in order, duplicates removed."""
+    seen: set[str] = set()
+    out = []
+    for w in words:
+        if w in _STOP_WORDS or (len(w) == 1 and not w.isdigit()):
+            continue
+        s = _stem(w)
+        if s and s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the topic words of ``text``, in order, without duplicates.
+
+    The same normalisation the index applies to queries, minus the
+    vocabulary-dependent steps: ``default_process``, number words to digits,
+    spelled letters joined, stop words / telephone filler removed, light
+    stemming (see :func:`_raw_stem`).  ``[]`` for empty or non-string input.
+    Used by :mod:`callflow.extractive` to match question and sentences.
+    """
+    if not isinstance(text, str):
+        return []
+    return _content_terms(_join_letters(_words(text[:MAX_QUERY_CHARS * 20])))
+
+
+def _bm25_idf(df: int, n: int) -> float:
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+# --------------------------------------------------------------------------
+# Public data types
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KbDoc:
+    """One published help-center article, as indexed.
+
+    Attributes:
+        id: Article id as a string (Kayako ids are integers; stringify them).
+        title: Article title (plain text).
+        text: Article body as plain text (see :func:`callflow.html_text.html_to_text`).
+        tags: Article tags / labels, plain strings.
+        url: Public URL of the article, or None.  Never read out to callers.
+    """
+
+    id: str
+    title: str
+    text: str
+    tags: tuple[str, ...] = ()
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class KbHit:
+    """A search result.
+
+    Attributes:
+        id: The :attr:`KbDoc.id` of the article.
+        title: The article title.
+        score: Combined match score, 0..100 (higher is better); compare it
+            with :data:`DEFAULT_CUTOFF` or the index's ``cutoff``.
+    """
+
+    id: str
+    title: str
+    score: float
+
+
+def docs_from_articles(articles: Iterable[Mapping]) -> list[KbDoc]:
+    """Convert help-center article dicts to :class:`KbDoc`, published only.
+
+    Args:
+        articles: Mappings in the shape of ``callflow/data/sample_kb.json``:
+            ``{"id": int|str, "title": str, "html": str (or "text": str),
+            "tags": [str], "section": str, "status": "PUBLISHED"|"DRAFT",
+            "updated_at": str}``; optional ``"url"`` (or ``"html_url"``).
+
+    Returns:
+        One :class:`KbDoc` per article whose ``status`` equals
+        ``"PUBLISHED"`` case-insensitively (Kayako help-center article
+        status; drafts must never be read to callers), in input order.
+        ``html`` is converted with :func:`~callflow.html_text.html_to_text`;
+        a plain ``text`` field is used when there is no ``html``.  Items
+        without an id or without both title and body, and non-mapping items,
+        are skipped.  Never raises for malformed items.
+    """
+    out: list[KbDoc] = []
+    for a in articles or ():
+        try:
+            if not isinstance(a, Mapping):
+                continue
+            if str(a.get("status", "")).strip().upper() != "PUBLISHED":
+                continue
+            raw_id = a.get("id")
+            if raw_id is None or str(raw_id).strip() == "":
+                continue
+            title = str(a.get("title") or "").strip()
+            if a.get("html"):
+                text = html_to_text(str(a["html"]))
+            else:
+                text = str(a.get("text") or "").strip()
+            if not title and not text:
+                continue
+            tags = a.get("tags") or ()
+            if isinstance(tags, str):
+                tags = [t for t in tags.split(",")]
+            tags = tuple(str(t).strip() for t in tags if str(t).strip())
+            url = a.get("url") or a.get("html_url")
+            out.append(KbDoc(id=str(raw_id).strip(), title=title, text=text,
+                             tags=tags, url=str(url) if url else None))
+        except Exception:
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------
+# The index
+# --------------------------------------------------------------------------
+
+
+class KbIndex:
+    """Search index over knowledge-base articles for spoken questions.
+
+    Args:
+        docs: The articles to index.  The index holds whatever it is given:
+            filter drafts out first (see :func:`docs_from_articles`).  A
+            repeated id keeps the first article with that id.
+        cutoff: Minimum score (0..100) for :meth:`best` to return a hit.
+
+    Build time and memory are linear in the total text size.  Queries read
+    at most :data:`MAX_POSTINGS` postings per query word and fuzzy-rescore
+    at most :data:`RESCORE_TOP` articles, so latency grows slowly with the
+    number of articles (measured by ``bench/kb_routing.py --latency``).
+    The index is immutable after construction and safe to share between
+    threads.
+    """
+
+    def __init__(self, docs: Iterable[KbDoc], cutoff: float = DEFAULT_CUTOFF):
+        self.cutoff = float(cutoff)
+        self._docs: list[KbDoc] = []
+        self._by_id: dict[str, int] = {}
+        for d in docs or ():
+            if not isinstance(d, KbDoc):
+                continue
+            key = str(d.id)
+            if key in self._by_id:
+                continue
+            self._by_id[key] = len(self._docs)
+            self._docs.append(d)
+
+        n = len(self._docs)
+        title_terms: list[list[str]] = []
+        tag_terms: list[set[str]] = []
+        body_tf: list[Counter] = []
+        lengths: list[int] = []
+        df: Counter = Counter()
+        for d in self._docs:
+            tt = _content_terms(_join_letters(_words(d.title)))
+            tg: set[str] = set()
+            for tag in d.tags:
+                tg.update(_content_terms(_join_letters(_words(tag))))
+            bt: Counter = Counter()
+            for w, c in Counter(_words(d.text)).items():
+                if w not in _STOP_WORDS and (len(w) > 1 or w.isdigit()):
+                    bt[_stem(w)] += c
+            title_terms.append(tt)
+            tag_terms.append(tg)
+            body_tf.append(bt)
+            lengths.append(max(1, sum(bt.values())))
+            df.update(set(tt) | tg | bt.keys())
+
+        avg_len = (sum(lengths) / n) if n else 1.0
+        self._n = n
+        self._idf: dict[str, float] = {t: _bm25_idf(c, n) for t, c in df.items()}
+        # Unknown words weigh like a word used in a single article.
+        self._idf_unseen = UNSEEN_IDF_FACTOR * _bm25_idf(1, max(n, 1))
+        self._min_evidence = (_bm25_idf(max(1.0, EVIDENCE_DF_FRACTION * n), max(n, 1))
+                              if EVIDENCE_DF_FRACTION > 0 else 0.0)
+
+        postings: dict[str, list[tuple[float, int]]] = {}  # stem -> [(-weight, doc)]
+        for i in range(n):
+            norm = 1.0 - BM25_B + BM25_B * lengths[i] / avg_len
+            weights: dict[str, float] = {}
+            for t, tf in body_tf[i].items():
+                tfn = tf / norm
+                sat = tfn / (tfn + BM25_K1)
+                weights[t] = BODY_MIN + (BODY_MAX - BODY_MIN) * sat
+            for t in tag_terms[i]:
+                weights[t] = max(weights.get(t, 0.0), TAG_WEIGHT)
+            for t in title_terms[i]:
+                weights[t] = 1.0
+            for t, w in weights.items():
+                postings.setdefault(t, []).append((-w, i))
+
+        self._postings: dict[str, tuple[array, array]] = {}
+        for t, plist in postings.items():
+            plist.sort()  # highest weight first, then index order
+            self._postings[t] = (array("i", [p[1] for p in plist]),
+                                 array("f", [-p[0] for p in plist]))
+        self._vocab: list[str] = sorted(self._postings)
+
+        # Per-article title data for the title-match component.
+        self._title_terms: list[tuple[str, ...]] = [tuple(t) for t in title_terms]
+        self._title_clean: list[str] = [
+            " ".join(w for w in _join_letters(_words(d.title)) if w not in _STOP_WORDS)
+            for d in self._docs
+        ]
+        self._tags_clean: list[tuple[str, ...]] = [
+            tuple(c for c in (
+                " ".join(w for w in _join_letters(_words(tag)) if w not in _STOP_WORDS)
+                for tag in d.tags) if c)
+            for d in self._docs
+        ]
+        self._tag_df: Counter = Counter()
+        for d in self._docs:
+            self._tag_df.update({t.strip().lower(): None for t in d.tags if t.strip()}.keys())
+        self._fuzzy_cache: dict[str, tuple[tuple[str, float], ...]] = {}
+
+    # -- container protocol -------------------------------------------------
+    def __len__(self) -> int:
+        """Number of indexed articles."""
+        return self._n
+
+    def doc(self, id) -> KbDoc:
+        """Return the indexed article with this id (int or str).
+
+        Raises:
+            KeyError: no indexed article has that id.
+        """
+        return self._docs[self._by_id[str(id)]]
+
+    # -- query analysis -------------------------------------------------------
+    def _fuzzy_terms(self, term: str) -> tuple[tuple[str, float], ...]:
+        """Vocabulary stems similar to an unknown ``term``: ((stem, sim 0..1), ...)."""
+        cached = self._fuzzy_cache.get(term)
+        if cached is not None:
+            return cached
+        found: tuple[tuple[str, float], ...] = ()
+        if len(term) >= FUZZY_MIN_LEN and not term.isdigit() and self._vocab:
+            matches = process.extract(
+                term, self._vocab, scorer=fuzz.ratio, limit=FUZZY_LIMIT,
+                score_cutoff=FUZZY_TERM_CUTOFF,
+            )
+            found = tuple((m[0], m[1] / 100.0) for m in matches)
+        if len(self._fuzzy_cache) < 50_000:
+            self._fuzzy_cache[term] = found
+        return found
+
+    def _prefix_terms(self, term: str) -> list[tuple[str, float]]:
+        """Vocabulary stems in a prefix relation with ``term`` (see PREFIX_SIM)."""
+        if PREFIX_SIM <= 0 or len(term) < PREFIX_MIN_LEN or not term.isalpha():
+            return []
+        out: list[tuple[str, float]] = []
+        vocab = self._vocab
+        i = bisect_left(vocab, term)
+        while i < len(vocab) and vocab[i].startswith(term) and len(out) < 5:
+            v = vocab[i]
+            if v != term and len(v) - len(term) <= PREFIX_MAX_EXTRA:
+                out.append((v, PREFIX_SIM))
+            i += 1
+        for k in range(max(PREFIX_MIN_LEN, len(term) - PREFIX_MAX_EXTRA), len(term)):
+            if term[:k] in self._postings:
+                out.append((term[:k], PREFIX_SIM))
+        return out
+
+    def _analyze(self, query: str) -> list[tuple[float, tuple[tuple[str, float], ...]]]:
+        """Query -> groups ``(weight, ((stem, similarity), ...))``, one per content word."""
+        if not isinstance(query, str):
+            return []
+        q = query[:MAX_QUERY_CHARS]
+        words = _words(q)
+        if not words:
+            return []
+        # "my name is Sam" -- names are not topics.
+        text = " ".join(words)
+        m = _NAME_RE.search(text)
+        if m:
+            tail = text[m.end():].split()
+            if tail:
+                tail = tail[1:]
+            words = text[: m.start()].split() + tail
+        words = _join_letters(words)
+        vocab = self._postings
+        # Re-join compounds split by the recognizer ("in voice", "pass word").
+        joined: list[str] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if i + 1 < len(words):
+                nxt = words[i + 1]
+                combo = w + nxt
+                if (_stem(combo) in vocab
+                        and (w in _STOP_WORDS or nxt in _STOP_WORDS
+                             or _stem(w) not in vocab or _stem(nxt) not in vocab)
+                        and len(combo) >= 5):
+                    joined.append(combo)
+                    i += 2
+                    continue
+            joined.append(w)
+            i += 1
+        terms = _content_terms(joined)[:MAX_QUERY_TERMS]
+        groups = []
+        for t in terms:
+            if t in vocab:
+                groups.append((self._idf[t], ((t, 1.0), *self._prefix_terms(t))))
+                continue
+            # Split an unknown joined word ("helpdesk" -> "help" + "desk").
+            split = None
+            if len(t) >= 6 and t.isalpha():
+                for k in range(3, len(t) - 2):
+                    a, b = _stem(t[:k]), _stem(t[k:])
+                    if a in vocab and b in vocab:
+                        split = (a, b)
+                        break
+            if split:
+                for s in split:
+                    groups.append((self._idf[s], ((s, 1.0),)))
+                continue
+            variants = self._fuzzy_terms(t) or tuple(self._prefix_terms(t))
+            if variants:
+                weight = max(self._idf[v] for v, _ in variants)
+                groups.append((weight, variants))
+            else:
+                groups.append((self._idf_unseen, ()))
+        return groups
+
+    # -- scoring ---------------------------------------------------------------
+    def _score(self, query: str) -> list[tuple[float, int]]:
+        groups = self._analyze(query)
+        if not groups or not self._n:
+            return []
+        total = sum(w for w, _ in groups)
+        if total <= 0:
+            return []
+        acc: dict[int, float] = {}
+        get = acc.get
+        query_stems: dict[str, float] = {}
+        for weight, variants in groups:
+            if not variants:
+                continue
+            for stem, sim in variants:
+                if sim > query_stems.get(stem, 0.0):
+                    query_stems[stem] = sim
+            if len(variants) == 1:
+                stem, sim = variants[0]
+                docs, ws = self._postings[stem]
+                k = weight * sim
+                for d, w in zip(docs[:MAX_POSTINGS], ws[:MAX_POSTINGS]):
+                    acc[d] = get(d, 0.0) + k * w
+            else:
+                # Several spellings of one word: count the best one per article.
+                best: dict[int, float] = {}
+                best_get = best.get
+                for stem, sim in variants:
+                    docs, ws = self._postings[stem]
+                    for d, w in zip(docs[:MAX_POSTINGS], ws[:MAX_POSTINGS]):
+                        v = sim * w
+                        if v > best_get(d, 0.0):
+                            best[d] = v
+                for d, v in best.items():
+                    acc[d] = get(d, 0.0) + weight * v
+        if not acc:
+            return []
+        top = heapq.nlargest(RESCORE_TOP, acc.items(), key=lambda kv: (kv[1], -kv[0]))
+        # Cleaned surface words for the rapidfuzz title comparison.
+        q_surface = self._surface(query)
+        out = []
+        for d, cov_raw in top:
+            coverage = cov_raw / total
+            title_sig = self._title_signal(d, query_stems, q_surface)
+            score = 100.0 * (W_COVERAGE * coverage + W_TITLE * title_sig)
+            if self._min_evidence > 0:
+                score *= min(1.0, cov_raw / self._min_evidence)
+            out.append((min(100.0, score), d))
+        out.sort(key=lambda sd: (-sd[0], sd[1]))
+        return out
+
+    @staticmethod
+    def _surface(query: str) -> str:
+        words = _join_letters(_words(query[:MAX_QUERY_CHARS]))
+        return " ".join(w for w in words if w not in _STOP_WORDS)
+
+    def _title_signal(self, d: int, query_stems: Mapping[str, float], q_surface: str) -> float:
+        """0..1: how much of the title the caller said (idf share + token_set_ratio)."""
+        terms = self._title_terms[d]
+        if terms:
+            num = sum(self._idf.get(t, 0.0) * query_stems.get(t, 0.0) for t in terms)
+            den = sum(self._idf.get(t, 0.0) for t in terms)
+            share = num / den if den > 0 else 0.0
+        else:
+            share = 0.0
+        ratio = 0.0
+        if q_surface:
+            choices = [c for c in (self._title_clean[d], *self._tags_clean[d]) if c]
+            if choices:
+                hit = process.extractOne(q_surface, choices, scorer=TITLE_SCORER,
+                                         processor=utils.default_process)
+                if hit:
+                    ratio = hit[1] / 100.0
+        return TITLE_SHARE_W * share + (1.0 - TITLE_SHARE_W) * ratio
+
+    # -- public queries ---------------------------------------------------------
+    def search(self, query: str, limit: int = 3) -> list[KbHit]:
+        """Rank articles for a spoken question.
+
+        Args:
+            query: The caller's words (any case, filler allowed).  Only the
+                first :data:`MAX_QUERY_CHARS` characters are used.
+            limit: Maximum number of hits (``<= 0`` gives ``[]``).
+
+        Returns:
+            Up to ``limit`` :class:`KbHit`, best first, whatever their score
+            (0..100, ties broken by index order).  Articles sharing no
+            content word with the query are not returned, so empty, filler-
+            only or garbage queries give ``[]``.  Never raises.
+        """
+        try:
+            if not isinstance(limit, int) or limit <= 0:
+                return []
+            scored = self._score(query)
+        except Exception:
+            return []
+        hits = []
+        for score, d in scored[:limit]:
+            doc = self._docs[d]
+            hits.append(KbHit(id=doc.id, title=doc.title, score=round(score, 2)))
+        return hits
+
+    def best(self, query: str) -> KbHit | None:
+        """The top hit if its score is at least ``cutoff``, else None (escalate).
+
+        Never raises; empty/garbage queries give None.
+        """
+        hits = self.search(query, limit=1)
+        if hits and hits[0].score >= self.cutoff:
+            return hits[0]
+        return None
+
+    def hints(self, max_items: int = 100) -> list[str]:
+        """Short phrases for Twilio ``<Gather hints>`` (speech-recognition bias).
+
+        Returns:
+            At most ``max_items`` distinct phrases (case-insensitive), each at
+            most :data:`MAX_HINT_CHARS` (100) characters with no commas
+            (Twilio separates hints with commas): first the article tags,
+            most used first, then the article titles in index order.
+            ``[]`` for an empty index or ``max_items <= 0``.
+        """
+        if not isinstance(max_items, int) or max_items <= 0:
+            return []
+        out: list[str] = []
+        seen: set[str] = set()
+
+        def add(phrase: str) -> bool:
+            clean = " ".join(str(phrase).replace(",", " ").split())
+            if len(clean) > MAX_HINT_CHARS:
+                clean = clean[:MAX_HINT_CHARS].rsplit(" ", 1)[0]
+            key = clean.lower()
+            if clean and key not in seen:
+                seen.add(key)
+                out.append(clean)
+            return len(out) >= max_items
+
+        tag_case: dict[str, str] = {}
+        for d in self._docs:
+            for t in d.tags:
+                tag_case.setdefault(t.strip().lower(), t.strip())
+        for key, _ in sorted(self._tag_df.items(), key=lambda kv: (-kv[1], kv[0])):
+            if add(tag_case.get(key, key)):
+                return out
+        for d in self._docs:
+            if add(d.title):
+                return out
+        return out

@@ -1,0 +1,227 @@
+"""The ticket outbox: finalize idle calls, claim due tickets, deliver them, back off on failure.
+
+Ticket statuses: ``queued`` (waiting for its next attempt), ``sending`` (claimed by a
+worker until ``claimed_until``), ``delivered`` (a helpdesk case exists), ``local`` (kept in
+the local outbox: no helpdesk configured), ``failed`` (gave up; ``tickets retry ID``
+sends it again). Several workers may run at once: claims use ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL and a conditional claim column update elsewhere.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any, Callable, Optional
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from .clock import utcnow
+from .extensions import db
+from .models import Call, TicketAttempt, TicketOutbox
+from .tickets import compose_ticket, finalize_call_committed, transcript_of
+
+log = logging.getLogger(__name__)
+
+FINISHED_IDLE = timedelta(minutes=2)  # escalate/goodbye calls: Twilio has hung up already
+
+
+def worker_id() -> str:
+    """A name for this worker process: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
+    """Finalize calls whose status callback never came; returns how many were finalized.
+
+    Live calls idle for ``CALL_IDLE_TIMEOUT_MIN`` (30 min) become abandoned; calls already
+    in a final state (escalate, goodbye) are finalized after 2 minutes.
+    """
+    idle = idle or timedelta(minutes=current_app.config["CALL_IDLE_TIMEOUT_MIN"])
+    now = utcnow()
+    stale = db.session.scalars(
+        select(Call).where(
+            Call.ended_at.is_(None),
+            or_(
+                Call.last_activity_at < now - idle,
+                and_(Call.state.in_(("escalate", "goodbye")), Call.last_activity_at < now - FINISHED_IDLE),
+            ),
+        ).limit(200)
+    ).all()
+    count = 0
+    for call in stale:
+        if finalize_call_committed(call, twilio_status=call.twilio_status or "timeout") is not None:
+            count += 1
+    return count
+
+
+def claim_due(limit: int = 10, owner: Optional[str] = None) -> list[TicketOutbox]:
+    """Claim up to ``limit`` due tickets for this worker and commit the claim."""
+    owner = owner or worker_id()
+    now = utcnow()
+    until = now + timedelta(seconds=current_app.config["TICKET_CLAIM_TTL_S"])
+    due = and_(
+        TicketOutbox.next_attempt_at <= now,
+        or_(
+            TicketOutbox.status == "queued",
+            and_(TicketOutbox.status == "sending", TicketOutbox.claimed_until < now),
+        ),
+    )
+    if db.engine.dialect.name == "postgresql":
+        rows = db.session.scalars(
+            select(TicketOutbox).where(due).order_by(TicketOutbox.id).limit(limit).with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.status, row.claimed_by, row.claimed_until = "sending", owner, until
+        db.session.commit()
+        return list(rows)
+    ids = db.session.scalars(select(TicketOutbox.id).where(due).order_by(TicketOutbox.id).limit(limit)).all()
+    claimed = []
+    for ticket_id in ids:
+        result = db.session.execute(
+            update(TicketOutbox)
+            .where(TicketOutbox.id == ticket_id, due)
+            .values(status="sending", claimed_by=owner, claimed_until=until)
+        )
+        if result.rowcount == 1:
+            claimed.append(ticket_id)
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(db.session.scalars(select(TicketOutbox).where(TicketOutbox.id.in_(claimed)).order_by(TicketOutbox.id)))
+
+
+def _backoff(attempts: int) -> timedelta:
+    cfg = current_app.config
+    seconds = min(cfg["TICKET_RETRY_MAX_S"], cfg["TICKET_RETRY_BASE_S"] * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=seconds)
+
+
+def _enrich(ticket: TicketOutbox) -> None:
+    """Swap the rule-based summary for OpenAI's, if configured (falls back silently)."""
+    summarizer = current_app.extensions.get("summarizer")
+    if summarizer is None or ticket.payload.get("summary_source") != "rules":
+        return
+    call = ticket.call
+    try:
+        summary = summarizer.summarize(transcript_of(call))
+    except Exception as exc:
+        log.warning("call summary failed, keeping the rule-based one: %s", type(exc).__name__)
+        return
+    ticket.payload = compose_ticket(call, summary, source="openai")
+    call.topic, call.sentiment = summary.topic, summary.sentiment
+
+
+def deliver(ticket: TicketOutbox, out: Callable[[str], None] | None = None) -> str:
+    """Deliver one claimed ticket and record the attempt; returns the new status."""
+    helpdesk = current_app.extensions["helpdesk"]
+    started = time.perf_counter()
+    now = utcnow()
+    if getattr(helpdesk, "is_local", False):
+        _enrich(ticket)
+        ticket.status, ticket.claimed_by, ticket.claimed_until = "local", None, None
+        ticket.attempts += 1
+        ticket.attempt_log.append(TicketAttempt(at=now, ok=True, duration_ms=0, error=None))
+        db.session.commit()
+        if out:
+            out(format_ticket(ticket))
+        return ticket.status
+    try:
+        _enrich(ticket)
+        result = helpdesk.deliver(ticket.payload)
+    except Exception as exc:
+        elapsed = int((time.perf_counter() - started) * 1000)
+        message = f"{type(exc).__name__}: {exc}"[:1000]
+        ticket.attempts += 1
+        ticket.last_error = message
+        ticket.attempt_log.append(TicketAttempt(at=now, ok=False, duration_ms=elapsed, error=message))
+        max_age = timedelta(hours=current_app.config["TICKET_MAX_AGE_H"])
+        transient = getattr(exc, "transient", True)
+        if not transient or utcnow() - ticket.created_at > max_age:
+            ticket.status = "failed"
+        else:
+            ticket.status = "queued"
+            ticket.next_attempt_at = utcnow() + _backoff(ticket.attempts)
+        ticket.claimed_by = ticket.claimed_until = None
+        db.session.commit()
+        log.warning("ticket %s delivery failed (%s), status %s", ticket.id, type(exc).__name__, ticket.status)
+        return ticket.status
+    elapsed = int((time.perf_counter() - started) * 1000)
+    case_id, case_url = result if result else (None, None)
+    ticket.status = "delivered"
+    ticket.external_id = str(case_id) if case_id is not None else None
+    ticket.external_url = case_url
+    ticket.delivered_at = utcnow()
+    ticket.attempts += 1
+    ticket.last_error = None
+    ticket.claimed_by = ticket.claimed_until = None
+    ticket.attempt_log.append(TicketAttempt(at=now, ok=True, duration_ms=elapsed))
+    ticket.call.case_id = ticket.external_id
+    db.session.commit()
+    if out:
+        out(f"ticket {ticket.id} delivered as case {ticket.external_id}")
+    return ticket.status
+
+
+def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[str, int]:
+    """Sweep idle calls, then deliver every due ticket; returns counts by resulting status."""
+    counts: dict[str, int] = {"finalized": sweep_idle_calls()}
+    while True:
+        claimed = claim_due(batch)
+        if not claimed:
+            break
+        for ticket in claimed:
+            status = deliver(ticket, out)
+            counts[status] = counts.get(status, 0) + 1
+        if all(t.status in ("queued",) for t in claimed):
+            break  # everything failed transiently: wait for the backoff
+    return counts
+
+
+def retry_ticket(ticket_id: int) -> Optional[TicketOutbox]:
+    """Make a (failed) ticket due again now; returns it, or None if there is no such ticket."""
+    ticket = db.session.get(TicketOutbox, ticket_id)
+    if ticket is None:
+        return None
+    if ticket.status != "delivered":
+        ticket.status = "queued"
+        ticket.next_attempt_at = utcnow()
+        ticket.created_at = utcnow()  # a fresh maximum age for the new round of attempts
+        ticket.claimed_by = ticket.claimed_until = None
+        db.session.commit()
+    return ticket
+
+
+def format_ticket(ticket: TicketOutbox) -> str:
+    """A readable text rendering of a ticket for the terminal (CLI output, not a log)."""
+    p: dict[str, Any] = ticket.payload
+    req = p.get("requester") or {}
+    lines = [
+        f"--- ticket {ticket.id} [{ticket.status}] call {p.get('call_sid')}",
+        f"subject:   {p.get('subject')}",
+        f"priority:  {p.get('priority')}",
+        f"tags:      {', '.join(p.get('tags') or [])}",
+        f"requester: {req.get('name') or '-'} <{req.get('email') or 'no email'}> {req.get('phone') or ''}",
+        f"outcome:   {p.get('outcome')}   duration: {p.get('duration_s')} s",
+        f"summary:   {p.get('summary')}",
+    ]
+    return "\n".join(lines)
+
+
+LOOKUP_FIELDS = (
+    "subject", "priority", "tags", "outcome", "requester", "summary", "topic", "sentiment",
+    "duration_s", "article_id", "email_confirmed",
+)
+
+
+def ticket_for_call(call_sid: str) -> Optional[dict[str, Any]]:
+    """The queued ticket of a call as a short dict for the simulator, or None."""
+    call = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is None or call.ticket is None:
+        return None
+    ticket = call.ticket
+    summary = {key: ticket.payload.get(key) for key in LOOKUP_FIELDS}
+    summary.update(id=ticket.id, status=ticket.status, case=ticket.external_url)
+    return summary

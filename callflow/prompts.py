@@ -1,0 +1,38 @@
+"""Every fixed sentence callflow speaks. ``tts warm`` synthesizes these ahead of time."""
+
+GREETING = "Thank you for calling Kayako Support."
+ASK_NAME = "May I have your name, please?"
+ASK_EMAIL = "What's the email address on your account?"
+ASK_EMAIL_AFTER_QUESTION = "I can help with that. First, what's the email address on your account?"
+SPELL_EMAIL = "Sorry, I couldn't get that email address. Please spell it for me, letter by letter."
+SPELL_EMAIL_AGAIN = "Let's try again. Please spell your email address, letter by letter."
+EMAIL_GIVE_UP = "I'm sorry, I couldn't get your email address. Let's carry on, and our team will reach you at this phone number."
+EMAIL_CONFIRMED = "Thank you."
+HOW_CAN_I_HELP = "How can I help you today?"
+WHAT_IS_YOUR_QUESTION = "Sure. What's your question?"
+CHECK_RESOLVED = "Did that solve your issue?"
+ANYTHING_ELSE = "Great. Is there anything else I can help you with?"
+ESCALATE = (
+    "I'm sorry, I don't have that information right now, but I'll pass this on to our expert team. "
+    "They will follow up shortly."
+)
+GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
+DIDNT_CATCH = "Sorry, I didn't catch that."
+SAY_YES_OR_NO = "Sorry, please say yes or no. You can also press 1 for yes or 2 for no."
+APOLOGY = "I'm sorry, something went wrong on our side."
+
+FIXED_PROMPTS = (
+    GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
+    EMAIL_GIVE_UP, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
+    ANYTHING_ELSE, ESCALATE, GOODBYE, DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY,
+)
+
+
+def thanks_name(name: str) -> str:
+    """Thank the caller by name (``name`` is already cleaned by :func:`intents.extract_name`)."""
+    return f"Thanks, {name}."
+
+
+def confirm_email(readback: str) -> str:
+    """Read an address back for checking; ``readback`` comes from :func:`spoken_email.readback`."""
+    return f"I heard {readback}. Is that correct?"

@@ -1,0 +1,131 @@
+"""Outside services behind small interfaces, held on the app in ``app.extensions``.
+
+========================  ==========================  =================================
+``app.extensions`` key    embedded default            switched on by
+========================  ==========================  =================================
+``kb``                    :class:`KbService`          (always local; ``kb sync`` fills it)
+``drafter``               :class:`ExtractiveDrafter`  ``OPENAI_API_KEY``
+``speech``                :class:`SaySpeech`          ``OPENAI_API_KEY`` (cached TTS)
+``summarizer``            None (rule-based summary)   ``OPENAI_API_KEY``
+``helpdesk``              :class:`LocalOutbox`        ``KAYAKO_URL`` + credentials
+========================  ==========================  =================================
+
+Tests replace any of them on the app they build.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from flask import Flask
+
+from .extractive import extractive_answer
+from .kb import KbService
+from .llm import ArticleContext, CallSummary, DraftAnswer
+
+log = logging.getLogger(__name__)
+
+
+class Drafter(Protocol):
+    """Drafts a short spoken answer from knowledge-base articles."""
+
+    def draft(self, question: str, articles: list[ArticleContext]) -> DraftAnswer: ...
+
+
+class Summarizer(Protocol):
+    """Summarizes a finished call's transcript ``[(speaker, text), ...]``."""
+
+    def summarize(self, transcript: list[tuple[str, str]]) -> CallSummary: ...
+
+
+class Speech(Protocol):
+    """Turns prompt text into an audio URL for ``<Play>``, or None for ``<Say>``."""
+
+    def audio_url(self, text: str, *, synthesize: bool = True) -> str | None: ...
+
+
+class Helpdesk(Protocol):
+    """Delivers a ticket payload; returns ``(case_id, case_url)`` or None if kept locally."""
+
+    def deliver(self, payload: dict[str, Any]) -> tuple[Any, str | None] | None: ...
+
+
+class ExtractiveDrafter:
+    """Offline drafter: the most informative sentences of the best article (60 words max)."""
+
+    def draft(self, question: str, articles: Sequence[ArticleContext]) -> DraftAnswer:
+        """Answer from ``articles[0]``; ``grounded`` is False when there is no article."""
+        if not articles:
+            return DraftAnswer(answer="", article_id=None, grounded=False)
+        best = articles[0]
+        text = extractive_answer(question, best.title, best.text, max_words=60)
+        return DraftAnswer(answer=text, article_id=best.id, grounded=bool(text.strip()))
+
+
+class SaySpeech:
+    """Embedded default: no audio files, every prompt is a ``<Say>``."""
+
+    def audio_url(self, text: str, *, synthesize: bool = True) -> str | None:
+        return None
+
+
+class LocalOutbox:
+    """Embedded default helpdesk: tickets stay in the ``ticket_outbox`` table."""
+
+    is_local = True
+
+    def deliver(self, payload: dict[str, Any]) -> None:
+        return None
+
+
+def init_services(app: Flask) -> None:
+    """Build the service objects from the app's config into ``app.extensions``."""
+    cfg = app.config
+    app.extensions["kb"] = KbService(cutoff=cfg.get("KB_SCORE_CUTOFF"))
+    app.extensions["fallback_drafter"] = ExtractiveDrafter()
+    tts_dir = cfg.get("TTS_CACHE_DIR") or str(Path(app.instance_path) / "tts")
+
+    from .tts import TTSCache
+
+    app.extensions["tts_cache"] = TTSCache(tts_dir)
+    if cfg.get("OPENAI_API_KEY"):
+        from .llm import OpenAIDrafter, make_openai_client
+        from .tts import OpenAISpeech
+
+        chat = make_openai_client(cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_DRAFT_TIMEOUT_S"])
+        app.extensions["drafter"] = OpenAIDrafter(chat, cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_DRAFT_TIMEOUT_S"])
+        summary_client = make_openai_client(
+            cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_SUMMARY_TIMEOUT_S"]
+        )
+        app.extensions["summarizer"] = OpenAIDrafter(
+            summary_client, cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_SUMMARY_TIMEOUT_S"]
+        )
+        tts_client = make_openai_client(cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_TTS_TIMEOUT_S"])
+        app.extensions["speech"] = OpenAISpeech(
+            tts_client,
+            app.extensions["tts_cache"],
+            model=cfg["OPENAI_TTS_MODEL"],
+            voice=cfg["OPENAI_TTS_VOICE"],
+            instructions=cfg["OPENAI_TTS_INSTRUCTIONS"],
+            timeout=cfg["OPENAI_TTS_TIMEOUT_S"],
+            public_base_url=cfg.get("PUBLIC_BASE_URL") or "",
+        )
+    else:
+        app.extensions["drafter"] = app.extensions["fallback_drafter"]
+        app.extensions["summarizer"] = None
+        app.extensions["speech"] = SaySpeech()
+    if cfg.get("KAYAKO_URL") and cfg.get("KAYAKO_EMAIL") and cfg.get("KAYAKO_PASSWORD"):
+        from .kayako import KayakoClient
+
+        app.extensions["helpdesk"] = KayakoClient(
+            cfg["KAYAKO_URL"],
+            cfg["KAYAKO_EMAIL"],
+            cfg["KAYAKO_PASSWORD"],
+            locale=cfg["KAYAKO_LOCALE"],
+            channel=cfg["KAYAKO_CHANNEL"],
+            connect_timeout=cfg["KAYAKO_CONNECT_TIMEOUT_S"],
+            read_timeout=cfg["KAYAKO_READ_TIMEOUT_S"],
+        )
+    else:
+        app.extensions["helpdesk"] = LocalOutbox()

@@ -1,0 +1,810 @@
+"""Turn a speech-recognizer transcript of a spoken e-mail address into an address.
+
+Callers on the phone say their e-mail address in many ways, and the recognizer
+(Twilio ``<Gather input="speech">``, posted as ``SpeechResult``) writes what it
+heard in many ways too: ``"john.smith@gmail.com"``, ``"John Smith at gmail.com"``,
+``"j o h n dot smith at g mail dot com"``, ``"J. O. H. N."``, ``"j-o-h-n"``,
+``"b as in boy"``, ``"double o seven"``, ``"twenty twenty four"``...
+
+Approach
+--------
+:func:`parse_spoken_email` does not try to understand language.  It runs the
+transcript through a fixed series of token passes, each undoing one habit of
+speech or of the recognizer, then checks the result with ``email_validator``:
+
+1. **Normalise** - Unicode NFKC, casefold (a caller cannot convey letter case),
+   apostrophes removed (``it's`` -> ``its``), ``e-mail`` -> ``email``,
+   ``double-u`` -> ``w``, ``at-sign`` -> ``@``.
+2. **Tokenise** into words and the symbol tokens ``@ . _ - +``.  A period is a
+   literal dot only *inside* a chunk (``john.smith``); a period ending a chunk is
+   sentence punctuation (``"gmail.com."``).  ``J.O.H.N.`` and ``j-o-h-n`` are
+   letter-by-letter spelling.
+3. **Drop filler**: hesitations (``um``, ``uh``), instructions (``all one
+   word``, ``no spaces``, ``all lowercase``), and everything up to the last
+   introduction (``my email is``, ``it's``, ``that's``, ``you can reach me at``)
+   that is still followed by an "at"; leading ``yeah``/``sure``/``ok`` and
+   trailing ``thanks``/``thank you``/``bye``.
+4. **Spoken symbols**: ``at sign``/``at symbol``/``at the rate`` -> ``@``;
+   ``dot``/``period``/``point``/``full stop`` -> ``.``; ``underscore``;
+   ``dash``/``hyphen``/``minus`` -> ``-``; ``plus``; ``dotcom`` -> ``. com``;
+   ``capital``/``uppercase`` are dropped.
+5. **Spelling aids**: ``b as in boy`` / ``m for mary`` / ``m like mary`` -> ``m``
+   (for ``for``/``like`` the example word must start with the letter, so a ``for``
+   that means "4" is not swallowed); ``double``/``triple`` + letter or digit.
+6. **Digits**: ``zero``..``nine``, ``ten``..``nineteen``, tens with an optional
+   unit (``twenty four`` -> ``24``, so ``twenty twenty four`` -> ``2024``),
+   ``hundred``/``thousand`` (``two thousand five`` -> ``2005``).  ``oh`` is the
+   digit 0 next to digits and the letter o otherwise.
+7. **Letter names** (``bee``, ``see``, ``dee``, ``jay``, ``why``, ``ex``,
+   ``you``...) become letters only inside a run of at least two letters or
+   letter names, so ``jay smith`` stays ``jaysmith`` but ``jay oh aitch en`` is
+   ``john``.
+8. **Split** on the last explicit ``@``; otherwise on the *last* standalone
+   ``at`` whose tail looks like a domain (has a dot, or is a well-known provider
+   such as ``gmail``), so ``pat at gmail dot com`` -> ``pat@gmail.com``.  With no
+   "at" at all, a trailing well-known provider word supplies the split
+   (``john smith gmail dot com``).
+9. **Assemble**: spaces inside the local part and inside domain labels are
+   removed (``g mail`` -> ``gmail``), common mis-hearings of provider names are
+   repaired (``gee mail``, ``hot mail``, ``out look``), a bare well-known provider
+   gets ``.com``, and anything after a recognised top-level domain is ignored.
+10. **Validate** with ``email_validator.validate_email(...,
+    check_deliverability=False)`` (RFC 5321/5322 syntax, no DNS), require an
+    ASCII address and an alphabetic top-level domain of two or more letters, and
+    return it lower-cased.
+
+Anything that does not survive is ``None``: the caller of this module should
+then re-prompt, offer the keypad, or hand over to an agent.  Every accepted
+address should be confirmed with the caller using :func:`readback`.
+
+No personal data is logged by this module.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = ["parse_spoken_email", "readback", "MAX_TRANSCRIPT_CHARS"]
+
+#: Transcripts longer than this (characters) are rejected outright.  A spoken
+#: address spelled with "x as in y" for every one of its at most 254 characters
+#: is the realistic upper bound; anything longer is not an address.
+MAX_TRANSCRIPT_CHARS = 1500
+
+_SYMBOLS = frozenset({"@", ".", "_", "-", "+"})
+
+# --------------------------------------------------------------------------
+# Vocabulary
+# --------------------------------------------------------------------------
+
+_HESITATIONS = frozenset(
+    {"um", "umm", "ummm", "uhm", "uh", "uhh", "er", "erm", "hmm", "hm", "mm", "ah", "eh"}
+)
+
+# Phrases that carry no characters and may appear anywhere.
+_REMOVABLE_PHRASES = [
+    ("all", "in", "one", "word"),
+    ("all", "one", "word"),
+    ("as", "one", "word"),
+    ("one", "word"),
+    ("no", "spaces"),
+    ("no", "space"),
+    ("without", "spaces"),
+    ("without", "any", "spaces"),
+    ("all", "together"),
+    ("altogether",),
+    ("all", "in", "lower", "case"),
+    ("all", "in", "lowercase"),
+    ("all", "lower", "case"),
+    ("all", "lowercase"),
+    ("all", "small", "letters"),
+    ("in", "small", "letters"),
+    ("small", "letters"),
+    ("lowercase", "letters"),
+    ("all", "caps"),
+    ("space",),
+    ("the", "letter"),
+    ("letter",),
+    ("the", "number"),
+    ("number",),
+]
+
+# Introductions: everything up to and including the last of these is dropped
+# (as long as an "at"/"@" still follows).
+_INTRO_PHRASES = [
+    ("my", "email", "address", "is"),
+    ("my", "e", "mail", "is"),
+    ("my", "email", "is"),
+    ("my", "address", "is"),
+    ("the", "email", "address", "is"),
+    ("the", "email", "is"),
+    ("the", "address", "is"),
+    ("email", "address", "is"),
+    ("email", "is"),
+    ("address", "is"),
+    ("my", "email", "address"),
+    ("my", "email"),
+    ("email", "address"),
+    ("mine", "is"),
+    ("its",),
+    ("it", "is"),
+    ("thats",),
+    ("that", "is"),
+    ("it", "should", "be"),
+    ("should", "be"),
+    ("you", "can", "reach", "me", "at"),
+    ("reach", "me", "at"),
+    ("email", "me", "at"),
+    ("contact", "me", "at"),
+    ("send", "it", "to"),
+    ("try",),
+    ("i", "said"),
+    ("like", "i", "said"),
+    ("i", "think", "its"),
+]
+
+_LEADING_FILLERS = frozenset(
+    {
+        "yeah", "yes", "yep", "yup", "sure", "ok", "okay", "so", "well", "hi",
+        "hello", "alright", "right", "and", "actually", "basically", "um", "uh",
+    }
+)
+
+_TRAILING_PHRASES = [
+    ("thank", "you", "very", "much"),
+    ("thank", "you", "so", "much"),
+    ("thanks", "a", "lot"),
+    ("thank", "you"),
+    ("thanks",),
+    ("please",),
+    ("bye",),
+    ("goodbye",),
+    ("thats", "it"),
+    ("thats", "all"),
+    ("that", "is", "it"),
+    ("ok",),
+    ("okay",),
+    ("yeah",),
+    ("is", "my", "email", "address"),
+    ("is", "my", "email"),
+    ("is", "my", "address"),
+    ("thats", "my", "email"),
+    ("is", "the", "email"),
+]
+
+_SYMBOL_PHRASES = {
+    ("at", "the", "rate", "of"): ["@"],
+    ("at", "the", "rate", "sign"): ["@"],
+    ("at", "the", "rate"): ["@"],
+    ("at", "rate"): ["@"],
+    ("at", "sign"): ["@"],
+    ("at", "symbol"): ["@"],
+    ("at", "character"): ["@"],
+    ("@", "sign"): ["@"],
+    ("@", "symbol"): ["@"],
+    ("dot",): ["."],
+    ("period",): ["."],
+    ("point",): ["."],
+    ("full", "stop"): ["."],
+    ("underscore",): ["_"],
+    ("under", "score"): ["_"],
+    ("underline",): ["_"],
+    ("dash",): ["-"],
+    ("hyphen",): ["-"],
+    ("minus",): ["-"],
+    ("plus", "sign"): ["+"],
+    ("plus",): ["+"],
+}
+
+_CASE_MODIFIERS = frozenset({"capital", "cap", "uppercase", "upper", "big", "small", "lowercase", "lower"})
+
+# Spoken names of letters and the homophones recognisers write for them.
+# "oh" is handled separately (letter o or digit 0 depending on context) and
+# "double u" is rewritten to "w" before tokenising.
+_LETTER_NAMES = {
+    "ay": "a", "aye": "a",
+    "bee": "b", "be": "b",
+    "see": "c", "sea": "c", "cee": "c",
+    "dee": "d",
+    "ee": "e",
+    "ef": "f", "eff": "f",
+    "gee": "g", "jee": "g",
+    "aitch": "h", "haitch": "h",
+    "eye": "i",
+    "jay": "j",
+    "kay": "k",
+    "el": "l", "ell": "l", "elle": "l",
+    "em": "m",
+    "en": "n",
+    "owe": "o",
+    "pee": "p", "pea": "p",
+    "queue": "q", "cue": "q", "kyu": "q",
+    "ar": "r", "are": "r",
+    "es": "s", "ess": "s",
+    "tee": "t", "tea": "t",
+    "you": "u", "yu": "u",
+    "vee": "v",
+    "ex": "x",
+    "why": "y", "wye": "y",
+    "zee": "z", "zed": "z",
+}
+
+_UNITS = {
+    "zero": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+}
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}
+_NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TEENS) | frozenset(_TENS) | {"hundred", "thousand"}
+
+# Well-known mailbox providers.  A bare provider gets ".com" appended and a
+# trailing provider word can stand in for a missing "at".
+_PROVIDERS_DOT_COM = frozenset(
+    {"gmail", "googlemail", "hotmail", "outlook", "yahoo", "aol", "icloud", "protonmail", "ymail"}
+)
+
+# Recogniser spellings of provider names, after spaces have been removed.
+_DOMAIN_LABEL_FIXES = {
+    "geemail": "gmail", "gmale": "gmail", "g-mail": "gmail", "jeemail": "gmail",
+    "geemale": "gmail", "googlemale": "googlemail",
+    "hotmale": "hotmail", "hot-mail": "hotmail",
+    "out-look": "outlook",
+    "yahu": "yahoo", "yawho": "yahoo", "ya-hoo": "yahoo",
+    "i-cloud": "icloud", "eyecloud": "icloud",
+    "protonmale": "protonmail",
+}
+
+# Top-level domains a caller is likely to say as a word.  When the last label
+# starts with one of these, any words after it are ignored ("... dot com is my
+# email").  Mis-hearings of "com" are repaired.
+_KNOWN_TLDS = frozenset(
+    {
+        "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "co",
+        "uk", "us", "ca", "au", "nz", "ie", "de", "fr", "es", "it", "nl", "in", "me",
+        "ai", "app", "dev", "tv", "eu", "ch", "se", "no", "dk", "be", "at", "jp", "br", "mx",
+    }
+)
+_TLD_FIXES = {"come": "com", "calm": "com", "comm": "com"}
+
+# Words that show the "local part" is really a sentence about something else.
+_SENTENCE_WORDS = frozenset(
+    {
+        "need", "help", "with", "have", "cant", "cannot", "dont", "doesnt", "not",
+        "problem", "password", "account", "trouble", "issue", "working", "want",
+        "because", "about", "the", "my", "your", "this", "know", "think", "log",
+        "login", "reset", "work", "works",
+    }
+)
+
+_LETTER_DOTS_RE = re.compile(r"(?:[a-z]\.){2,}")
+_LETTER_DASHES_RE = re.compile(r"[a-z0-9](?:-[a-z0-9])+")
+_DOTWORD_RE = re.compile(r"dot(com|net|org|edu|gov|io|co|uk|us|ca)")
+_PIECE_SPLIT_RE = re.compile(r"[@._+\-]|[^@._+\-]+")
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _is_letter(tok: str) -> bool:
+    return len(tok) == 1 and "a" <= tok <= "z"
+
+
+def _is_digit_like(tok: str) -> bool:
+    return tok.isdigit() or tok in _NUMBER_WORDS
+
+
+def _match_at(tokens: list[str], i: int, phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return tuple(tokens[i : i + n]) == phrase
+
+
+def _remove_phrases(tokens: list[str], phrases: list[tuple[str, ...]]) -> list[str]:
+    """Drop every occurrence of the phrases (longest listed first wins)."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for phrase in ordered:
+            if _match_at(tokens, i, phrase):
+                i += len(phrase)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _replace_phrases(tokens: list[str], mapping: dict[tuple[str, ...], list[str]]) -> list[str]:
+    ordered = sorted(mapping, key=len, reverse=True)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for phrase in ordered:
+            if _match_at(tokens, i, phrase):
+                out.extend(mapping[phrase])
+                i += len(phrase)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _normalise_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"[\u2018\u2019\u02bc`\u00b4']", "", text)
+    text = re.sub(r"\.{2,}", " ", text)  # ellipses are hesitation, not dots
+    text = re.sub(r"\be[\s-]mail\b", "email", text)
+    text = re.sub(r"\bdouble[\s-]+(?:u|you|yu)\b", " w ", text)
+    text = re.sub(r"\bat[\s-]+(?:sign|symbol)\b", " @ ", text)
+    text = re.sub(r"\bunder[\s-]+score\b", " underscore ", text)
+    return text
+
+
+def _tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    text = re.sub(r"[^\w@.+\-]", " ", text)
+    for piece in text.split():
+        if _LETTER_DOTS_RE.fullmatch(piece):  # "j.o.h.n." spelled with periods
+            tokens.extend(piece.replace(".", ""))
+            continue
+        if _LETTER_DASHES_RE.fullmatch(piece):  # "j-o-h-n"
+            tokens.extend(piece.split("-"))
+            continue
+        if len(piece) > 1:
+            piece = piece.rstrip(".")  # sentence full stop / "J." initial
+        tokens.extend(_PIECE_SPLIT_RE.findall(piece))
+    return tokens
+
+
+def _find_at_positions(tokens: list[str]) -> list[int]:
+    return [i for i, t in enumerate(tokens) if t in ("at", "@")]
+
+
+def _cut_introduction(tokens: list[str]) -> list[str]:
+    """Drop everything through the last intro phrase still followed by an "at"."""
+    ats = _find_at_positions(tokens)
+    if not ats:
+        return tokens
+    last_at = ats[-1]
+    best_end = -1
+    for i in range(len(tokens)):
+        for phrase in _INTRO_PHRASES:
+            end = i + len(phrase)
+            if end <= last_at and _match_at(tokens, i, phrase) and end > best_end:
+                best_end = end
+    return tokens[best_end:] if best_end >= 0 else tokens
+
+
+def _strip_edges(tokens: list[str]) -> list[str]:
+    changed = True
+    while changed and tokens:
+        changed = False
+        if tokens[0] in _LEADING_FILLERS:
+            tokens = tokens[1:]
+            changed = True
+        elif tokens[0] in ("oh", "o") and len(tokens) > 1 and tokens[1] in _LEADING_FILLERS:
+            tokens = tokens[2:]
+            changed = True
+        else:
+            for phrase in sorted(_TRAILING_PHRASES, key=len, reverse=True):
+                n = len(phrase)
+                if len(tokens) >= n and tuple(tokens[-n:]) == phrase:
+                    tokens = tokens[:-n]
+                    changed = True
+                    break
+    return tokens
+
+
+def _drop_case_modifiers(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok in _CASE_MODIFIERS and (_is_letter(nxt) or nxt in _LETTER_NAMES or nxt == "case"):
+            i += 2 if nxt == "case" else 1
+            continue
+        if tok == "capital":
+            i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _split_dot_words(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    for tok in tokens:
+        m = _DOTWORD_RE.fullmatch(tok)
+        if m:
+            out.extend([".", m.group(1)])
+        else:
+            out.append(tok)
+    return out
+
+
+def _as_letter(tok: str) -> str | None:
+    if _is_letter(tok):
+        return tok
+    if tok == "oh":
+        return "o"
+    return _LETTER_NAMES.get(tok)
+
+
+def _spelling_aids(tokens: list[str]) -> list[str]:
+    """'b as in boy' / 'm for mary' / 'm like mary' -> the letter."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        letter = _as_letter(tokens[i])
+        if letter is not None:
+            if (
+                i + 3 < len(tokens)
+                and tokens[i + 1] == "as"
+                and tokens[i + 2] == "in"
+                and tokens[i + 3] not in _SYMBOLS
+            ):
+                out.append(letter)
+                i += 4
+                continue
+            if (
+                i + 2 < len(tokens)
+                and tokens[i + 1] in ("for", "like")
+                and len(tokens[i + 2]) > 1
+                and tokens[i + 2][0] == letter
+            ):
+                out.append(letter)
+                i += 3
+                continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
+def _resolve_oh(tokens: list[str]) -> list[str]:
+    """'oh' is 0 next to a digit, else the letter o; 'o' is 0 only in digit context.
+
+    'o' (already a letter) counts as 0 between two digits, or after
+    double/triple next to a digit ("double o seven" -> 007).
+    """
+    out = list(tokens)
+    for i, tok in enumerate(tokens):
+        if tok not in ("oh", "o"):
+            continue
+        repeated = i > 0 and tokens[i - 1] in ("double", "triple")
+        j = i - 2 if repeated else i - 1
+        prev_digit = j >= 0 and _is_digit_like(tokens[j])
+        nxt_digit = i + 1 < len(tokens) and _is_digit_like(tokens[i + 1])
+        if tok == "oh":
+            out[i] = "0" if (prev_digit or nxt_digit) else "o"
+        elif (prev_digit and nxt_digit) or (repeated and (prev_digit or nxt_digit)):
+            out[i] = "0"
+    return out
+
+
+def _expand_repeats(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in ("double", "triple") and i + 1 < len(tokens):
+            nxt = tokens[i + 1]
+            count = 2 if tok == "double" else 3
+            unit: str | None = None
+            if _is_letter(nxt) or (len(nxt) == 1 and nxt.isdigit()):
+                unit = nxt
+            elif nxt in _LETTER_NAMES:
+                unit = _LETTER_NAMES[nxt]
+            elif nxt in _UNITS:
+                unit = str(_UNITS[nxt])
+            if unit is not None:
+                out.extend([unit] * count)
+                i += 2
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _parse_sub100(tokens: list[str], i: int) -> tuple[int, int] | None:
+    if i >= len(tokens):
+        return None
+    tok = tokens[i]
+    if tok in _TENS:
+        value = _TENS[tok]
+        if i + 1 < len(tokens) and tokens[i + 1] in _UNITS and _UNITS[tokens[i + 1]] > 0:
+            return value + _UNITS[tokens[i + 1]], i + 2
+        return value, i + 1
+    if tok in _TEENS:
+        return _TEENS[tok], i + 1
+    if tok in _UNITS:
+        return _UNITS[tok], i + 1
+    return None
+
+
+def _parse_sub1000(tokens: list[str], i: int) -> tuple[int, int] | None:
+    first = _parse_sub100(tokens, i)
+    if first is None:
+        return None
+    value, j = first
+    if j < len(tokens) and tokens[j] == "hundred" and 0 < value < 100:
+        value *= 100
+        j += 1
+        k = j + 1 if j < len(tokens) and tokens[j] == "and" else j
+        rest = _parse_sub100(tokens, k)
+        if rest is not None:
+            value += rest[0]
+            j = rest[1]
+    return value, j
+
+
+def _parse_number(tokens: list[str], i: int) -> tuple[str, int] | None:
+    first = _parse_sub1000(tokens, i)
+    if first is None:
+        return None
+    value, j = first
+    if j < len(tokens) and tokens[j] == "thousand" and 0 < value < 1000:
+        value *= 1000
+        j += 1
+        k = j + 1 if j < len(tokens) and tokens[j] == "and" else j
+        rest = _parse_sub1000(tokens, k)
+        if rest is not None:
+            value += rest[0]
+            j = rest[1]
+    return str(value), j
+
+
+def _convert_numbers(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        parsed = _parse_number(tokens, i)
+        if parsed is None:
+            out.append(tokens[i])
+            i += 1
+        else:
+            out.append(parsed[0])
+            i = parsed[1]
+    return out
+
+
+def _convert_letter_names(tokens: list[str]) -> list[str]:
+    """Letter names become letters only inside a run of >= 2 letters/letter names."""
+    out = list(tokens)
+    i = 0
+    n = len(tokens)
+    while i < n:
+        if _is_letter(tokens[i]) or tokens[i] in _LETTER_NAMES:
+            j = i
+            while j < n and (_is_letter(tokens[j]) or tokens[j] in _LETTER_NAMES):
+                j += 1
+            if j - i >= 2:
+                for k in range(i, j):
+                    out[k] = _LETTER_NAMES.get(tokens[k], tokens[k])
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _looks_like_domain(tail: list[str]) -> bool:
+    if not tail:
+        return False
+    for k, tok in enumerate(tail):
+        if tok == "." and 0 < k < len(tail) - 1:
+            return True
+    return "".join(t for t in tail if t not in _SYMBOLS) in _PROVIDERS_DOT_COM or (
+        tail[0] in _PROVIDERS_DOT_COM
+    )
+
+
+def _split_address(tokens: list[str]) -> tuple[list[str], list[str]] | None:
+    explicit = [i for i, t in enumerate(tokens) if t == "@"]
+    if explicit:
+        i = explicit[-1]
+        return tokens[:i], tokens[i + 1 :]
+    for i in reversed([i for i, t in enumerate(tokens) if t == "at"]):
+        if _looks_like_domain(tokens[i + 1 :]):
+            return tokens[:i], tokens[i + 1 :]
+    # No "at" heard: a well-known provider word can mark where the domain starts.
+    for i in range(len(tokens) - 1, 0, -1):
+        if tokens[i] in _PROVIDERS_DOT_COM and tokens[i - 1] not in _SYMBOLS:
+            return tokens[:i], tokens[i:]
+    return None
+
+
+def _assemble_domain(tail: list[str]) -> str:
+    labels: list[list[str]] = [[]]
+    for tok in tail:
+        if tok == ".":
+            labels.append([])
+        else:
+            labels[-1].append(tok)
+    while len(labels) > 1 and not labels[-1]:
+        labels.pop()
+    last = labels[-1]
+    if len(labels) > 1 and len(last) > 1:
+        head = _TLD_FIXES.get(last[0], last[0])
+        if head in _KNOWN_TLDS:
+            labels[-1] = [head]  # ignore words said after the TLD
+    joined = ["".join(label) for label in labels]
+    joined = [_DOMAIN_LABEL_FIXES.get(label, label) for label in joined]
+    if len(joined) > 1:
+        joined[-1] = _TLD_FIXES.get(joined[-1], joined[-1])
+    elif joined[0] in _PROVIDERS_DOT_COM:
+        joined.append("com")
+    return ".".join(joined)
+
+
+def _local_is_plausible(local: list[str]) -> bool:
+    if not local:
+        return False
+    # "john at gmail dot com or john at yahoo dot com": two addresses, refuse to guess.
+    for k, tok in enumerate(local):
+        if tok == "at" and "." in local[k + 1 :] and k > 0:
+            return False
+    words = [t for t in local if len(t) > 1 and t not in _SYMBOLS]
+    if sum(1 for t in words if t in _SENTENCE_WORDS) >= 2:
+        return False
+    return len(words) <= 5
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+
+
+def parse_spoken_email(text: str) -> str | None:
+    """Parse a speech transcript of someone saying their e-mail address.
+
+    Args:
+        text: the recogniser's transcript (e.g. Twilio ``SpeechResult``), any
+            case and punctuation, at most :data:`MAX_TRANSCRIPT_CHARS`
+            characters.  Non-``str`` input is treated as unparseable.
+
+    Returns:
+        The address as a lower-case ``str`` such as ``"john.smith@gmail.com"``,
+        syntax-checked by ``email_validator.validate_email(...,
+        check_deliverability=False)`` (RFC 5321/5322 syntax rules; no DNS
+        lookup) plus two local rules: the address must be ASCII (a caller
+        cannot reliably spell accents) and its top-level domain must be
+        alphabetic and at least two letters long.  ``None`` when the transcript
+        cannot be turned into such an address (for instance "I don't know").
+        The result is a best guess and must be confirmed with the caller (see
+        :func:`readback`).
+
+    Raises:
+        Nothing: every failure, including validator errors, yields ``None``.
+
+    The pass-by-pass rules are described in the module docstring.
+    """
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TRANSCRIPT_CHARS:
+        return None
+    tokens = _tokenize(_normalise_text(text))
+    tokens = [t for t in tokens if t not in _HESITATIONS]
+    tokens = _remove_phrases(tokens, _REMOVABLE_PHRASES)
+    # "at at" is a stutter, not two separators.
+    tokens = [t for k, t in enumerate(tokens) if not (t == "at" and k > 0 and tokens[k - 1] == "at")]
+    tokens = _cut_introduction(tokens)
+    tokens = _strip_edges(tokens)
+    tokens = _drop_case_modifiers(tokens)
+    tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
+    tokens = _split_dot_words(tokens)
+    tokens = _spelling_aids(tokens)
+    tokens = _resolve_oh(tokens)
+    tokens = _expand_repeats(tokens)
+    tokens = _convert_numbers(tokens)
+    tokens = _convert_letter_names(tokens)
+
+    parts = _split_address(tokens)
+    if parts is None:
+        return None
+    local_tokens, domain_tokens = parts
+    local_tokens = _strip_edges(_cut_introduction(local_tokens + ["at"])[:-1])
+    if not _local_is_plausible(local_tokens) or not domain_tokens:
+        return None
+    local = "".join(local_tokens)
+    domain = _assemble_domain(domain_tokens)
+    candidate = f"{local}@{domain}"
+    if not candidate.isascii():
+        return None
+    tld = domain.rsplit(".", 1)[-1]
+    if len(tld) < 2 or not tld.isalpha():
+        return None
+    try:
+        result = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
+    except (EmailNotValidError, ValueError, UnicodeError):
+        return None
+    return result.normalized.lower()
+
+
+# --------------------------------------------------------------------------
+# Read-back
+# --------------------------------------------------------------------------
+
+# How each character that RFC 5322 allows in an unquoted local part is spoken.
+_SPOKEN_CHARS = {
+    ".": "dot", "_": "underscore", "-": "dash", "+": "plus", "'": "apostrophe",
+    "!": "exclamation mark", "#": "hash", "$": "dollar sign", "%": "percent",
+    "&": "ampersand", "*": "star", "/": "slash", "=": "equals",
+    "?": "question mark", "^": "caret", "`": "backtick", "{": "open brace",
+    "|": "pipe", "}": "close brace", "~": "tilde", '"': "quote", " ": "space",
+}
+
+# Domain labels spoken as (or close to) the words people use for them.
+_SPOKEN_LABELS = {
+    "gmail": "G mail", "googlemail": "google mail", "hotmail": "hotmail",
+    "outlook": "outlook", "yahoo": "yahoo", "ymail": "Y mail", "icloud": "I cloud",
+    "aol": "A O L", "msn": "M S N", "live": "live", "me": "me", "mac": "mac",
+    "protonmail": "proton mail", "proton": "proton", "pm": "P M", "gmx": "G M X",
+    "zoho": "zoho", "yandex": "yandex", "fastmail": "fast mail", "mail": "mail",
+    "comcast": "comcast", "verizon": "verizon", "att": "A T T", "sbcglobal": "S B C global",
+    "kayako": "kayako",
+    "com": "com", "net": "net", "org": "org", "edu": "E D U", "gov": "gov",
+    "co": "co", "uk": "U K", "us": "U S", "io": "I O", "ca": "C A", "au": "A U",
+    "de": "D E", "fr": "F R", "info": "info", "biz": "biz",
+}
+
+
+def _spoken_char(ch: str) -> str:
+    if ch.isascii() and ch.isalpha():
+        return ch.upper()
+    if ch.isdigit():
+        return ch
+    return _SPOKEN_CHARS.get(ch, ch.upper())
+
+
+def _spoken_label(label: str) -> str:
+    if label in _SPOKEN_LABELS:
+        return _SPOKEN_LABELS[label]
+    if label.isascii() and label.isalpha() and len(label) > 4:
+        return label
+    return " ".join(_spoken_char(ch) for ch in label)
+
+
+def readback(email: str) -> str:
+    """Text for a ``<Say>`` prompt that lets a listener check an address.
+
+    The local part is spelled one character per comma-separated item, with
+    letters written as capitals (text-to-speech engines can read a lone
+    lower-case "a" as the article "uh"; a capital reads as the letter name),
+    digits as digits and symbols by name ("dot", "underscore", "dash",
+    "plus"...).  Then comes "at", then the domain read naturally: labels joined
+    by "dot", well-known providers and TLDs as words ("G mail dot com",
+    "co dot U K"), other labels as a word when alphabetic and longer than four
+    characters, otherwise spelled.
+
+    Example: ``readback("john.smith@gmail.com")`` ->
+    ``"J, O, H, N, dot, S, M, I, T, H, at, G mail dot com"``.
+
+    Args:
+        email: an address containing ``@`` with non-empty text on both sides
+            (normally a result of :func:`parse_spoken_email`).
+
+    Returns:
+        The prompt text (``str``); no SSML.
+
+    Raises:
+        ValueError: ``email`` is not a ``str`` or has no ``@`` with text on
+            both sides.
+    """
+    if not isinstance(email, str):
+        raise ValueError("readback() needs an e-mail address string")
+    local, sep, domain = email.strip().rpartition("@")
+    if not sep or not local or not domain:
+        raise ValueError("readback() needs an address of the form local@domain")
+    items = [_spoken_char(ch) for ch in local]
+    labels = [_spoken_label(label) for label in domain.lower().split(".") if label]
+    return ", ".join(items) + ", at, " + " dot ".join(labels)

@@ -1,0 +1,228 @@
+"""Compose the ticket (Kayako case) for a finished call, and finalize calls exactly once.
+
+The payload stored in ``ticket_outbox.payload`` is the helpdesk-neutral shape every
+delivery uses::
+
+    {"call_sid", "subject", "contents_html", "summary", "topic", "sentiment",
+     "summary_source": "rules" | "openai", "priority": "urgent" | "normal",
+     "tags": ["ai-call", <outcome>], "outcome", "email_confirmed": bool,
+     "requester": {"name", "email", "phone"}, "duration_s", "started_at", "ended_at",
+     "article_id"}
+
+Tags: ``ai-call`` plus exactly one of ``ai-resolved``, ``needs-human``, ``abandoned``;
+priority is urgent if and only if the ticket is needs-human. Contents are HTML with every
+caller word escaped.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from html import escape
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .clock import utcnow
+from .extensions import db
+from .llm import CallSummary
+from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox
+
+TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+MAX_SUBJECT_CHARS = 120
+
+_REASONS = {
+    "no-kb-match": "No help-center article matched the question, so a person needs to answer it.",
+    "not-grounded": "The knowledge base had no answer grounded in an article, so a person needs to answer it.",
+    "not-resolved": "The caller said the suggested answer did not solve the issue.",
+    "caller-request": "The caller asked to speak to a person.",
+    "silence": "The caller stopped responding, so the call was escalated.",
+    "unclear": "The caller's answers could not be understood, so the call was escalated.",
+    "error": "A system error interrupted the call.",
+}
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _article_title(article_id: Optional[str]) -> Optional[str]:
+    if not article_id:
+        return None
+    return db.session.scalar(select(KbArticle.title).where(KbArticle.external_id == article_id))
+
+
+def transcript_of(call: Call) -> list[tuple[str, str]]:
+    """The call as ``[(speaker, text), ...]``, speaker "caller" or "agent"."""
+    return [(t.speaker, t.text or "(no response)") for t in call.turns]
+
+
+def rule_summary(call: Call) -> CallSummary:
+    """A summary built by rules from the call's facts (used offline or when OpenAI fails)."""
+    title = _article_title(call.article_id)
+    who = call.name or "The caller"
+    lines = []
+    if call.last_question:
+        lines.append(f"{who} asked: \"{_shorten(call.last_question, 200)}\".")
+    else:
+        lines.append(f"{who} called but no question was captured.")
+    if call.outcome == RESOLVED:
+        lines.append(
+            f"Answered from the help-center article \"{title or call.article_id}\"; the caller confirmed it solved the issue."
+        )
+    elif call.outcome == NEEDS_HUMAN:
+        lines.append(_REASONS.get(call.escalation_reason or "", "The call was escalated to a person."))
+        if title and call.escalation_reason == "not-resolved":
+            lines.append(f"Suggested article: \"{title}\".")
+    else:
+        lines.append("The caller hung up before the issue was resolved.")
+    topic = _shorten(title.lower(), 40) if title else ("general inquiry" if call.last_question else "no question")
+    sentiment = "positive" if call.outcome == RESOLVED else (
+        "negative" if call.escalation_reason in ("not-resolved", "caller-request") else "neutral"
+    )
+    return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)
+
+
+def _subject(call: Call) -> str:
+    if call.last_question:
+        return _shorten(call.last_question[:1].upper() + call.last_question[1:], MAX_SUBJECT_CHARS)
+    return "Phone call: no question captured"
+
+
+def _fmt_duration(seconds: Optional[int]) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _fmt_time(moment: Optional[datetime], start: Optional[datetime]) -> str:
+    if moment is None:
+        return ""
+    offset = ""
+    if start is not None:
+        delta = max(0, int((moment - start).total_seconds()))
+        offset = f" (+{delta // 60}:{delta % 60:02d})"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") + offset
+
+
+_TAG_SAFE = re.compile(r"[^a-z0-9]+")
+
+
+def topic_tag(topic: str) -> Optional[str]:
+    """A triage tag ``topic-<slug>`` for a topic label, or None if nothing is left of it."""
+    slug = _TAG_SAFE.sub("-", topic.lower()).strip("-")[:40].strip("-")
+    return f"topic-{slug}" if slug else None
+
+
+def compose_ticket(call: Call, summary: Optional[CallSummary] = None, source: str = "rules") -> dict[str, Any]:
+    """Build the ticket payload for a finalized call (``call.outcome`` must be set)."""
+    summary = summary or rule_summary(call)
+    outcome = call.outcome or ABANDONED
+    priority = "urgent" if outcome == NEEDS_HUMAN else "normal"
+    tags = ["ai-call", outcome]
+    if source != "rules":
+        extra = topic_tag(summary.topic)
+        if extra:
+            tags.append(extra)
+    email = call.email if call.email_confirmed else None
+    subject = _subject(call)
+    e = escape
+    if email:
+        email_line = f"{e(email)} (confirmed by the caller)"
+    elif call.email:
+        email_line = f"not confirmed; last heard as {e(call.email)}"
+    else:
+        email_line = "not captured" + (" after 3 tries" if call.email_attempts >= 3 else "")
+    title = _article_title(call.article_id)
+    rows = []
+    for turn in call.turns:
+        who = "Caller" if turn.speaker == "caller" else "Agent"
+        text = turn.text or "(no response)"
+        rows.append(
+            f"<li><b>[{e(_fmt_time(turn.created_at, call.started_at))}] {who}</b> "
+            f"<i>({e(turn.state)})</i>: {e(text)}</li>"
+        )
+    reason = _REASONS.get(call.escalation_reason or "", "") if outcome == NEEDS_HUMAN else ""
+    contents = "".join(
+        [
+            f"<h3>SUBJECT</h3><p>{e(subject)}</p>",
+            f"<h3>SUMMARY</h3><p>{e(summary.summary)}</p>",
+            f"<p>Topic: {e(summary.topic)}. Caller sentiment: {e(summary.sentiment)}.</p>",
+            f"<h3>PRIORITY ESTIMATE</h3><p>{'Urgent' if priority == 'urgent' else 'Normal'}",
+            f" ({e(reason)})" if reason else "",
+            "</p><h3>CALLER</h3><ul>",
+            f"<li>Name: {e(call.name or 'not given')}</li>",
+            f"<li>Email: {email_line}</li>",
+            f"<li>Phone: {e(call.from_number or 'unknown')}</li></ul>",
+            "<h3>CALL</h3><ul>",
+            f"<li>Started: {e(_fmt_time(call.started_at, None))}</li>",
+            f"<li>Duration: {e(_fmt_duration(call.duration_s))}</li>",
+            f"<li>Outcome: {e(outcome)}</li>",
+            f"<li>Help-center article: {e(title)} (id {e(call.article_id or '')}, score {call.article_score})</li>"
+            if call.article_id else "",
+            "</ul><h3>CALL TRANSCRIPT</h3><ol>",
+            "".join(rows),
+            "</ol>",
+            f"<p>callflow call: {e(call.call_sid)}</p>",
+        ]
+    )
+    return {
+        "call_sid": call.call_sid,
+        "subject": subject,
+        "contents_html": contents,
+        "summary": summary.summary,
+        "topic": summary.topic,
+        "sentiment": summary.sentiment,
+        "summary_source": source,
+        "priority": priority,
+        "tags": tags,
+        "outcome": outcome,
+        "email_confirmed": bool(email),
+        "requester": {"name": call.name, "email": email, "phone": call.from_number},
+        "duration_s": call.duration_s,
+        "started_at": call.started_at.isoformat() if call.started_at else None,
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "article_id": call.article_id,
+    }
+
+
+def finalize_call(call: Call, *, twilio_status: Optional[str], duration_s: Optional[int] = None) -> TicketOutbox:
+    """End a call and queue its ticket, exactly once (later calls return the same ticket).
+
+    Sets ended time, duration (Twilio's ``CallDuration`` in seconds, else measured) and the
+    outcome (``ai-resolved`` if the caller confirmed an answer, else ``abandoned``, unless
+    already escalated). Does not commit. Raises ``IntegrityError`` at flush if another
+    request queued the ticket first (the unique ``call_id`` keeps it to one per call).
+    """
+    existing = call.ticket or db.session.scalar(select(TicketOutbox).where(TicketOutbox.call_id == call.id))
+    if existing is not None:
+        return existing
+    now = utcnow()
+    call.ended_at = call.ended_at or now
+    call.twilio_status = twilio_status or call.twilio_status
+    if duration_s is None:
+        duration_s = max(0, int((call.ended_at - call.started_at).total_seconds()))
+    call.duration_s = duration_s
+    if call.outcome is None:
+        call.outcome = RESOLVED if call.resolved_count else ABANDONED
+    payload = compose_ticket(call)
+    call.topic, call.sentiment = payload["topic"], payload["sentiment"]
+    ticket = TicketOutbox(call=call, payload=payload, status="queued", next_attempt_at=now)
+    db.session.add(ticket)
+    return ticket
+
+
+def finalize_call_committed(call: Call, **kwargs: Any) -> Optional[TicketOutbox]:
+    """:func:`finalize_call` and commit; a concurrent duplicate is absorbed (returns None)."""
+    try:
+        ticket = finalize_call(call, **kwargs)
+        db.session.commit()
+        return ticket
+    except IntegrityError:
+        db.session.rollback()
+        return None

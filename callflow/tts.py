@@ -1,0 +1,407 @@
+"""OpenAI text-to-speech, a content-addressed mp3 cache and the ``GET /tts/<sha256>.mp3`` route Twilio ``<Play>``s.
+
+Wiring (done by the app factory)::
+
+    cache = TTSCache(os.path.join(app.instance_path, "tts"))
+    app.extensions["tts_cache"] = cache
+    app.extensions["tts"] = OpenAISpeech(client, cache, model="gpt-4o-mini-tts", voice="alloy", instructions="...",
+                                         timeout=2.0, public_base_url=app.config["PUBLIC_BASE_URL"])
+    app.register_blueprint(tts.bp)
+
+Rule sources:
+
+* ``<Play>`` fetches the URL with a plain GET (no parameters, no signature), needs a matching ``Content-Type``
+  (``audio/mpeg`` for mp3) and plays a processing sound while a first, uncached download runs; a bad URL means an
+  application error for the caller, so ``<Play>`` is only emitted for files known to exist and be audio, else
+  ``<Say>``: https://www.twilio.com/docs/voice/twiml/play
+* Twilio's caching proxies honour ``Cache-Control: max-age`` and ETag; a changed file needs a new URL:
+  https://support.twilio.com/hc/en-us/articles/223180508-How-can-I-change-the-cache-behavior-of-audio-files
+  Hence content-addressed URLs (sha256 of text, voice, model, instructions) served ``public, max-age=31536000,
+  immutable`` with the key as ETag.
+* Webhook replies must arrive within 15 s (https://www.twilio.com/docs/api/errors/11205): synthesis inside a turn
+  waits at most ``timeout`` seconds, then the caller falls back to ``<Say>`` while synthesis may finish in the
+  background for the next use.
+* OpenAI speech API (``input`` at most 4096 characters; ``instructions`` not supported by ``tts-1``/``tts-1-hd``):
+  https://platform.openai.com/docs/api-reference/audio/createSpeech
+* MP3 frame header layout (sync, version, layer, bitrate and sample-rate tables):
+  http://www.mp3-tech.org/programmer/frame_header.html
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from typing import Iterable
+
+import openai
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import send_file
+
+log = logging.getLogger(__name__)
+
+KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_INPUT_CHARS = 4096  # OpenAI speech API input limit
+CACHE_MAX_AGE = 31_536_000  # seconds (one year)
+KEY_VERSION = "callflow-tts-v1"
+
+bp = Blueprint("tts", __name__)
+
+
+# -- mp3 sniffing --------------------------------------------------------------------------------------------------
+
+_L3_BITRATES = {  # kbit/s for Layer III by "is MPEG-1"; index 0 (free) and 15 (bad) are rejected
+    True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # MPEG 1 / 2 / 2.5
+
+
+def _frame_length(header: bytes) -> int | None:
+    """Return the byte length of the MPEG Layer III frame starting with ``header`` (4 bytes), or None if invalid."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version = (header[1] >> 3) & 3
+    layer = (header[1] >> 1) & 3
+    bitrate_index = header[2] >> 4
+    rate_index = (header[2] >> 2) & 3
+    if version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    bitrate = _L3_BITRATES[version == 3][bitrate_index] * 1000
+    sample_rate = _SAMPLE_RATES[version][rate_index]
+    padding = (header[2] >> 1) & 1
+    return (144 if version == 3 else 72) * bitrate // sample_rate + padding
+
+
+def looks_like_mp3(data: bytes) -> bool:
+    """Tell whether ``data`` is an MPEG Layer III stream: an optional ID3v2 tag, then one complete valid frame
+    (frame sync ``0xFFE``, known version/bitrate/sample rate) followed by another frame header, an ID3v1 ``TAG`` or
+    the end of the data."""
+    data = bytes(data)
+    start = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        size = 0
+        for byte in data[6:10]:  # syncsafe integer: 4 x 7 bits
+            if byte & 0x80:
+                return False
+            size = (size << 7) | byte
+        start = 10 + size + (10 if data[5] & 0x10 else 0)  # footer flag
+    length = _frame_length(data[start : start + 4])
+    if not length or start + length > len(data):
+        return False
+    after = data[start + length : start + length + 4]
+    return not after or after[:3] == b"TAG" or len(after) < 4 or _frame_length(after) is not None
+
+
+def normalize_text(text: str) -> str:
+    """Collapse runs of whitespace and strip: the text that is both hashed and synthesized."""
+    return " ".join(str(text).split())
+
+
+# -- cache -----------------------------------------------------------------------------------------------------------
+
+
+class TTSCache:
+    """Content-addressed mp3 files, one per key, in ``directory`` (``<instance>/tts`` by default in the app).
+
+    All storage access goes through :meth:`path`, :meth:`has` and :meth:`put`, so another backend (shared
+    directory, S3-compatible bucket) can replace this class with the same methods. Files are only ever written
+    whole (temp file + ``os.replace``) and only if they look like mp3, so :meth:`has` means "playable".
+    """
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+
+    @staticmethod
+    def key(text: str, voice: str, model: str, instructions: str = "") -> str:
+        """Return the cache key: sha256 hex (64 chars) of the whitespace-normalised text, voice, model and
+        instructions (and a format version), so any change gives a new URL."""
+        material = [KEY_VERSION, "mp3", model, voice, instructions or "", normalize_text(text)]
+        encoded = json.dumps(material, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()
+
+    def path(self, key: str) -> Path:
+        """Return the file path for ``key``. :raises ValueError: ``key`` is not 64 lower-case hex chars."""
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+            raise ValueError("invalid TTS cache key")
+        return self.directory / f"{key}.mp3"
+
+    def has(self, key: str) -> bool:
+        """Tell whether a non-empty mp3 is stored for ``key`` (False for malformed keys)."""
+        try:
+            return self.path(key).stat().st_size > 0
+        except (ValueError, OSError):
+            return False
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` for ``key`` atomically (temp file in the same directory, fsync, ``os.replace``).
+
+        :raises ValueError: malformed key, or ``data`` does not look like mp3 (see :func:`looks_like_mp3`).
+        :raises OSError: the directory cannot be created or written.
+        """
+        target = self.path(key)
+        if not looks_like_mp3(data):
+            raise ValueError("refusing to cache data that is not mp3")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+# -- synthesis -------------------------------------------------------------------------------------------------------
+
+
+class _SynthesisFailed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class OpenAISpeech:
+    """Turns agent prompts into cached mp3 URLs with OpenAI ``audio.speech``.
+
+    :param client: ``openai.OpenAI`` (used with ``max_retries=0``).
+    :param cache: where mp3s are stored (:class:`TTSCache`).
+    :param model: e.g. ``gpt-4o-mini-tts``; ``voice``: e.g. ``alloy``; ``instructions``: voice style (omitted from
+        the request when empty, as ``tts-1`` models reject it).
+    :param timeout: seconds :meth:`audio_url` waits for a synthesis inside a webhook turn.
+    :param public_base_url: absolute ``http(s)://host[/prefix]`` the ``/tts/<key>.mp3`` route is reachable at; empty
+        means "not public": :meth:`audio_url` then always returns None (``<Say>``), :meth:`warm` still works.
+    :param background_timeout: seconds one synthesis may take in total (also bounds :meth:`warm` per text).
+    :param max_workers: synthesis threads; ``max_pending``: cap on queued/running syntheses (extra ones are dropped).
+    :param max_bytes: largest accepted mp3 (bytes).
+    :raises ValueError: a non-empty ``public_base_url`` that is not absolute http(s), or a non-positive ``timeout``.
+    """
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        cache: TTSCache,
+        model: str,
+        voice: str,
+        instructions: str,
+        timeout: float,
+        public_base_url: str,
+        *,
+        background_timeout: float = 30.0,
+        max_workers: int = 4,
+        max_pending: int = 64,
+        max_bytes: int = 5 * 1024 * 1024,
+    ) -> None:
+        if public_base_url and not re.match(r"^https?://[^/\s]+", public_base_url):
+            raise ValueError("public_base_url must be an absolute http(s) URL")
+        if not public_base_url:
+            log.warning("no public base URL: TTS audio cannot be played, prompts use <Say>")
+        if not timeout or timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds")
+        with_options = getattr(client, "with_options", None)  # a test double may not have it
+        self.client = with_options(max_retries=0) if with_options else client
+        self.cache = cache
+        self.model = model
+        self.voice = voice
+        self.instructions = instructions or ""
+        self.timeout = float(timeout)
+        self.public_base_url = (public_base_url or "").rstrip("/")
+        self.background_timeout = max(float(background_timeout), self.timeout)
+        self.max_pending = max_pending
+        self.max_bytes = max_bytes
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tts")
+        self._inflight: dict[str, concurrent.futures.Future] = {}
+        self._lock = threading.Lock()
+
+    def key_for(self, text: str) -> str:
+        """Return the cache key of ``text`` with this instance's voice, model and instructions."""
+        return TTSCache.key(text, self.voice, self.model, self.instructions)
+
+    def url_for(self, key: str) -> str:
+        """Return the absolute ``<public_base_url>/tts/<key>.mp3`` URL (does not check the cache)."""
+        return f"{self.public_base_url}/tts/{key}.mp3"
+
+    def audio_url(self, text: str, *, synthesize: bool = True) -> str | None:
+        """Return the absolute mp3 URL for ``text`` if it is cached, or once synthesized within ``timeout`` seconds.
+
+        Returns ``None`` (the caller uses ``<Say>``) when the text is empty or over 4096 chars, when not cached and
+        ``synthesize`` is False, or on any synthesis failure or timeout; a timed-out synthesis keeps running in the
+        background (up to ``background_timeout``) so the next use is cached. Never raises.
+        """
+        try:
+            text = normalize_text(text)
+            if not text or len(text) > MAX_INPUT_CHARS or not self.public_base_url:
+                return None
+            key = self.key_for(text)
+            if self.cache.has(key):
+                return self.url_for(key)
+            if not synthesize:
+                return None
+            future = self._submit(key, text, bounded=True)
+            if future is None:
+                return None
+            ok = future.result(timeout=self.timeout)
+            return self.url_for(key) if ok and self.cache.has(key) else None
+        except concurrent.futures.TimeoutError:
+            log.warning("tts not ready within %.1f s, using <Say>", self.timeout)
+            return None
+        except Exception as exc:  # never break a call turn over TTS
+            log.warning("tts audio_url failed: %s", type(exc).__name__)
+            return None
+
+    def synthesize_async(self, text: str) -> None:
+        """Start synthesizing ``text`` in the background (bounded pool, duplicates share one job) so the next
+        :meth:`audio_url` finds it cached. Does nothing if cached, invalid or the queue is full. Never raises."""
+        try:
+            text = normalize_text(text)
+            if not text or len(text) > MAX_INPUT_CHARS:
+                return
+            key = self.key_for(text)
+            if not self.cache.has(key):
+                self._submit(key, text, bounded=True)
+        except Exception as exc:
+            log.warning("tts synthesize_async failed: %s", type(exc).__name__)
+
+    def warm(self, texts: Iterable[str]) -> dict[str, int]:
+        """Synthesize the texts not cached yet (in parallel, each within ``background_timeout`` s) and wait.
+
+        Duplicates count once. Returns ``{"cached": n, "synthesized": n, "failed": n}`` (empty or over-long texts
+        count as failed). Meant for start-up or a CLI command, not for a webhook turn.
+        """
+        counts = {"cached": 0, "synthesized": 0, "failed": 0}
+        seen: set[str] = set()
+        futures: list[concurrent.futures.Future] = []
+        for raw in texts:
+            text = normalize_text(raw)
+            if not text or len(text) > MAX_INPUT_CHARS:
+                counts["failed"] += 1
+                continue
+            key = self.key_for(text)
+            if key in seen:
+                continue
+            seen.add(key)
+            if self.cache.has(key):
+                counts["cached"] += 1
+            else:
+                futures.append(self._submit(key, text, bounded=False))
+        for future in futures:
+            try:
+                ok = future.result(timeout=self.background_timeout + 1.0)
+            except Exception:
+                ok = False
+            counts["synthesized" if ok else "failed"] += 1
+        return counts
+
+    def close(self) -> None:
+        """Stop the worker threads without waiting (running syntheses end by ``background_timeout``)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals -------------------------------------------------------------------------------------------------
+    def _submit(self, key: str, text: str, *, bounded: bool) -> concurrent.futures.Future | None:
+        """Return the running job for ``key`` or start one; None if ``bounded`` and ``max_pending`` is reached."""
+        with self._lock:
+            future = self._inflight.get(key)
+            if future is not None:
+                return future
+            if bounded and len(self._inflight) >= self.max_pending:
+                log.warning("tts queue full (%d), not synthesizing", len(self._inflight))
+                return None
+            future = self._executor.submit(self._synthesize, key, text)
+            self._inflight[key] = future
+        future.add_done_callback(lambda done: self._forget(key, done))
+        return future
+
+    def _forget(self, key: str, future: concurrent.futures.Future) -> None:
+        with self._lock:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+
+    def _synthesize(self, key: str, text: str) -> bool:
+        """Fetch mp3 bytes for ``text``, check them and store them under ``key``; return success, never raise."""
+        started = time.monotonic()
+        deadline = started + self.background_timeout
+        try:
+            if self.cache.has(key):
+                return True
+            kwargs: dict[str, Any] = {
+                "model": self.model,
+                "voice": self.voice,
+                "input": text,
+                "response_format": "mp3",
+                "timeout": self.background_timeout,
+            }
+            if self.instructions:
+                kwargs["instructions"] = self.instructions
+            data = bytearray()
+            with self.client.audio.speech.with_streaming_response.create(**kwargs) as response:
+                content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if content_type and not content_type.startswith(("audio/", "application/octet-stream")):
+                    raise _SynthesisFailed("content_type")
+                for chunk in response.iter_bytes(64 * 1024):
+                    data += chunk
+                    if len(data) > self.max_bytes:
+                        raise _SynthesisFailed("too_large")
+                    if time.monotonic() > deadline:
+                        raise _SynthesisFailed("timeout")
+            if not looks_like_mp3(data):
+                raise _SynthesisFailed("not_mp3")
+            self.cache.put(key, bytes(data))
+            log.info("tts synthesized %s in %d ms", key[:12], (time.monotonic() - started) * 1000)
+            return True
+        except _SynthesisFailed as exc:
+            reason = exc.reason
+        except openai.APITimeoutError:
+            reason = "timeout"
+        except openai.APIStatusError as exc:
+            reason = f"http_{exc.status_code}"
+        except openai.APIConnectionError:
+            reason = "connection"
+        except Exception as exc:
+            reason = type(exc).__name__
+        log.warning("tts synthesis of %s failed: reason=%s after %d ms", key[:12], reason,
+                    (time.monotonic() - started) * 1000)
+        return False
+
+
+# -- route ---------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/tts/<key>.mp3")
+def audio(key: str):
+    """Serve a cached mp3 from ``app.extensions["tts_cache"]`` for Twilio ``<Play>`` (unsigned GET).
+
+    404 unless ``key`` is 64 lower-case hex chars and cached; ``audio/mpeg``, ETag = key, ``Cache-Control: public,
+    max-age=31536000, immutable``; ``If-None-Match`` → 304 and ``Range`` handled by ``send_file(conditional=True)``.
+    """
+    if not KEY_RE.fullmatch(key):
+        abort(404)
+    cache: TTSCache = current_app.extensions["tts_cache"]
+    if not cache.has(key):
+        abort(404)
+    try:
+        response = send_file(
+            cache.path(key), mimetype="audio/mpeg", conditional=True, etag=key, max_age=CACHE_MAX_AGE
+        )
+    except FileNotFoundError:  # removed between has() and open
+        abort(404)
+    response.cache_control.public = True
+    response.cache_control.max_age = CACHE_MAX_AGE
+    response.cache_control.immutable = True
+    return response

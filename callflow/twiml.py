@@ -1,0 +1,94 @@
+"""Render a :class:`~callflow.conversation.Reply` as TwiML with twilio's ``VoiceResponse``.
+
+Rules from https://www.twilio.com/docs/voice/twiml/gather and /twiml/say:
+``input="speech dtmf"``, ``speechTimeout="auto"`` (only valid without ``speechModel``),
+``actionOnEmptyResult="true"`` so silence still reaches the action URL, ``hints`` at most
+500 phrases of at most 100 characters, ``<Say>`` at most 3000 characters for Polly voices,
+only ``<Say>``/``<Play>``/``<Pause>`` inside ``<Gather>``. Served as ``text/xml``.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from flask import Response
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+MAX_SAY_CHARS = 3000
+MAX_HINTS = 500
+MAX_HINT_CHARS = 100
+
+
+def format_hints(phrases: Iterable[str], limit: int = 100) -> str | None:
+    """Join up to ``limit`` (≤ 500) clean phrases of ≤ 100 characters into Twilio's hints CSV."""
+    seen: list[str] = []
+    for phrase in phrases:
+        clean = " ".join(str(phrase).replace(",", " ").split())[:MAX_HINT_CHARS]
+        if clean and clean.lower() not in (s.lower() for s in seen):
+            seen.append(clean)
+        if len(seen) >= min(limit, MAX_HINTS):
+            break
+    return ",".join(seen) or None
+
+
+def _speak(parent, text: str, *, speech, voice: str, language: str) -> None:
+    text = text[:MAX_SAY_CHARS]
+    url = None
+    try:
+        url = speech.audio_url(text)
+    except Exception:  # speech is an optional nicety: <Say> always works
+        url = None
+    if url:
+        parent.play(url)
+    else:
+        parent.say(text, voice=voice, language=language)
+
+
+def render(
+    prompts: list[str],
+    *,
+    listen: bool,
+    action_url: str,
+    speech,
+    voice: str,
+    language: str = "en-US",
+    hints: str | None = None,
+    timeout_s: int = 6,
+) -> str:
+    """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup."""
+    response = VoiceResponse()
+    if listen:
+        gather = Gather(
+            input="speech dtmf",
+            action=action_url,
+            method="POST",
+            language=language,
+            speech_timeout="auto",
+            timeout=timeout_s,
+            num_digits=1,
+            action_on_empty_result=True,
+            profanity_filter=False,
+            **({"hints": hints} if hints else {}),
+        )
+        for text in prompts:
+            _speak(gather, text, speech=speech, voice=voice, language=language)
+        response.append(gather)
+        response.redirect(action_url, method="POST")
+    else:
+        for text in prompts:
+            _speak(response, text, speech=speech, voice=voice, language=language)
+        response.hangup()
+    return str(response)
+
+
+def say_and_hangup(texts: list[str], voice: str = "Polly.Joanna-Neural", language: str = "en-US") -> str:
+    """A static ``<Say>…<Hangup/>`` document (needs no service; used when things fail)."""
+    response = VoiceResponse()
+    for text in texts:
+        response.say(text[:MAX_SAY_CHARS], voice=voice, language=language)
+    response.hangup()
+    return str(response)
+
+
+def twiml_response(document: str, status: int = 200) -> Response:
+    """Wrap a TwiML document as a ``text/xml`` response."""
+    return Response(document, status=status, mimetype="text/xml")

@@ -1,0 +1,276 @@
+"""Twilio voice webhooks: ``/voice/incoming``, ``/voice/gather`` and ``/voice/status``.
+
+Each caller turn is one round trip: Twilio POSTs the Gather result, we load the call row
+(locked on PostgreSQL, version-checked everywhere), let :class:`Conversation` move its
+state machine, save the row, and answer with TwiML. Nothing about a call lives in a
+process, so any worker of any instance can serve any turn.
+
+Replays are harmless: a repeated ``I-Twilio-Idempotency-Token`` or a Gather answered
+already (its ``t`` sequence number is old) gets the TwiML that was sent before, and the
+machine does not move twice. An error inside a turn is spoken as an apology and an
+escalation; it never becomes a 500 (Twilio would play its "application error").
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Callable, Optional
+
+from flask import Blueprint, current_app, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import prompts
+from .clock import utcnow
+from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech, parse_confidence
+from .extensions import db
+from .models import Call, Turn
+from .security import verify_twilio_signature
+from .tickets import TERMINAL_STATUSES, finalize_call_committed
+from .twiml import format_hints, render, say_and_hangup, twiml_response
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+CALL_SID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PHONE_MAX = 64
+EMAIL_HINTS = ("at", "dot", "dot com", "gmail dot com", "underscore", "dash", "hyphen", "at sign")
+YES_NO_HINTS = ("yes", "no", "that's right", "agent", "representative")
+MAX_TURN_ATTEMPTS = 3
+
+
+@bp.before_request
+def _signature() -> None:
+    verify_twilio_signature()
+
+
+def _form_text(name: str, limit: int) -> Optional[str]:
+    value = request.form.get(name)
+    if not value:
+        return None
+    return " ".join(value.split())[:limit] or None
+
+
+def _call_sid() -> str:
+    sid = (request.form.get("CallSid") or "").strip()
+    if not CALL_SID_RE.match(sid):
+        from flask import abort
+
+        abort(400, description="A valid CallSid form field is required.")
+    return sid
+
+
+def _action_url(seq: int, retry: int = 0) -> str:
+    params = {"t": seq}
+    if retry:
+        params["r"] = retry
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    path = url_for("voice.gather", **params)
+    return base + path if base else path
+
+
+def _hints(state: str) -> Optional[str]:
+    if state == "collect_email":
+        return format_hints(EMAIL_HINTS)
+    if state in ("confirm_email", "check_resolved"):
+        return format_hints(YES_NO_HINTS)
+    if state == "answer":
+        try:
+            return format_hints(current_app.extensions["kb"].index().hints(100))
+        except Exception:
+            return None
+    return None
+
+
+def _render_reply(call: Call, reply: Reply) -> str:
+    cfg = current_app.config
+    return render(
+        reply.prompts,
+        listen=reply.listen,
+        action_url=_action_url(call.prompt_seq),
+        speech=current_app.extensions["speech"],
+        voice=cfg["TWILIO_VOICE"],
+        language=cfg["TWILIO_LANGUAGE"],
+        hints=_hints(call.state) if reply.listen else None,
+        timeout_s=cfg["GATHER_TIMEOUT_S"],
+    )
+
+
+def _static(texts: list[str]) -> str:
+    cfg = current_app.config
+    return say_and_hangup(texts, cfg["TWILIO_VOICE"], cfg["TWILIO_LANGUAGE"])
+
+
+def _load(call_sid: str) -> Optional[Call]:
+    return db.session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
+
+
+def _add_turn(call: Call, speaker: str, text: str, **extra) -> Turn:
+    turn = Turn(call=call, seq=len(call.turns) + 1, speaker=speaker, text=text, state=call.state, **extra)
+    db.session.add(turn)
+    return turn
+
+
+def _respond(call: Call, reply: Reply, started: float, token: Optional[str]) -> str:
+    call.prompt_seq += 1
+    document = _render_reply(call, reply)
+    _add_turn(
+        call,
+        "agent",
+        " ".join(reply.prompts),
+        server_ms=int((time.perf_counter() - started) * 1000),
+        article_id=reply.article_id,
+        article_score=reply.article_score,
+    )
+    call.last_twiml = document
+    call.last_request_token = token
+    call.last_activity_at = utcnow()
+    return document
+
+
+def _with_retries(step: Callable[[], str]) -> str:
+    """Run one turn in its own transaction, again if a concurrent request changed the row."""
+    for attempt in range(MAX_TURN_ATTEMPTS):
+        try:
+            document = step()
+            db.session.commit()
+            return document
+        except (StaleDataError, IntegrityError):
+            db.session.rollback()
+            if attempt == MAX_TURN_ATTEMPTS - 1:
+                raise
+    raise RuntimeError("unreachable")
+
+
+def _database_trouble() -> str:
+    """Answer without the database: apologise and try the same Gather once more."""
+    db.session.rollback()
+    retry = int(request.args.get("r", "0") or 0) if request.args.get("r", "0").isdigit() else 1
+    if retry >= 1:
+        return _static([prompts.APOLOGY, prompts.ESCALATE])
+    from twilio.twiml.voice_response import VoiceResponse
+
+    response = VoiceResponse()
+    cfg = current_app.config
+    response.say("I'm sorry, one moment please.", voice=cfg["TWILIO_VOICE"], language=cfg["TWILIO_LANGUAGE"])
+    response.pause(length=1)
+    seq = request.args.get("t", "0")
+    response.redirect(_action_url(int(seq) if seq.isdigit() else 0, retry=1), method="POST")
+    return str(response)
+
+
+@bp.post("/incoming")
+def incoming():
+    """Answer a new call: create its row and greet the caller."""
+    sid = _call_sid()
+    started = time.perf_counter()
+    token = request.headers.get("I-Twilio-Idempotency-Token")
+
+    def step() -> str:
+        call = _load(sid)
+        if call is not None:  # Twilio retried the voice URL: same answer, no new state
+            return call.last_twiml or _static([prompts.APOLOGY])
+        call = Call(
+            call_sid=sid,
+            account_sid=_form_text("AccountSid", 64),
+            from_number=_form_text("From", PHONE_MAX),
+            to_number=_form_text("To", PHONE_MAX),
+            twilio_status=_form_text("CallStatus", 32),
+            state="greet",
+        )
+        db.session.add(call)
+        conversation = Conversation(call, current_app.extensions)
+        return _respond(call, conversation.start(), started, token)
+
+    try:
+        return twiml_response(_with_retries(step))
+    except SQLAlchemyError:
+        log.exception("database error on incoming call")
+        db.session.rollback()
+        return twiml_response(_static([prompts.APOLOGY, prompts.ESCALATE]))
+
+
+@bp.post("/gather")
+def gather():
+    """Handle one Gather result (SpeechResult / Digits) and answer with the next step."""
+    sid = _call_sid()
+    started = time.perf_counter()
+    token = request.headers.get("I-Twilio-Idempotency-Token")
+    seq = request.args.get("t")
+    heard = Heard(
+        text=clean_speech(request.form.get("SpeechResult")),
+        digits=clean_digits(request.form.get("Digits")),
+        confidence=parse_confidence(request.form.get("Confidence")),
+    )
+
+    def step() -> str:
+        call = _load(sid)
+        if call is None:  # a Gather for a call we never saw: start it properly
+            call = Call(
+                call_sid=sid,
+                from_number=_form_text("From", PHONE_MAX),
+                to_number=_form_text("To", PHONE_MAX),
+                state="greet",
+            )
+            db.session.add(call)
+            return _respond(call, Conversation(call, current_app.extensions).start(), started, token)
+        if call.last_twiml and ((token and token == call.last_request_token) or (seq is not None and seq != str(call.prompt_seq))):
+            return call.last_twiml  # a replayed or stale Gather: same TwiML, machine unmoved
+        if call.finalized:
+            return _static([prompts.GOODBYE])
+        _add_turn(call, "caller", heard.text or (f"[keypad {heard.digits}]" if heard.digits else ""), confidence=heard.confidence)
+        conversation = Conversation(call, current_app.extensions)
+        try:
+            reply = conversation.hear(heard)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # a bug must not reach the caller as an application error
+            log.exception("error in a call turn")
+            db.session.rollback()
+            call = _load(sid)
+            assert call is not None
+            _add_turn(call, "caller", heard.text, confidence=heard.confidence)
+            call.error = f"{type(exc).__name__}: {exc}"[:2000]
+            reply = Conversation(call, current_app.extensions).fail()
+        return _respond(call, reply, started, token)
+
+    try:
+        return twiml_response(_with_retries(step))
+    except SQLAlchemyError:
+        log.exception("database error in a call turn")
+        return twiml_response(_database_trouble())
+
+
+@bp.post("/status")
+def status():
+    """Twilio's status callback: on a final CallStatus, finalize the call and queue its ticket once."""
+    sid = _call_sid()
+    call_status = (_form_text("CallStatus", 32) or "").lower()
+    raw_duration = request.form.get("CallDuration", "")
+    duration = int(raw_duration) if raw_duration.isdigit() and len(raw_duration) < 7 else None
+    try:
+        call = _load(sid)
+        if call is None:
+            if call_status not in TERMINAL_STATUSES:
+                return twiml_response("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response />")
+            # A call we never answered (the voice URL failed?): still leave a ticket.
+            call = Call(
+                call_sid=sid,
+                from_number=_form_text("From", PHONE_MAX),
+                to_number=_form_text("To", PHONE_MAX),
+                state="greet",
+            )
+            db.session.add(call)
+            db.session.flush()
+        if call_status in TERMINAL_STATUSES:
+            finalize_call_committed(call, twilio_status=call_status, duration_s=duration)
+        else:
+            call.twilio_status = call_status or call.twilio_status
+            db.session.commit()
+    except (SQLAlchemyError, StaleDataError):
+        db.session.rollback()
+        log.exception("database error in the status callback")
+        return twiml_response("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response />", status=503)
+    return twiml_response("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response />")

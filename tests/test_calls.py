@@ -1,0 +1,214 @@
+"""Whole calls through the test client, one per outcome, checking the queued ticket."""
+from __future__ import annotations
+
+from html import escape
+
+import pytest
+from sqlalchemy import select
+
+from callflow import prompts
+from callflow.extensions import db
+from callflow.models import Call, TicketOutbox, Turn
+
+from .conftest import Caller
+
+PASSWORD_QUESTION = "I forgot my password and can't log in, how do I reset it"
+
+
+def ticket_of(app, caller: Caller) -> TicketOutbox:
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call is not None and call.ticket is not None
+        ticket = call.ticket
+        db.session.expunge_all()
+        return ticket
+
+
+def identify(caller: Caller, name: str = "My name is Jane Doe") -> None:
+    caller.start()
+    assert prompts.GREETING in caller.text()
+    caller.say(name)
+    assert "email" in caller.text().lower()
+    caller.say("jane dot doe at example dot com")
+    assert "j, a, n, e" in caller.text().lower() or "j a n e" in caller.text().lower()
+    caller.say("yes that's right")
+
+
+def test_resolved_call(app, caller):
+    identify(caller)
+    assert prompts.HOW_CAN_I_HELP in caller.text()
+    caller.say(PASSWORD_QUESTION)
+    assert prompts.CHECK_RESOLVED in caller.text()
+    assert "password" in caller.text().lower()
+    caller.say("yes it did")
+    assert prompts.ANYTHING_ELSE in caller.text()
+    caller.say("no that's all thanks")
+    assert caller.hung_up and prompts.GOODBYE in caller.text()
+    caller.hangup(duration=75)
+
+    ticket = ticket_of(app, caller)
+    p = ticket.payload
+    assert p["tags"] == ["ai-call", "ai-resolved"]
+    assert p["priority"] == "normal"
+    assert p["requester"] == {"name": "Jane Doe", "email": "jane.doe@example.com", "phone": caller.from_number}
+    assert p["duration_s"] == 75
+    assert p["outcome"] == "ai-resolved"
+    assert "password" in p["subject"].lower()
+    html = p["contents_html"]
+    for heading in ("SUBJECT", "SUMMARY", "PRIORITY ESTIMATE", "CALL TRANSCRIPT"):
+        assert heading in html
+    assert escape(PASSWORD_QUESTION) in html and escape(prompts.CHECK_RESOLVED) in html
+    assert ticket.status == "queued"
+
+
+def test_no_kb_match_escalates(app, caller):
+    identify(caller)
+    caller.say("my neighbour's dog keeps barking at the mailman every morning")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "needs-human"] and p["priority"] == "urgent"
+    assert "No help-center article matched" in p["summary"]
+
+
+def test_not_resolved_escalates(app, caller):
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("no that didn't help")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "needs-human"] and p["priority"] == "urgent"
+    assert p["requester"]["email"] == "jane.doe@example.com"
+
+
+@pytest.mark.parametrize("when", ["greet", "email", "answer"])
+def test_human_request_escalates_from_any_state(app, caller, when):
+    caller.start()
+    if when != "greet":
+        caller.say("John Smith")
+    if when == "answer":
+        caller.say("john at example dot com")
+        caller.say("yes")
+    caller.say("can I speak to a real person please")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "needs-human"]
+    assert "asked to speak to a person" in p["summary"]
+
+
+def test_keypad_zero_asks_for_an_agent(app, caller):
+    caller.start()
+    caller.say(digits="0")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+
+
+def test_silence_reprompts_twice_then_escalates(app, caller):
+    caller.start()
+    caller.say(None)
+    assert prompts.DIDNT_CATCH in caller.text() and prompts.ASK_NAME in caller.text()
+    caller.say("   ")
+    assert prompts.DIDNT_CATCH in caller.text() and caller.listening
+    caller.say(None)
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+    caller.hangup()
+    assert ticket_of(app, caller).payload["tags"] == ["ai-call", "needs-human"]
+
+
+def test_hangup_mid_call_is_abandoned(app, caller):
+    identify(caller)
+    caller.hangup(duration=20)
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "abandoned"] and p["priority"] == "normal"
+    assert p["requester"]["email"] == "jane.doe@example.com"
+
+
+def test_hangup_after_confirmed_answer_counts_as_resolved(app, caller):
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes")
+    caller.hangup()
+    assert ticket_of(app, caller).payload["tags"] == ["ai-call", "ai-resolved"]
+
+
+def test_question_at_greeting_is_kept_pending(app, caller):
+    caller.start()
+    caller.say("hi I need help resetting my password I can't log in")
+    assert prompts.ASK_EMAIL_AFTER_QUESTION in caller.text()
+    caller.say("j o h n at example dot com")
+    caller.say("yes")
+    # the pending question is answered straight away, no "how can I help"
+    assert prompts.HOW_CAN_I_HELP not in caller.text()
+    assert prompts.CHECK_RESOLVED in caller.text()
+
+
+def test_email_rejected_three_times_carries_on_without_email(app, caller):
+    caller.start()
+    caller.say("Sam")
+    caller.say("sam at example dot com")
+    caller.say("no")
+    assert prompts.SPELL_EMAIL_AGAIN in caller.text()
+    caller.say("s a m at example dot com")
+    caller.say("no")
+    caller.say("s a m m at example dot org")
+    caller.say("nope")
+    assert prompts.EMAIL_GIVE_UP in caller.text() and prompts.HOW_CAN_I_HELP in caller.text()
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes")
+    caller.say("no thanks")
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["requester"]["email"] is None and p["email_confirmed"] is False
+    assert "not captured" in p["contents_html"] or "not confirmed" in p["contents_html"]
+    assert p["tags"] == ["ai-call", "ai-resolved"]
+
+
+def test_unparseable_email_asks_to_spell(app, caller):
+    caller.start()
+    caller.say("Ann")
+    caller.say("I don't really know it")
+    assert prompts.SPELL_EMAIL in caller.text() and caller.listening
+
+
+def test_keypad_yes_confirms_email(app, caller):
+    caller.start()
+    caller.say("Ann")
+    caller.say("ann at example dot com")
+    caller.say(digits="1")
+    assert prompts.HOW_CAN_I_HELP in caller.text()
+
+
+def test_transcript_turns_are_recorded_with_state_and_timing(app, caller):
+    identify(caller)
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        turns = db.session.scalars(select(Turn).where(Turn.call_id == call.id).order_by(Turn.seq)).all()
+        speakers = [t.speaker for t in turns]
+        assert speakers[:3] == ["agent", "caller", "agent"]
+        agent_turns = [t for t in turns if t.speaker == "agent"]
+        assert all(t.server_ms is not None and t.server_ms >= 0 for t in agent_turns)
+        assert agent_turns[0].text.startswith(prompts.GREETING)
+        assert call.email_confirmed and call.state == "answer"
+
+
+def test_duplicate_status_callbacks_make_one_ticket(app, caller):
+    identify(caller)
+    caller.hangup()
+    caller.hangup()
+    caller.hangup(status="completed", duration=99)
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(TicketOutbox.id))) == 1
+
+
+def test_status_callback_for_unknown_call_still_makes_a_ticket(app, client):
+    stranger = Caller(client)
+    stranger.hangup(status="no-answer", duration=0)
+    assert ticket_of(app, stranger).payload["tags"] == ["ai-call", "abandoned"]
+
+
+def test_non_final_status_makes_no_ticket(app, caller):
+    caller.start()
+    caller.post("/voice/status", caller.params(CallStatus="in-progress"))
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(TicketOutbox.id))) == 0

@@ -1,0 +1,191 @@
+"""Tests for callflow.extractive: short spoken answers drawn from one article."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callflow.extractive import extractive_answer
+from callflow.kb_search import docs_from_articles
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLES = json.loads((ROOT / "callflow" / "data" / "sample_kb.json").read_text(encoding="utf-8"))
+DOCS = {d.id: d for d in docs_from_articles(ARTICLES)}
+HTML = {str(a["id"]): a["html"] for a in ARTICLES}
+
+URL_RE = re.compile(r"https?://|www\.|\.test/|\.com/", re.I)
+
+
+def words(s):
+    return len(s.split())
+
+
+def assert_speakable(answer):
+    assert "<" not in answer and ">" not in answer, answer
+    assert not URL_RE.search(answer), answer
+    assert "&amp;" not in answer and "&nbsp;" not in answer and "&gt;" not in answer
+    assert "**" not in answer and "`" not in answer and "](" not in answer
+    assert "  " not in answer and answer == answer.strip()
+
+
+# --------------------------------------------------------------------------
+# Word limit and lead-in
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_words", [8, 12, 20, 35, 60, 120])
+def test_word_limit_holds_for_every_article(max_words):
+    for doc in DOCS.values():
+        for question in ["how do I do this", doc.title, "", "billing password slack"]:
+            answer = extractive_answer(question, doc.title, doc.text, max_words=max_words)
+            assert 0 < words(answer) <= max_words, (doc.id, max_words, answer)
+
+
+def test_lead_in_names_the_title():
+    doc = DOCS["1001"]
+    answer = extractive_answer("I forgot my password", doc.title, doc.text)
+    assert answer.startswith('From our article "Resetting a forgotten password": ')
+    assert words(answer) <= 60
+    # Something from the article follows the lead-in.
+    assert words(answer) > words('From our article "Resetting a forgotten password":') + 5
+
+
+def test_long_title_is_shortened_to_leave_room_for_the_answer():
+    title = "A very long article title that goes on and on about many different settings and options"
+    answer = extractive_answer("settings", title, "Open Settings and click Save. Then reload the page.", 20)
+    assert words(answer) <= 20
+    assert answer.startswith('From our article "A very long')
+    assert "Open Settings" in answer
+
+
+def test_title_quotes_and_html_are_cleaned():
+    answer = extractive_answer("q", 'The "best" <b>way</b>', "Do the thing now.")
+    assert answer.startswith("From our article \"The 'best' way\":")
+    assert_speakable(answer)
+
+
+def test_zero_or_negative_budget_gives_empty():
+    assert extractive_answer("q", "T", "Some text here.", max_words=0) == ""
+    assert extractive_answer("q", "T", "Some text here.", max_words=-5) == ""
+
+
+def test_tiny_budget_still_respected():
+    for n in (1, 2, 3, 4, 5, 6, 7):
+        answer = extractive_answer("password", "Resetting a forgotten password", DOCS["1001"].text, n)
+        assert 0 < words(answer) <= n
+        assert answer.startswith(("Resetting", 'From our article "Resetting'))
+
+
+# --------------------------------------------------------------------------
+# Content: no HTML, no URLs, relevant sentences
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc_id", sorted(HTML))
+def test_html_bodies_give_speakable_answers(doc_id):
+    article = next(a for a in ARTICLES if str(a["id"]) == doc_id)
+    answer = extractive_answer("how do I set this up", article["title"], HTML[doc_id])
+    assert_speakable(answer)
+    assert words(answer) <= 60
+
+
+def test_urls_are_not_read_out():
+    text = ("Open https://example.test/login?next=%2Fhome to sign in. "
+            "Docs live at www.example.test/docs. Or see example.test/help/reset for more. "
+            "Then click Reset password.")
+    answer = extractive_answer("how do I reset my password", "Password help", text)
+    assert_speakable(answer)
+    assert "Reset password" in answer
+
+
+def test_markdown_is_stripped():
+    text = "# Resetting\n\n**Click** [Forgot password](https://x.test/reset) on the `login` page.\n- Check your email."
+    answer = extractive_answer("forgot password", "Reset", text)
+    assert_speakable(answer)
+    assert "Click Forgot password on the login page." in answer
+
+
+def test_breadcrumbs_are_spoken_naturally():
+    doc = DOCS["1008"]
+    answer = extractive_answer("where do I download an invoice", doc.title, doc.text)
+    assert "Admin, then Billing, then Invoices" in answer
+
+
+def test_picks_the_sentence_that_answers_the_question():
+    doc = DOCS["1010"]
+    answer = extractive_answer("will I get a refund for the unused months", doc.title, doc.text)
+    assert "refund" in answer.lower()
+    doc = DOCS["1018"]
+    answer = extractive_answer("is there a rate limit on requests per minute", doc.title, doc.text)
+    assert "600 per minute" in answer
+    doc = DOCS["1004"]
+    answer = extractive_answer("how long until the lock lifts", doc.title, doc.text)
+    assert "30 minutes" in answer
+
+
+def test_prefers_early_steps_for_a_general_question():
+    doc = DOCS["1019"]
+    answer = extractive_answer("how do I set up the slack integration", doc.title, doc.text)
+    assert "Go to Admin, then Integrations" in answer
+
+
+def test_answer_ends_cleanly():
+    text = ("When you upgrade, new features are available right away and you pay a prorated amount "
+            "for the rest of the current period and all of the seats that you have added to the "
+            "account since the last renewal of the subscription, which happens every month or every year.")
+    answer = extractive_answer("upgrade", "Plans", text, max_words=20)
+    assert words(answer) <= 20
+    assert answer.endswith(".")
+    last = answer.rstrip(".").split()[-1].lower()
+    assert last not in {"the", "a", "and", "of", "to", "for"}
+
+
+def test_does_not_end_on_a_dangling_heading():
+    doc = DOCS["1003"]
+    answer = extractive_answer("I got a new phone", doc.title, doc.text)
+    assert not answer.endswith(":")
+    assert not answer.endswith("No backup codes?")
+
+
+def test_empty_article_gives_just_the_lead():
+    assert extractive_answer("q", "Refunds", "") == 'From our article "Refunds".'
+    assert extractive_answer("q", "Refunds", "<p></p>") == 'From our article "Refunds".'
+
+
+# --------------------------------------------------------------------------
+# Never raises
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    (None, None, None),
+    (None, "Title", "Text here."),
+    ("q", None, "Text here."),
+    ("q", "Title", None),
+    (123, 456, 789),
+    ("q", "Title", "no punctuation at all just words " * 50),
+    ("q", "Title", "." * 500),
+    ("q", "", "<script>alert(1)</script>"),
+])
+def test_never_raises_on_odd_input(args):
+    answer = extractive_answer(*args)
+    assert isinstance(answer, str)
+    assert words(answer) <= 60
+    assert "<script" not in answer
+
+
+def test_bad_max_words_type_falls_back():
+    answer = extractive_answer("q", "T", "Some text here.", max_words="lots")  # type: ignore[arg-type]
+    assert isinstance(answer, str) and words(answer) <= 60
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=60), st.text(max_size=600),
+       st.integers(min_value=-3, max_value=90))
+def test_property_word_limit_and_never_raises(question, title, text, max_words):
+    answer = extractive_answer(question, title, text, max_words=max_words)
+    assert isinstance(answer, str)
+    assert words(answer) <= max(max_words, 0)

@@ -1,0 +1,210 @@
+"""Table tests for callflow.spoken_email (spoken e-mail parsing and read-back)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callflow.spoken_email import MAX_TRANSCRIPT_CHARS, parse_spoken_email, readback
+
+PARSE_CASES = [
+    # --- plain spoken forms -------------------------------------------------
+    ("john dot smith at gmail dot com", "john.smith@gmail.com"),
+    ("John Dot Smith At Gmail Dot Com.", "john.smith@gmail.com"),
+    ("john period smith at gmail point com", "john.smith@gmail.com"),
+    ("jane full stop doe at example dot org", "jane.doe@example.org"),
+    ("john at example dot co dot uk", "john@example.co.uk"),
+    ("john at hotmail dot co dot uk", "john@hotmail.co.uk"),
+    ("john at example dot co dot you k", "john@example.co.uk"),
+    # --- recogniser already wrote symbols ----------------------------------
+    ("john.smith@gmail.com", "john.smith@gmail.com"),
+    ("John.Smith@Gmail.COM", "john.smith@gmail.com"),
+    ("john smith@gmail.com", "johnsmith@gmail.com"),
+    ("John Smith at gmail.com", "johnsmith@gmail.com"),
+    ("john at gmail.com.", "john@gmail.com"),
+    ("john @ gmail . com", "john@gmail.com"),
+    ("sales@kayako.com", "sales@kayako.com"),
+    ("\uff4a\uff4f\uff48\uff4e\uff20example.com", "john@example.com"),  # full-width
+    # --- letters spelled one by one ----------------------------------------
+    ("j o h n at example dot com", "john@example.com"),
+    ("J O H N at EXAMPLE dot COM", "john@example.com"),
+    ("J. O. H. N. at example dot com", "john@example.com"),
+    ("J.O.H.N. at example.com", "john@example.com"),
+    ("j-o-h-n at example dot com", "john@example.com"),
+    ("It's capital M, a, r, y at gmail dot com", "mary@gmail.com"),
+    ("capital J o h n at gmail dot com", "john@gmail.com"),
+    ("lower case j o h n at gmail dot com", "john@gmail.com"),
+    ("the letter j o h n at gmail dot com", "john@gmail.com"),
+    ("b e n at gmail dot com", "ben@gmail.com"),
+    ("a b c at gmail dot com", "abc@gmail.com"),
+    # --- spelling aids and letter names ------------------------------------
+    ("j o h n b as in boy at gmail dot com", "johnb@gmail.com"),
+    ("J as in Juliet O as in Oscar H as in Hotel N as in November at gmail dot com", "john@gmail.com"),
+    ("m for mary a r k at gmail dot com", "mark@gmail.com"),
+    ("m like mary i k e at gmail dot com", "mike@gmail.com"),
+    ("dee as in dog o g at gmail dot com", "dog@gmail.com"),
+    ("bee oh bee at gmail dot com", "bob@gmail.com"),
+    ("ex why zee at gmail dot com", "xyz@gmail.com"),
+    ("jay oh aitch en at gmail dot com", "john@gmail.com"),
+    ("double u a l t at gmail dot com", "walt@gmail.com"),
+    ("double-u a l t at gmail dot com", "walt@gmail.com"),
+    ("oh b r i e n at gmail dot com", "obrien@gmail.com"),
+    ("jay smith at gmail dot com", "jaysmith@gmail.com"),  # lone letter name stays a word
+    ("Jay at gmail dot com", "jay@gmail.com"),
+    ("kay at gmail dot com", "kay@gmail.com"),
+    # --- separators ----------------------------------------------------------
+    ("john underscore smith at yahoo dot com", "john_smith@yahoo.com"),
+    ("john under score smith at yahoo dot com", "john_smith@yahoo.com"),
+    ("mary dash jane at hotmail dot com", "mary-jane@hotmail.com"),
+    ("mary hyphen jane at outlook dot com", "mary-jane@outlook.com"),
+    ("john minus smith at gmail dot com", "john-smith@gmail.com"),
+    ("john plus test at gmail dot com", "john+test@gmail.com"),
+    ("john plus sign test at gmail dot com", "john+test@gmail.com"),
+    ("john at sign gmail dot com", "john@gmail.com"),
+    ("john at-sign gmail dot com", "john@gmail.com"),
+    ("john at symbol example dot org", "john@example.org"),
+    ("john at the rate gmail dot com", "john@gmail.com"),
+    ("john at sign gmail period com", "john@gmail.com"),
+    # --- digits --------------------------------------------------------------
+    ("john one two three at gmail dot com", "john123@gmail.com"),
+    ("john 2 at gmail dot com", "john2@gmail.com"),
+    ("john twenty twenty four at gmail dot com", "john2024@gmail.com"),
+    ("john nineteen eighty five at gmail dot com", "john1985@gmail.com"),
+    ("two thousand five at gmail dot com", "2005@gmail.com"),
+    ("john one hundred at gmail dot com", "john100@gmail.com"),
+    ("twenty four seven at gmail dot com", "247@gmail.com"),
+    ("zero zero seven at gmail dot com", "007@gmail.com"),
+    ("one oh one at gmail dot com", "101@gmail.com"),
+    ("b double o k at gmail dot com", "book@gmail.com"),
+    ("agent double 7 at gmail dot com", "agent77@gmail.com"),
+    ("agent double oh seven at gmail dot com", "agent007@gmail.com"),
+    ("agent double o seven at gmail dot com", "agent007@gmail.com"),
+    ("james triple 3 at aol dot com", "james333@aol.com"),
+    ("Sure it's Sarah underscore Connor 1984 at Yahoo dot com", "sarah_connor1984@yahoo.com"),
+    # --- instructions and filler -------------------------------------------
+    ("all one word john smith at gmail dot com", "johnsmith@gmail.com"),
+    ("john smith all one word at gmail dot com", "johnsmith@gmail.com"),
+    ("john smith no spaces at gmail dot com", "johnsmith@gmail.com"),
+    ("My email address is John dot Smith at Gmail dot com, all lowercase.", "john.smith@gmail.com"),
+    ("Um, my email is john at gmail dot com.", "john@gmail.com"),
+    ("uh it's john at gmail dot com", "john@gmail.com"),
+    ("the address is john at gmail dot com", "john@gmail.com"),
+    ("sure, john at gmail dot com", "john@gmail.com"),
+    ("Yeah it's john at gmail dot com, thanks.", "john@gmail.com"),
+    ("that's john at gmail dot com", "john@gmail.com"),
+    ("my e-mail is jane at example dot org", "jane@example.org"),
+    ("uh, the email is bob at example dot net thank you", "bob@example.net"),
+    ("you can reach me at john at gmail dot com", "john@gmail.com"),
+    ("it should be j o h n at gmail dot com", "john@gmail.com"),
+    ("I said john at gmail dot com", "john@gmail.com"),
+    ("um um john at uh gmail dot com", "john@gmail.com"),
+    ("john smith at gmail dot com thanks bye", "johnsmith@gmail.com"),
+    ("john at gmail dot com is my email", "john@gmail.com"),
+    ("john at at gmail dot com", "john@gmail.com"),
+    ("Yeah, so it's j smith 12 at outlook.com", "jsmith12@outlook.com"),
+    # --- ambiguous "at" ------------------------------------------------------
+    ("pat at gmail dot com", "pat@gmail.com"),
+    ("matt at example dot com", "matt@example.com"),
+    ("kat at work dot example dot com", "kat@work.example.com"),
+    # --- providers said oddly -------------------------------------------------
+    ("john at g mail dot com", "john@gmail.com"),
+    ("john at gee mail dot com", "john@gmail.com"),
+    ("john at g-mail dot com", "john@gmail.com"),
+    ("john at hot mail dot com", "john@hotmail.com"),
+    ("john at out look dot com", "john@outlook.com"),
+    ("john at yahoo dot com", "john@yahoo.com"),
+    ("john at proton mail dot com", "john@protonmail.com"),
+    ("j smith at icloud dot com", "jsmith@icloud.com"),
+    ("John at Gmail", "john@gmail.com"),
+    ("john smith gmail dot com", "johnsmith@gmail.com"),
+    ("john at gmail dot calm", "john@gmail.com"),
+    ("john at gmail dotcom", "john@gmail.com"),
+    ("john at gmail dot com dot", "john@gmail.com"),
+    ("j dot doe at my company dot io", "j.doe@mycompany.io"),
+    # --- not e-mail addresses -----------------------------------------------
+    ("I don't know", None),
+    ("my password doesn't work", None),
+    ("I'm at the office", None),
+    ("hello", None),
+    ("my account number is 12345", None),
+    ("it's", None),
+    ("at gmail dot com", None),
+    ("john at", None),
+    ("john at dot com", None),
+    ("john at gmail dot c", None),
+    ("john at gmail dot 123", None),
+    ("john dot at gmail dot com", None),
+    ("José at gmail dot com", None),
+    ("I need help with my account at gmail dot com", None),
+    ("john at gmail dot com or john at yahoo dot com", None),
+    ("", None),
+    ("   ", None),
+    ("...", None),
+]
+
+
+@pytest.mark.parametrize(("spoken", "expected"), PARSE_CASES)
+def test_parse_spoken_email(spoken, expected):
+    assert parse_spoken_email(spoken) == expected
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"john@example.com", ["john@example.com"]])
+def test_parse_non_string_is_none(bad):
+    assert parse_spoken_email(bad) is None
+
+
+def test_parse_too_long_is_none():
+    assert parse_spoken_email("j " * MAX_TRANSCRIPT_CHARS + "at gmail dot com") is None
+
+
+def test_table_is_large_enough():
+    assert len(PARSE_CASES) >= 70
+
+
+READBACK_CASES = [
+    ("john.smith@gmail.com", "J, O, H, N, dot, S, M, I, T, H, at, G mail dot com"),
+    ("john@example.com", "J, O, H, N, at, example dot com"),
+    ("a_b-c+d@yahoo.com", "A, underscore, B, dash, C, plus, D, at, yahoo dot com"),
+    ("agent007@hotmail.co.uk", "A, G, E, N, T, 0, 0, 7, at, hotmail dot co dot U K"),
+    ("bob@abc.io", "B, O, B, at, A B C dot I O"),
+    ("x@my-co.net", "X, at, M Y dash C O dot net"),
+    ("jo@kayako.com", "J, O, at, kayako dot com"),
+    ("mo@aol.com", "M, O, at, A O L dot com"),
+    ("pat@icloud.com", "P, A, T, at, I cloud dot com"),
+    ("Ann@Outlook.COM", "A, N, N, at, outlook dot com"),
+    ("o'brien@x1.example.org", "O, apostrophe, B, R, I, E, N, at, X 1 dot example dot org"),
+]
+
+
+@pytest.mark.parametrize(("email", "spoken"), READBACK_CASES)
+def test_readback(email, spoken):
+    assert readback(email) == spoken
+
+
+@pytest.mark.parametrize("bad", ["", "john", "@example.com", "john@", None, 7])
+def test_readback_rejects_non_addresses(bad):
+    with pytest.raises(ValueError):
+        readback(bad)
+
+
+@pytest.mark.parametrize(("spoken", "expected"), [c for c in PARSE_CASES if c[1]])
+def test_readback_of_parsed_address_mentions_every_local_character(spoken, expected):
+    text = readback(parse_spoken_email(spoken))
+    local = expected.split("@")[0]
+    items = text.split(", at, ")[0].split(", ")
+    assert len(items) == len(local)
+
+
+_SPOKEN_WORDS = st.sampled_from(
+    "at dot double triple oh o one twenty hundred thousand and as in for like bee jay "
+    "gmail com . @ - _ + capital um its my email is thats a b c x 7 0 .. j.o.h.n. "
+    "j-o-h-n sign underscore dash plus".split()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.lists(_SPOKEN_WORDS, max_size=30).map(" ".join)))
+def test_parse_never_raises_and_output_reads_back(text):
+    result = parse_spoken_email(text)
+    if result is not None:
+        assert result == result.lower() and result.count("@") == 1
+        assert readback(result)
