@@ -160,7 +160,7 @@ def print_sweep(results, cutoffs) -> None:
 
 def synthetic_docs(n: int, seed: int = 7) -> list[KbDoc]:
     """``n`` articles with a Zipf-like vocabulary: the sample KB's words plus
-    made-up words (about 40 new words per 100 articles), 150-word bodies."""
+    made-up words (one per article, at least 2000), 150-word bodies."""
     rng = random.Random(seed)
     with open(KB_PATH, encoding="utf-8") as fh:
         base = docs_from_articles(json.load(fh))
@@ -168,7 +168,7 @@ def synthetic_docs(n: int, seed: int = 7) -> list[KbDoc]:
     real = [w for w in real if w.isalpha()]
     syll = ["ka", "lo", "mi", "ter", "van", "sol", "pre", "dex", "ri", "na", "tor", "quin", "bel", "stra"]
     fake = set()
-    while len(fake) < max(2000, n * 2 // 5):
+    while len(fake) < max(2000, n):
         fake.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
     vocab = real + sorted(fake)
     weights = [1.0 / (r + 1) ** 1.05 for r in range(len(vocab))]

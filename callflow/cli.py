@@ -37,6 +37,27 @@ def kb_load(path: str | None, replace: bool) -> None:
     )
 
 
+@kb_cli.command("sync")
+@click.option("--allow-empty", is_flag=True, help="Accept a help center with no published article.")
+def kb_sync(allow_empty: bool) -> None:
+    """Sync published help-center articles from Kayako (KAYAKO_URL and credentials)."""
+    from .kayako import KayakoError
+    from .kb_sync import EmptySyncError, sync_articles
+
+    client = current_app.extensions["helpdesk"]
+    if not hasattr(client, "iter_articles"):
+        raise click.ClickException("Kayako is not configured: set KAYAKO_URL, KAYAKO_EMAIL and KAYAKO_PASSWORD.")
+    locale = current_app.config["KAYAKO_LOCALE"]
+    with click.progressbar(length=0, label="Fetching articles", show_pos=True, show_eta=False) as bar:
+        try:
+            report = sync_articles(client, locale, allow_empty=allow_empty, progress=bar.update)
+        except (KayakoError, EmptySyncError) as exc:
+            raise click.ClickException(f"sync failed, the local KB is unchanged: {exc}") from exc
+    current_app.extensions["kb"].invalidate()
+    for label, ids in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+        click.echo(f"{label}: {len(ids)}" + (f" ({', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''})" if ids else ""))
+
+
 @tickets_cli.command("worker")
 @click.option("--once", is_flag=True, help="Drain the queue once and exit.")
 def tickets_worker(once: bool) -> None:

@@ -391,7 +391,8 @@ class KayakoClient:
     # ---------------------------------------------------------------- articles
     def iter_articles(self, locale: str | None = None) -> Iterator[dict]:
         """Yield every help-center article (all statuses) as ``{"id": str, "title": str, "html": str,
-        "tags": [str], "section": str|None, "status": str (upper), "updated_at": str, "url": str|None}``.
+        "locale": str, "tags": [str], "section": str|None, "status": str (upper), "updated_at": str,
+        "url": str|None}`` (``locale``: the locale the title and HTML were taken from).
 
         Title and HTML come from the first locale having both among ``locale`` (default: the
         client's), ``en-us``, then the article's own order; articles without one are skipped, as
@@ -429,7 +430,7 @@ class KayakoClient:
             section_name = section
         url = raw.get("helpcenter_url")
         return {
-            "id": str(aid).strip(), "title": titles[loc].strip(), "html": contents[loc],
+            "id": str(aid).strip(), "title": titles[loc].strip(), "html": contents[loc], "locale": loc,
             "tags": [n.strip() for n in names if isinstance(n, str) and n.strip()],
             "section": section_name.strip() if isinstance(section_name, str) and section_name.strip() else None,
             "status": raw["status"].upper() if isinstance(raw.get("status"), str) else "",

@@ -463,7 +463,7 @@ class KbIndex:
         avg_len = (sum(lengths) / n) if n else 1.0
         self._n = n
         self._idf: dict[str, float] = {t: _bm25_idf(c, n) for t, c in df.items()}
-        # Unknown words weigh like a word used in a single article.
+        # Unknown words weigh (a fraction of) a word used in a single article.
         self._idf_unseen = UNSEEN_IDF_FACTOR * _bm25_idf(1, max(n, 1))
         self._min_evidence = (_bm25_idf(max(1.0, EVIDENCE_DF_FRACTION * n), max(n, 1))
                               if EVIDENCE_DF_FRACTION > 0 else 0.0)
@@ -489,6 +489,13 @@ class KbIndex:
             self._postings[t] = (array("i", [p[1] for p in plist]),
                                  array("f", [-p[0] for p in plist]))
         self._vocab: list[str] = sorted(self._postings)
+        # Fuzzy-match buckets: (first letter, length) and (second letter, length).
+        self._vocab_first: dict[tuple[str, int], list[str]] = {}
+        self._vocab_second: dict[tuple[str, int], list[str]] = {}
+        for v in self._vocab:
+            if len(v) >= 2:
+                self._vocab_first.setdefault((v[0], len(v)), []).append(v)
+                self._vocab_second.setdefault((v[1], len(v)), []).append(v)
 
         # Per-article title data for the title-match component.
         self._title_terms: list[tuple[str, ...]] = [tuple(t) for t in title_terms]
@@ -522,17 +529,35 @@ class KbIndex:
 
     # -- query analysis -------------------------------------------------------
     def _fuzzy_terms(self, term: str) -> tuple[tuple[str, float], ...]:
-        """Vocabulary stems similar to an unknown ``term``: ((stem, sim 0..1), ...)."""
+        """Vocabulary stems similar to an unknown ``term``: ((stem, sim 0..1), ...).
+
+        Only stems that share the first or the second letter with ``term`` and
+        whose length allows ``fuzz.ratio >= FUZZY_TERM_CUTOFF`` are compared,
+        which keeps the scan small for large vocabularies (recognizer
+        misspellings rarely change both of the first two letters).
+        """
         cached = self._fuzzy_cache.get(term)
         if cached is not None:
             return cached
         found: tuple[tuple[str, float], ...] = ()
         if len(term) >= FUZZY_MIN_LEN and not term.isdigit() and self._vocab:
-            matches = process.extract(
-                term, self._vocab, scorer=fuzz.ratio, limit=FUZZY_LIMIT,
-                score_cutoff=FUZZY_TERM_CUTOFF,
-            )
-            found = tuple((m[0], m[1] / 100.0) for m in matches)
+            r = 1.0 - FUZZY_TERM_CUTOFF / 100.0
+            n = len(term)
+            lo = max(1, math.ceil(n * (1 - r) / (1 + r)))
+            hi = math.floor(n * (1 + r) / (1 - r))
+            candidates: list[str] = []
+            for length in range(lo, hi + 1):
+                candidates.extend(self._vocab_first.get((term[0], length), ()))
+                candidates.extend(self._vocab_second.get((term[1], length), ()))
+            if candidates:
+                matches = process.extract(
+                    term, candidates, scorer=fuzz.ratio, limit=FUZZY_LIMIT * 2,
+                    score_cutoff=FUZZY_TERM_CUTOFF,
+                )
+                seen: dict[str, float] = {}
+                for m in matches:
+                    seen.setdefault(m[0], m[1] / 100.0)
+                found = tuple(sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))[:FUZZY_LIMIT])
         if len(self._fuzzy_cache) < 50_000:
             self._fuzzy_cache[term] = found
         return found

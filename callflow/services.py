@@ -18,7 +18,11 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
+import threading
+
+from cachetools import TTLCache
 from flask import Flask
+from rapidfuzz.utils import default_process
 
 from .extractive import extractive_answer
 from .kb import KbService
@@ -63,6 +67,32 @@ class ExtractiveDrafter:
         return DraftAnswer(answer=text, article_id=best.id, grounded=bool(text.strip()))
 
 
+class CachedDrafter:
+    """Remembers drafted answers so a repeated question costs no model call.
+
+    Keyed by the normalized question (rapidfuzz ``default_process``) and the ids and texts of
+    the articles given, so an article edited by a KB sync gets a new draft. Bounded
+    (``maxsize`` entries) and expiring (``ttl`` seconds); per process, thread-safe.
+    """
+
+    def __init__(self, inner: Drafter, maxsize: int = 2048, ttl: float = 3600.0):
+        self.inner = inner
+        self._cache: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def draft(self, question: str, articles: list[ArticleContext]) -> DraftAnswer:
+        """Return the cached draft or ask the wrapped drafter (its errors propagate, uncached)."""
+        key = (default_process(question), tuple((a.id, hash(a.text)) for a in articles))
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        answer = self.inner.draft(question, articles)
+        with self._lock:
+            self._cache[key] = answer
+        return answer
+
+
 class SaySpeech:
     """Embedded default: no audio files, every prompt is a ``<Say>``."""
 
@@ -94,7 +124,9 @@ def init_services(app: Flask) -> None:
         from .tts import OpenAISpeech
 
         chat = make_openai_client(cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_DRAFT_TIMEOUT_S"])
-        app.extensions["drafter"] = OpenAIDrafter(chat, cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_DRAFT_TIMEOUT_S"])
+        app.extensions["drafter"] = CachedDrafter(
+            OpenAIDrafter(chat, cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_DRAFT_TIMEOUT_S"])
+        )
         summary_client = make_openai_client(
             cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_SUMMARY_TIMEOUT_S"]
         )

@@ -238,8 +238,9 @@ class OpenAISpeech:
         """Return the absolute ``<public_base_url>/tts/<key>.mp3`` URL (does not check the cache)."""
         return f"{self.public_base_url}/tts/{key}.mp3"
 
-    def audio_url(self, text: str, *, synthesize: bool = True) -> str | None:
-        """Return the absolute mp3 URL for ``text`` if it is cached, or once synthesized within ``timeout`` seconds.
+    def audio_url(self, text: str, *, synthesize: bool = True, timeout: float | None = None) -> str | None:
+        """Return the absolute mp3 URL for ``text`` if it is cached, or once synthesized within ``timeout`` seconds
+        (default: the instance's ``timeout``; callers pass what is left of their turn's deadline).
 
         Returns ``None`` (the caller uses ``<Say>``) when the text is empty or over 4096 chars, when not cached and
         ``synthesize`` is False, or on any synthesis failure or timeout; a timed-out synthesis keeps running in the
@@ -257,10 +258,11 @@ class OpenAISpeech:
             future = self._submit(key, text, bounded=True)
             if future is None:
                 return None
-            ok = future.result(timeout=self.timeout)
+            wait = self.timeout if timeout is None else max(0.0, min(timeout, self.timeout))
+            ok = future.result(timeout=wait)
             return self.url_for(key) if ok and self.cache.has(key) else None
         except concurrent.futures.TimeoutError:
-            log.warning("tts not ready within %.1f s, using <Say>", self.timeout)
+            log.warning("tts not ready in time, using <Say>")
             return None
         except Exception as exc:  # never break a call turn over TTS
             log.warning("tts audio_url failed: %s", type(exc).__name__)

@@ -8,6 +8,7 @@ only ``<Say>``/``<Play>``/``<Pause>`` inside ``<Gather>``. Served as ``text/xml`
 """
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from flask import Response
@@ -30,11 +31,14 @@ def format_hints(phrases: Iterable[str], limit: int = 100) -> str | None:
     return ",".join(seen) or None
 
 
-def _speak(parent, text: str, *, speech, voice: str, language: str) -> None:
+def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None) -> None:
     text = text[:MAX_SAY_CHARS]
     url = None
     try:
-        url = speech.audio_url(text)
+        if deadline is None:
+            url = speech.audio_url(text)
+        else:
+            url = speech.audio_url(text, timeout=max(0.0, deadline - time.monotonic()))
     except Exception:  # speech is an optional nicety: <Say> always works
         url = None
     if url:
@@ -53,8 +57,17 @@ def render(
     language: str = "en-US",
     hints: str | None = None,
     timeout_s: int = 6,
+    deadline: float | None = None,
 ) -> str:
-    """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup."""
+    """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup.
+
+    ``deadline`` (``time.monotonic()`` seconds) bounds how long audio synthesis may take;
+    every prompt's synthesis starts at once, so their waits overlap.
+    """
+    prefetch = getattr(speech, "synthesize_async", None)
+    if prefetch is not None and len(prompts) > 1:
+        for text in prompts:
+            prefetch(text[:MAX_SAY_CHARS])
     response = VoiceResponse()
     if listen:
         gather = Gather(
@@ -70,12 +83,12 @@ def render(
             **({"hints": hints} if hints else {}),
         )
         for text in prompts:
-            _speak(gather, text, speech=speech, voice=voice, language=language)
+            _speak(gather, text, speech=speech, voice=voice, language=language, deadline=deadline)
         response.append(gather)
         response.redirect(action_url, method="POST")
     else:
         for text in prompts:
-            _speak(response, text, speech=speech, voice=voice, language=language)
+            _speak(response, text, speech=speech, voice=voice, language=language, deadline=deadline)
         response.hangup()
     return str(response)
 

@@ -39,6 +39,7 @@ PHONE_MAX = 64
 EMAIL_HINTS = ("at", "dot", "dot com", "gmail dot com", "underscore", "dash", "hyphen", "at sign")
 YES_NO_HINTS = ("yes", "no", "that's right", "agent", "representative")
 MAX_TURN_ATTEMPTS = 3
+TURN_BUDGET_S = 5.0  # keep every turn well under Twilio's hard 15 s webhook limit
 
 
 @bp.before_request
@@ -84,7 +85,7 @@ def _hints(state: str) -> Optional[str]:
     return None
 
 
-def _render_reply(call: Call, reply: Reply) -> str:
+def _render_reply(call: Call, reply: Reply, started: float) -> str:
     cfg = current_app.config
     return render(
         reply.prompts,
@@ -95,6 +96,7 @@ def _render_reply(call: Call, reply: Reply) -> str:
         language=cfg["TWILIO_LANGUAGE"],
         hints=_hints(call.state) if reply.listen else None,
         timeout_s=cfg["GATHER_TIMEOUT_S"],
+        deadline=time.monotonic() + max(0.3, TURN_BUDGET_S - (time.perf_counter() - started)),
     )
 
 
@@ -115,7 +117,7 @@ def _add_turn(call: Call, speaker: str, text: str, **extra) -> Turn:
 
 def _respond(call: Call, reply: Reply, started: float, token: Optional[str]) -> str:
     call.prompt_seq += 1
-    document = _render_reply(call, reply)
+    document = _render_reply(call, reply, started)
     _add_turn(
         call,
         "agent",

@@ -1,0 +1,222 @@
+"""callflow with real Kayako and OpenAI clients against the fake servers (HTTP on loopback)."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from sqlalchemy import select
+
+from callflow import prompts
+from callflow.extensions import db
+from callflow.kb import SAMPLE_KB_PATH
+from callflow.models import Call, KbArticle, TicketOutbox
+
+from .conftest import Caller, base_config, make_app
+from .fakes.kayako_server import FakeKayako
+from .fakes.openai_server import FakeOpenAI
+
+PASSWORD_QUESTION = "I forgot my password and can't log in, how do I reset it"
+
+
+def sample_articles() -> list[dict]:
+    return json.loads(SAMPLE_KB_PATH.read_text())
+
+
+@pytest.fixture
+def kayako():
+    with FakeKayako(articles=sample_articles()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def openai_fake():
+    with FakeOpenAI(api_key="sk-test") as fake:
+        yield fake
+
+
+@pytest.fixture
+def live_app(tmp_path, kayako, openai_fake):
+    """An app with Kayako and OpenAI switched on, the KB synced from the fake help center."""
+    config = base_config(tmp_path)
+    config.update(
+        KAYAKO_URL=kayako.url,
+        KAYAKO_EMAIL=kayako.email,
+        KAYAKO_PASSWORD=kayako.password,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=openai_fake.base_url,
+        TICKET_RETRY_BASE_S=0,
+    )
+    app = make_app(config, load_kb=False)
+    app.extensions["helpdesk"]._sleep = lambda seconds: None  # no real backoff waits in tests
+    result = app.test_cli_runner().invoke(args=["kb", "sync"])
+    assert result.exit_code == 0, result.output
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run_worker(app):
+    result = app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def resolved_call(caller: Caller) -> None:
+    caller.start()
+    caller.say("this is Jane Doe")
+    caller.say("jane dot doe at example dot com")
+    caller.say("yes")
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes thanks")
+    caller.say("no that's all")
+    caller.hangup(duration=61)
+
+
+def test_kb_sync_keeps_published_articles_in_locale(live_app, kayako):
+    published = [a for a in sample_articles() if a["status"] == "PUBLISHED"]
+    with live_app.app_context():
+        ids = set(db.session.scalars(select(KbArticle.external_id)))
+        assert ids == {str(a["id"]) for a in published}
+        article = db.session.scalar(select(KbArticle).where(KbArticle.external_id == str(published[0]["id"])))
+        assert "<" not in article.text and article.url and article.updated_at is not None
+    assert all("include" in r.query and "locale_field" in r.query["include"] for r in kayako.requests_for("/api/v1/articles"))
+
+
+def test_kb_sync_reports_changes_and_removes_unpublished(live_app, kayako):
+    published = [a for a in kayako.articles if a.get("status") == "PUBLISHED"]
+    published[0]["status"] = "DRAFT"
+    removed_id = str(published[0]["id"])
+    kayako.add_article({"id": 9901, "title": "Brand new article", "html": "<p>New <b>things</b>.</p>", "tags": [], "section": "New", "status": "PUBLISHED", "updated_at": "2026-11-01T00:00:00Z"})
+    result = live_app.test_cli_runner().invoke(args=["kb", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "added: 1 (9901)" in result.output and f"removed: 1 ({removed_id})" in result.output
+    with live_app.app_context():
+        assert db.session.scalar(select(KbArticle).where(KbArticle.external_id == removed_id)) is None
+
+
+def test_failed_kb_sync_leaves_the_kb_intact(live_app, kayako):
+    with live_app.app_context():
+        before = db.session.scalar(select(db.func.count(KbArticle.id)))
+    kayako.fail_next(500, n=50, path_prefix="/api/v1/articles")
+    result = live_app.test_cli_runner().invoke(args=["kb", "sync"])
+    assert result.exit_code != 0 and "unchanged" in result.output
+    with live_app.app_context():
+        assert db.session.scalar(select(db.func.count(KbArticle.id))) == before
+
+
+def test_whole_call_ends_with_a_kayako_case(live_app, kayako, openai_fake):
+    caller = Caller(live_app.test_client())
+    resolved_call(caller)
+    run_worker(live_app)
+    assert len(kayako.cases) == 1
+    case = next(iter(kayako.cases.values()))
+    requester = kayako.users[case["requester_id"]]
+    assert kayako.user_by_email("jane.doe@example.com")["id"] == requester["id"]
+    assert requester["full_name"] == "Jane Doe"
+    tags = case["tags"] if isinstance(case["tags"], str) else ",".join(case["tags"])
+    assert "ai-call" in tags and "ai-resolved" in tags and "needs-human" not in tags
+    assert case["priority_id"] == 12  # the fake's "Normal", looked up by label
+    assert caller.call_sid in case["contents"]
+    with live_app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.ticket.status == "delivered" and call.case_id == str(case["id"])
+        assert call.ticket.payload["summary_source"] == "openai"
+    # the answer was drafted by the model, with the caller's question as data
+    drafts = [r for r in openai_fake.requests_for("/v1/chat/completions") if "json_schema" in json.dumps(r.json)]
+    assert drafts and PASSWORD_QUESTION in json.dumps(drafts[0].json)
+
+
+def test_escalated_call_is_an_urgent_case(live_app, kayako):
+    caller = Caller(live_app.test_client())
+    caller.start()
+    caller.say("Bob")
+    caller.say("bob at example dot com")
+    caller.say("yes")
+    caller.say("I want to talk to a human")
+    caller.hangup()
+    run_worker(live_app)
+    case = next(iter(kayako.cases.values()))
+    assert case["priority_id"] == 14  # the fake's "Urgent"
+    assert "needs-human" in str(case["tags"])
+
+
+def test_prompts_are_played_from_cached_tts(live_app, openai_fake):
+    caller = Caller(live_app.test_client())
+    root = caller.start()
+    plays = [el.text for el in root.iter("Play")]
+    assert plays and all(url.startswith("https://callflow.example.test/tts/") and url.endswith(".mp3") for url in plays)
+    key = plays[0].rsplit("/", 1)[1]
+    audio = live_app.test_client().get(f"/tts/{key}")
+    assert audio.status_code == 200 and audio.mimetype == "audio/mpeg"
+    assert "immutable" in audio.headers["Cache-Control"] and audio.headers.get("ETag")
+
+
+def test_openai_down_falls_back_to_extractive_answer_and_say(live_app, kayako, openai_fake):
+    openai_fake.fail_next(500, n=100)
+    caller = Caller(live_app.test_client())
+    caller.start()
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    root = caller.say(PASSWORD_QUESTION)
+    texts = [el.text for el in root.iter("Say")]
+    assert any(t.startswith("From our article") for t in texts)
+    assert prompts.CHECK_RESOLVED in texts
+
+
+def test_kayako_down_loses_no_ticket(live_app, kayako):
+    kayako.down("refuse")
+    callers = [Caller(live_app.test_client()) for _ in range(3)]
+    for caller in callers:
+        resolved_call(caller)
+    run_worker(live_app)
+    with live_app.app_context():
+        statuses = db.session.scalars(select(TicketOutbox.status)).all()
+        assert statuses == ["queued"] * 3
+        assert all(t.last_error for t in db.session.scalars(select(TicketOutbox)))
+    assert not kayako.cases
+    kayako.up()
+    run_worker(live_app)
+    assert len(kayako.cases) == 3
+    with live_app.app_context():
+        assert db.session.scalars(select(TicketOutbox.status)).all() == ["delivered"] * 3
+
+
+def test_ambiguous_timeout_does_not_duplicate_the_case(live_app, kayako):
+    caller = Caller(live_app.test_client())
+    resolved_call(caller)
+    # Kayako creates the case but the answer comes after our 10 s read timeout
+    client = live_app.extensions["helpdesk"]
+    client.timeout = (3.0, 0.5)
+    kayako.delay(1.5, "/api/v1/cases", method="POST", n=1, exact=True)
+    run_worker(live_app)
+    with live_app.app_context():
+        run_worker(live_app)
+    assert len(kayako.cases) == 1
+
+
+def test_failed_ticket_can_be_retried(live_app, kayako):
+    caller = Caller(live_app.test_client())
+    resolved_call(caller)
+    kayako.fail_next(400, n=20, code="FIELD_INVALID", path_prefix="/api/v1/cases", method="POST", exact=True)
+    run_worker(live_app)
+    with live_app.app_context():
+        ticket = db.session.scalar(select(TicketOutbox))
+        assert ticket.status == "failed" and "FIELD_INVALID" in (ticket.last_error or "")
+        ticket_id = ticket.id
+    kayako.clear_faults()
+    result = live_app.test_cli_runner().invoke(args=["tickets", "retry", str(ticket_id)])
+    assert result.exit_code == 0
+    run_worker(live_app)
+    assert len(kayako.cases) == 1
+
+
+def test_tts_warm_synthesizes_fixed_prompts(live_app, openai_fake):
+    result = live_app.test_cli_runner().invoke(args=["tts", "warm"])
+    assert result.exit_code == 0 and "failed 0" in result.output
+    before = len(openai_fake.requests_for("/v1/audio/speech"))
+    result = live_app.test_cli_runner().invoke(args=["tts", "warm"])
+    assert len(openai_fake.requests_for("/v1/audio/speech")) == before
+    assert f"cached {len(set(prompts.FIXED_PROMPTS))}" in result.output
