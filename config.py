@@ -48,6 +48,8 @@ class Config:
 
     # Twilio (https://www.twilio.com/docs/usage/webhooks/webhooks-security)
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
+    # Without a token every /voice webhook is refused (403) unless this is false (development).
+    TWILIO_VALIDATE_SIGNATURES = as_bool(_env("TWILIO_VALIDATE_SIGNATURES"), default=True)
     PUBLIC_BASE_URL = (_env("PUBLIC_BASE_URL") or "").rstrip("/") or None
     TWILIO_VOICE = _env("TWILIO_VOICE", "Polly.Joanna-Neural")
     TWILIO_LANGUAGE = _env("TWILIO_LANGUAGE", "en-US")
@@ -79,7 +81,16 @@ class Config:
     OPENAI_DRAFT_TIMEOUT_S = float(_env("OPENAI_DRAFT_TIMEOUT_S", "3.5"))
     OPENAI_TTS_TIMEOUT_S = float(_env("OPENAI_TTS_TIMEOUT_S", "3"))
     OPENAI_SUMMARY_TIMEOUT_S = float(_env("OPENAI_SUMMARY_TIMEOUT_S", "10"))
+    # TTS cache storage shared by all instances (callflow/tts_storage.py): "dir" or "s3"
+    TTS_STORAGE = (_env("TTS_STORAGE", "dir") or "dir").strip().lower()
     TTS_CACHE_DIR = _env("TTS_CACHE_DIR")  # default: instance/tts
+    TTS_S3_BUCKET = _env("TTS_S3_BUCKET")  # required with TTS_STORAGE=s3; credentials: standard AWS_* variables
+    TTS_S3_PREFIX = _env("TTS_S3_PREFIX", "tts/")
+    TTS_S3_ENDPOINT_URL = _env("TTS_S3_ENDPOINT_URL")  # S3-compatible service; default: AWS S3
+    TTS_S3_REGION = _env("TTS_S3_REGION")  # default: AWS_REGION / AWS_DEFAULT_REGION
+    TTS_S3_ADDRESSING_STYLE = _env("TTS_S3_ADDRESSING_STYLE")  # auto|path|virtual; default: path with an endpoint
+    TTS_S3_TIMEOUT_S = float(_env("TTS_S3_TIMEOUT_S", "2"))
+    TTS_S3_LOCAL_DIR = _env("TTS_S3_LOCAL_DIR")  # optional per-instance read-through copy for serving
 
     # Tickets
     CALL_IDLE_TIMEOUT_MIN = float(_env("CALL_IDLE_TIMEOUT_MIN", "30"))
@@ -90,6 +101,13 @@ class Config:
     TICKET_CLAIM_TTL_S = float(_env("TICKET_CLAIM_TTL_S", "300"))
 
     # Serving
+    # Behind a reverse proxy: trust this many hops of each X-Forwarded-* header
+    # (https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/); 0 ignores it.
     PROXY_FIX = as_bool(_env("PROXY_FIX"))
+    PROXY_FIX_X_FOR = int(_env("PROXY_FIX_X_FOR", "1"))
+    PROXY_FIX_X_PROTO = int(_env("PROXY_FIX_X_PROTO", "1"))
+    PROXY_FIX_X_HOST = int(_env("PROXY_FIX_X_HOST", "1"))
+    PROXY_FIX_X_PREFIX = int(_env("PROXY_FIX_X_PREFIX", "1"))
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(64 * 1024)))
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    LOG_FORMAT = (_env("LOG_FORMAT", "json") or "json").lower()  # "json" lines or "text" for humans

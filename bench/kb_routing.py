@@ -6,6 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python bench/kb_routing.py --cutoff 50     # report at another cutoff
     .venv/bin/python bench/kb_routing.py --verbose       # list every miss / wrong answer
     .venv/bin/python bench/kb_routing.py --latency 1000,10000   # query latency, synthetic KBs
+    .venv/bin/python bench/kb_routing.py --kb other_kb.json --questions other_q.json
 
 Data: ``callflow/data/sample_kb.json`` (published articles only, via
 ``docs_from_articles``) and ``tests/data/kb_questions.json`` (``expected`` is
@@ -54,15 +55,15 @@ WRONG_COST = 2.0
 MISSED_COST = 1.0
 
 
-def load_index(cutoff: float = DEFAULT_CUTOFF) -> KbIndex:
-    """Index of the sample KB's published articles."""
-    with open(KB_PATH, encoding="utf-8") as fh:
+def load_index(cutoff: float = DEFAULT_CUTOFF, path: Path | str = KB_PATH) -> KbIndex:
+    """Index of a KB file's published articles (default: the sample KB)."""
+    with open(path, encoding="utf-8") as fh:
         return KbIndex(docs_from_articles(json.load(fh)), cutoff=cutoff)
 
 
-def load_questions() -> list[dict]:
-    """The labelled questions: ``[{"question": str, "expected": id | None}]``."""
-    with open(QUESTIONS_PATH, encoding="utf-8") as fh:
+def load_questions(path: Path | str = QUESTIONS_PATH) -> list[dict]:
+    """Labelled questions: ``[{"question": str, "expected": id | None}]``."""
+    with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
 
@@ -171,11 +172,14 @@ def synthetic_docs(n: int, seed: int = 7) -> list[KbDoc]:
     while len(fake) < max(2000, n):
         fake.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
     vocab = real + sorted(fake)
-    weights = [1.0 / (r + 1) ** 1.05 for r in range(len(vocab))]
+    cum, total = [], 0.0
+    for r in range(len(vocab)):
+        total += 1.0 / (r + 1) ** 1.05
+        cum.append(total)
     rng.shuffle(vocab)
     docs = []
     for i in range(n):
-        words = rng.choices(vocab, weights=weights, k=160)
+        words = rng.choices(vocab, cum_weights=cum, k=160)
         title = " ".join(words[:rng.randint(3, 7)]).capitalize()
         tags = tuple(rng.sample(vocab[:3000], 3))
         body = ". ".join(" ".join(words[j:j + 12]) for j in range(10, 160, 12)) + "."
@@ -222,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="list failures")
     ap.add_argument("--sweep", default="20:80:2.5", help="start:stop:step of the cutoff sweep")
     ap.add_argument("--latency", default="", help="comma-separated synthetic KB sizes, e.g. 1000,10000")
+    ap.add_argument("--kb", default=str(KB_PATH), help="KB JSON (sample_kb.json shape)")
+    ap.add_argument("--questions", default=str(QUESTIONS_PATH), help="labelled questions JSON")
     args = ap.parse_args(argv)
 
-    index = load_index(args.cutoff)
-    results = top_hits(index, load_questions())
+    index = load_index(args.cutoff, args.kb)
+    results = top_hits(index, load_questions(args.questions))
     print_report(results, args.cutoff, args.verbose)
     start, stop, step = (float(x) for x in args.sweep.split(":"))
     cutoffs = []

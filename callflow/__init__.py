@@ -30,15 +30,35 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    from .logging_setup import configure_logging
+
+    configure_logging(app)
 
     if app.config.get("PROXY_FIX"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+        cfg = app.config
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=int(cfg.get("PROXY_FIX_X_FOR", 1)),
+            x_proto=int(cfg.get("PROXY_FIX_X_PROTO", 1)),
+            x_host=int(cfg.get("PROXY_FIX_X_HOST", 1)),
+            x_prefix=int(cfg.get("PROXY_FIX_X_PREFIX", 1)),
+        )
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from sqlalchemy import event
+
+            from .extensions import sqlite_pragmas
+
+            event.listen(db.engine, "connect", sqlite_pragmas)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+
+    from .http_headers import init_security_headers
+
+    init_security_headers(app)
 
     from .services import init_services
 
@@ -65,8 +85,17 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         return jsonify(status="ok", database="ok")
 
     if not app.config.get("TWILIO_AUTH_TOKEN") and not app.config.get("TESTING") and _serving():
-        log.warning(
-            "TWILIO_AUTH_TOKEN is not set: Twilio signature validation is OFF (development mode). "
-            "Anyone who can reach /voice can drive calls. Set it in production."
-        )
+        from .security import NO_TOKEN_MESSAGE, signatures_required
+
+        if signatures_required(app.config):
+            log.error(
+                "%s: every /voice webhook will be refused with 403. Set TWILIO_AUTH_TOKEN, or "
+                "TWILIO_VALIDATE_SIGNATURES=false for local development only.",
+                NO_TOKEN_MESSAGE,
+            )
+        else:
+            log.warning(
+                "TWILIO_AUTH_TOKEN is not set: Twilio signature validation is OFF (development mode). "
+                "Anyone who can reach /voice can drive calls. Set it in production."
+            )
     return app

@@ -1,4 +1,4 @@
-"""Flask CLI commands: ``kb``, ``tickets``, ``tts`` and ``simulate``.
+"""Flask CLI commands: ``kb``, ``tickets``, ``tts``, ``simulate`` and ``calls`` (callflow.privacy).
 
 Use them as ``flask --app wsgi <group> <command>``.
 """
@@ -100,9 +100,11 @@ def tts_warm() -> None:
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
+    from .privacy import calls_cli
     from .simulate import simulate_command
 
     app.cli.add_command(kb_cli)
     app.cli.add_command(tickets_cli)
     app.cli.add_command(tts_cli)
     app.cli.add_command(simulate_command)
+    app.cli.add_command(calls_cli)

@@ -21,3 +21,15 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
+
+
+def sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """On SQLite: WAL (readers don't block the writer) and wait up to 5 s for a lock.
+
+    https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_busy_timeout
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

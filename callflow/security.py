@@ -4,15 +4,25 @@ Rule (https://www.twilio.com/docs/usage/webhooks/webhooks-security): ``X-Twilio-
 is HMAC-SHA1 over the full URL Twilio requested plus the sorted POST parameters, keyed with
 the Auth Token. Behind a proxy the URL the app sees differs, so we rebuild it from
 ``PUBLIC_BASE_URL`` plus the path and the query exactly as sent.
+
+Validation is mandatory unless explicitly switched off:
+
+* ``TWILIO_AUTH_TOKEN`` set: every webhook must carry a valid signature (else 403).
+* no token and ``TWILIO_VALIDATE_SIGNATURES`` true (the default): every webhook is refused
+  with 403 and :data:`NO_TOKEN_MESSAGE`, since nothing could be checked.
+* no token and ``TWILIO_VALIDATE_SIGNATURES`` false (local development only): requests pass.
 """
 from __future__ import annotations
 
 import logging
+from typing import Any, Mapping
 
-from flask import abort, current_app, request
+from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
+
+NO_TOKEN_MESSAGE = "signature validation is on but TWILIO_AUTH_TOKEN is not set"
 
 
 def public_url() -> str:
@@ -24,10 +34,30 @@ def public_url() -> str:
     return base + request.path + (f"?{query}" if query else "")
 
 
+def signatures_required(config: Mapping[str, Any]) -> bool:
+    """``TWILIO_VALIDATE_SIGNATURES`` as a bool (default True; strings read with :func:`config.as_bool`)."""
+    value = config.get("TWILIO_VALIDATE_SIGNATURES", True)
+    if isinstance(value, str):
+        from config import as_bool
+
+        return as_bool(value, default=True)
+    return True if value is None else bool(value)
+
+
 def verify_twilio_signature() -> None:
-    """Abort with 403 unless the request carries a valid signature (no-op without a token)."""
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    """Abort with 403 unless the request may pass (see the module docstring for the rules).
+
+    Raises ``werkzeug.exceptions.Forbidden`` (403): with a token, when the signature is
+    missing or wrong; without one, when ``TWILIO_VALIDATE_SIGNATURES`` is on (plain-text
+    body :data:`NO_TOKEN_MESSAGE`).
+    """
+    config = current_app.config
+    token = config.get("TWILIO_AUTH_TOKEN")
     if not token:
+        if signatures_required(config):
+            log.error("refused a webhook: %s", NO_TOKEN_MESSAGE)
+            abort(Response(NO_TOKEN_MESSAGE + " (set it, or TWILIO_VALIDATE_SIGNATURES=false for development)\n",
+                           status=403, mimetype="text/plain"))
         return
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(token).validate(public_url(), request.form, signature):

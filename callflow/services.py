@@ -114,11 +114,10 @@ def init_services(app: Flask) -> None:
     cfg = app.config
     app.extensions["kb"] = KbService(cutoff=cfg.get("KB_SCORE_CUTOFF"))
     app.extensions["fallback_drafter"] = ExtractiveDrafter()
-    tts_dir = cfg.get("TTS_CACHE_DIR") or str(Path(app.instance_path) / "tts")
+    from .tts_storage import make_tts_cache
 
-    from .tts import TTSCache
-
-    app.extensions["tts_cache"] = TTSCache(tts_dir)
+    # TTS_STORAGE=dir (TTS_CACHE_DIR, default instance/tts) or s3 (TTS_S3_*); ValueError if misconfigured.
+    app.extensions["tts_cache"] = make_tts_cache(cfg, app.instance_path)
     if cfg.get("OPENAI_API_KEY"):
         from .llm import OpenAIDrafter, make_openai_client
         from .tts import OpenAISpeech

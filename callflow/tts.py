@@ -1,8 +1,8 @@
 """OpenAI text-to-speech, a content-addressed mp3 cache and the ``GET /tts/<sha256>.mp3`` route Twilio ``<Play>``s.
 
-Wiring (done by the app factory)::
+Wiring (done by the app factory, :func:`callflow.services.init_services`)::
 
-    cache = TTSCache(os.path.join(app.instance_path, "tts"))
+    cache = make_tts_cache(app.config, app.instance_path)   # TTSCache (directory) or S3TTSCache (bucket)
     app.extensions["tts_cache"] = cache
     app.extensions["tts"] = OpenAISpeech(client, cache, model="gpt-4o-mini-tts", voice="alloy", instructions="...",
                                          timeout=2.0, public_base_url=app.config["PUBLIC_BASE_URL"])
@@ -23,6 +23,9 @@ Rule sources:
   background for the next use.
 * OpenAI speech API (``input`` at most 4096 characters; ``instructions`` not supported by ``tts-1``/``tts-1-hd``):
   https://platform.openai.com/docs/api-reference/audio/createSpeech
+* Several instances behind a load balancer must serve each other's files, so the cache is shared storage: a
+  directory (:class:`TTSCache`, e.g. an NFS mount) or an S3-compatible bucket (:class:`callflow.tts_storage.S3TTSCache`).
+  Both implement :class:`TTSStore`; the route only uses that interface.
 * MP3 frame header layout (sync, version, layer, bitrate and sample-rate tables):
   http://www.mp3-tech.org/programmer/frame_header.html
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import json
 import logging
 import os
@@ -41,11 +45,14 @@ import time
 from pathlib import Path
 from typing import Any
 from typing import Iterable
+from typing import Protocol
 
 import openai
 from flask import Blueprint
+from flask import Response
 from flask import abort
 from flask import current_app
+from flask import request
 from flask import send_file
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,7 @@ log = logging.getLogger(__name__)
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_INPUT_CHARS = 4096  # OpenAI speech API input limit
 CACHE_MAX_AGE = 31_536_000  # seconds (one year)
+CACHE_CONTROL = f"public, max-age={CACHE_MAX_AGE}, immutable"  # for the route and for stored S3 objects
 KEY_VERSION = "callflow-tts-v1"
 
 bp = Blueprint("tts", __name__)
@@ -111,12 +119,42 @@ def normalize_text(text: str) -> str:
 # -- cache -----------------------------------------------------------------------------------------------------------
 
 
+class TTSStorageError(OSError):
+    """The shared TTS storage (bucket) failed or timed out; the key's state is unknown (not "missing")."""
+
+
+class TTSStore(Protocol):
+    """What :class:`OpenAISpeech` and the ``/tts/<key>.mp3`` route need from a cache backend.
+
+    Keys are 64 lower-case hex chars (:meth:`TTSCache.key`); values are whole mp3 files (bytes). Implementations:
+    :class:`TTSCache` (a directory, possibly shared) and :class:`callflow.tts_storage.S3TTSCache` (a bucket).
+    """
+
+    def has(self, key: str) -> bool:
+        """True only if a playable mp3 is stored for ``key``; False when missing, malformed or on any failure."""
+        ...
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data``. :raises ValueError: bad key or not mp3. :raises OSError: storage failure."""
+        ...
+
+    def get(self, key: str) -> bytes | None:
+        """Return the stored mp3, None if missing. :raises OSError: storage failure (:class:`TTSStorageError`)."""
+        ...
+
+    def source(self, key: str) -> Path | bytes | None:
+        """What the route sends: a local file path, the bytes, or None if missing. :raises OSError: failure."""
+        ...
+
+
 class TTSCache:
     """Content-addressed mp3 files, one per key, in ``directory`` (``<instance>/tts`` by default in the app).
 
-    All storage access goes through :meth:`path`, :meth:`has` and :meth:`put`, so another backend (shared
-    directory, S3-compatible bucket) can replace this class with the same methods. Files are only ever written
-    whole (temp file + ``os.replace``) and only if they look like mp3, so :meth:`has` means "playable".
+    Instances behind a load balancer share it by pointing ``TTS_CACHE_DIR`` at one shared directory (NFS, a
+    mounted volume): any instance serves what another one stored. Files are only ever written whole (temp file in
+    the same directory, fsync, ``os.replace``, which is atomic on POSIX file systems) and only if they look like
+    mp3, so :meth:`has` means "playable" and a concurrent reader never sees half a file. Implements
+    :class:`TTSStore`; :class:`callflow.tts_storage.S3TTSCache` is the bucket equivalent.
     """
 
     def __init__(self, directory: str | os.PathLike) -> None:
@@ -142,6 +180,21 @@ class TTSCache:
             return self.path(key).stat().st_size > 0
         except (ValueError, OSError):
             return False
+
+    def get(self, key: str) -> bytes | None:
+        """Return the stored mp3 bytes for ``key``, or None if missing, empty or the key is malformed.
+
+        :raises OSError: the file exists but cannot be read (permissions, I/O error).
+        """
+        try:
+            data = self.path(key).read_bytes()
+        except (ValueError, FileNotFoundError):
+            return None
+        return data or None
+
+    def source(self, key: str) -> Path | None:
+        """Return the file path to send for ``key`` (the route streams it, with Range support), or None."""
+        return self.path(key) if self.has(key) else None
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` for ``key`` atomically (temp file in the same directory, fsync, ``os.replace``).
@@ -182,7 +235,9 @@ class OpenAISpeech:
     """Turns agent prompts into cached mp3 URLs with OpenAI ``audio.speech``.
 
     :param client: ``openai.OpenAI`` (used with ``max_retries=0``).
-    :param cache: where mp3s are stored (:class:`TTSCache`).
+    :param cache: where mp3s are stored (:class:`TTSStore`: :class:`TTSCache` or
+        :class:`callflow.tts_storage.S3TTSCache`); its ``has`` must not raise, ``put`` errors count as a failed
+        synthesis (the caller gets ``<Say>``).
     :param model: e.g. ``gpt-4o-mini-tts``; ``voice``: e.g. ``alloy``; ``instructions``: voice style (omitted from
         the request when empty, as ``tts-1`` models reject it).
     :param timeout: seconds :meth:`audio_url` waits for a synthesis inside a webhook turn.
@@ -197,7 +252,7 @@ class OpenAISpeech:
     def __init__(
         self,
         client: openai.OpenAI,
-        cache: TTSCache,
+        cache: TTSStore,
         model: str,
         voice: str,
         instructions: str,
@@ -385,25 +440,43 @@ class OpenAISpeech:
 # -- route ---------------------------------------------------------------------------------------------------------
 
 
-@bp.get("/tts/<key>.mp3")
-def audio(key: str):
-    """Serve a cached mp3 from ``app.extensions["tts_cache"]`` for Twilio ``<Play>`` (unsigned GET).
-
-    404 unless ``key`` is 64 lower-case hex chars and cached; ``audio/mpeg``, ETag = key, ``Cache-Control: public,
-    max-age=31536000, immutable``; ``If-None-Match`` → 304 and ``Range`` handled by ``send_file(conditional=True)``.
-    """
-    if not KEY_RE.fullmatch(key):
-        abort(404)
-    cache: TTSCache = current_app.extensions["tts_cache"]
-    if not cache.has(key):
-        abort(404)
-    try:
-        response = send_file(
-            cache.path(key), mimetype="audio/mpeg", conditional=True, etag=key, max_age=CACHE_MAX_AGE
-        )
-    except FileNotFoundError:  # removed between has() and open
-        abort(404)
+def _cacheable(response: Response, key: str) -> Response:
+    response.set_etag(key)
     response.cache_control.public = True
     response.cache_control.max_age = CACHE_MAX_AGE
     response.cache_control.immutable = True
     return response
+
+
+@bp.get("/tts/<key>.mp3")
+def audio(key: str):
+    """Serve a cached mp3 from ``app.extensions["tts_cache"]`` (any :class:`TTSStore`) for Twilio ``<Play>``.
+
+    Unsigned GET/HEAD. 404 unless ``key`` is 64 lower-case hex chars and stored; 503 if the shared storage fails
+    (a bucket error or timeout: not cacheable, unlike a 404). 200 is ``audio/mpeg`` with ETag = key and
+    ``Cache-Control: public, max-age=31536000, immutable``; an ``If-None-Match`` naming the key (or ``*``) gets a
+    304 without reading the file or object (contents never change for a key); ``Range`` → 206 via
+    ``send_file(conditional=True)``. Conditional requests: https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2
+    """
+    if not KEY_RE.fullmatch(key):
+        abort(404)
+    cache: TTSStore = current_app.extensions["tts_cache"]
+    if request.if_none_match and request.if_none_match.contains_weak(key):
+        if not cache.has(key):
+            abort(404)
+        return _cacheable(Response(status=304), key)
+    try:
+        source = cache.source(key)
+    except (ValueError, FileNotFoundError):
+        abort(404)
+    except OSError as exc:  # TTSStorageError from a bucket, or an unreadable shared directory
+        log.warning("tts serve of %s failed: %s", key[:12], type(exc).__name__)
+        abort(503)
+    if source is None:
+        abort(404)
+    body = source if isinstance(source, Path) else io.BytesIO(source)
+    try:
+        response = send_file(body, mimetype="audio/mpeg", conditional=True, etag=key, max_age=CACHE_MAX_AGE)
+    except FileNotFoundError:  # removed between source() and open
+        abort(404)
+    return _cacheable(response, key)

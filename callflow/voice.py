@@ -17,9 +17,9 @@ import re
 import time
 from typing import Callable, Optional
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, g, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import prompts
@@ -28,7 +28,7 @@ from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech
 from .extensions import db
 from .models import Call, Turn
 from .security import verify_twilio_signature
-from .tickets import TERMINAL_STATUSES, finalize_call_committed
+from .tickets import TERMINAL_STATUSES, finalize_call
 from .twiml import format_hints, render, say_and_hangup, twiml_response
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,21 @@ TURN_BUDGET_S = 5.0  # keep every turn well under Twilio's hard 15 s webhook lim
 
 @bp.before_request
 def _signature() -> None:
+    g.voice_started = time.perf_counter()
     verify_twilio_signature()
+
+
+@bp.after_request
+def _server_timing(response):
+    """Report the server's own time for the webhook (``Server-Timing: app;dur=<ms>``).
+
+    https://www.w3.org/TR/server-timing/ — load tests read it to separate server time
+    from queueing on the client side.
+    """
+    started = g.get("voice_started")
+    if started is not None:
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+    return response
 
 
 def _form_text(name: str, limit: int) -> Optional[str]:
@@ -139,10 +153,12 @@ def _with_retries(step: Callable[[], str]) -> str:
             document = step()
             db.session.commit()
             return document
-        except (StaleDataError, IntegrityError):
+        except (StaleDataError, IntegrityError, OperationalError) as exc:
             db.session.rollback()
             if attempt == MAX_TURN_ATTEMPTS - 1:
                 raise
+            if isinstance(exc, OperationalError):  # locked or a dropped connection: brief pause, then again
+                time.sleep(0.05 * (attempt + 1))
     raise RuntimeError("unreachable")
 
 
@@ -245,6 +261,9 @@ def gather():
         return twiml_response(_database_trouble())
 
 
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
 @bp.post("/status")
 def status():
     """Twilio's status callback: on a final CallStatus, finalize the call and queue its ticket once."""
@@ -252,11 +271,12 @@ def status():
     call_status = (_form_text("CallStatus", 32) or "").lower()
     raw_duration = request.form.get("CallDuration", "")
     duration = int(raw_duration) if raw_duration.isdigit() and len(raw_duration) < 7 else None
-    try:
+
+    def step() -> str:
         call = _load(sid)
         if call is None:
             if call_status not in TERMINAL_STATUSES:
-                return twiml_response("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response />")
+                return EMPTY_TWIML
             # A call we never answered (the voice URL failed?): still leave a ticket.
             call = Call(
                 call_sid=sid,
@@ -267,12 +287,14 @@ def status():
             db.session.add(call)
             db.session.flush()
         if call_status in TERMINAL_STATUSES:
-            finalize_call_committed(call, twilio_status=call_status, duration_s=duration)
-        else:
-            call.twilio_status = call_status or call.twilio_status
-            db.session.commit()
-    except (SQLAlchemyError, StaleDataError):
+            finalize_call(call, twilio_status=call_status, duration_s=duration)
+        elif call_status:
+            call.twilio_status = call_status
+        return EMPTY_TWIML
+
+    try:
+        return twiml_response(_with_retries(step))
+    except SQLAlchemyError:
         db.session.rollback()
         log.exception("database error in the status callback")
-        return twiml_response("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response />", status=503)
-    return twiml_response("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response />")
+        return twiml_response(EMPTY_TWIML, status=503)

@@ -1,7 +1,15 @@
-"""Shared fixtures: an app on a temporary SQLite database with the sample KB, and a
-``Caller`` that drives the voice webhooks the way Twilio does (signed requests)."""
+"""Shared fixtures: an app on a fresh database with the sample KB, and a ``Caller`` that
+drives the voice webhooks the way Twilio does (signed requests).
+
+Every test that uses ``app`` (or ``database_url``) runs twice: on SQLite and on a real
+PostgreSQL server started for the session (:mod:`tests.pgserver`). Without PostgreSQL
+binaries the PostgreSQL leg is skipped with a message on a developer's machine and fails
+in CI (``CI`` set). ``CALLFLOW_TEST_DATABASES=sqlite`` runs one leg only.
+"""
 from __future__ import annotations
 
+import os
+import subprocess
 import xml.etree.ElementTree as ET
 from typing import Any, Optional
 from uuid import uuid4
@@ -13,11 +21,43 @@ TOKEN = "test-auth-token"
 PUBLIC_BASE = "https://callflow.example.test"
 
 
-def base_config(tmp_path) -> dict[str, Any]:
+DATABASES = [d.strip() for d in os.environ.get("CALLFLOW_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the whole session (skipped locally if unavailable, fails in CI)."""
+    from .pgserver import PostgresUnavailable, TempPostgres
+
+    try:
+        server = TempPostgres().start()
+    except (PostgresUnavailable, subprocess.CalledProcessError, subprocess.TimeoutExpired, KeyError, OSError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        message = f"PostgreSQL leg unavailable: {exc} {detail.decode(errors='replace')[:500]}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run the PostgreSQL leg; `make test` installs the server)")
+        pytest.skip(message + " — install Debian's postgresql package (`make test` does) to run it.")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, or a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+def base_config(tmp_path, database_url: Optional[str] = None) -> dict[str, Any]:
     """Settings for a test app: every outside service off, signatures on."""
     return {
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "TWILIO_AUTH_TOKEN": TOKEN,
         "PUBLIC_BASE_URL": PUBLIC_BASE,
         "OPENAI_API_KEY": None,
@@ -46,9 +86,9 @@ def make_app(config: dict[str, Any], load_kb: bool = True):
 
 
 @pytest.fixture
-def app(tmp_path):
-    """A fresh app per test."""
-    app = make_app(base_config(tmp_path))
+def app(tmp_path, database_url):
+    """A fresh app per test, on each database."""
+    app = make_app(base_config(tmp_path, database_url))
     yield app
     from callflow.extensions import db
 

@@ -36,9 +36,9 @@ def openai_fake():
 
 
 @pytest.fixture
-def live_app(tmp_path, kayako, openai_fake):
+def live_app(tmp_path, database_url, kayako, openai_fake):
     """An app with Kayako and OpenAI switched on, the KB synced from the fake help center."""
-    config = base_config(tmp_path)
+    config = base_config(tmp_path, database_url)
     config.update(
         KAYAKO_URL=kayako.url,
         KAYAKO_EMAIL=kayako.email,

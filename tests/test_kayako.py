@@ -287,13 +287,13 @@ def test_hostile_article_payloads(client, fake):
     ]
     got = list(client.iter_articles())
     assert [a["id"] for a in got] == ["14"]
-    assert got[0] == {"id": "14", "title": "Upper", "html": "<p>u</p>", "tags": [], "section": "99",
+    assert got[0] == {"id": "14", "title": "Upper", "html": "<p>u</p>", "locale": "en-us", "tags": [], "section": "99",
                       "status": "PUBLISHED", "updated_at": "", "url": None}
     fake.articles[:] = [{"id": 13, "titles": [{"translation": "T"}], "contents": [{"translation": "<p>c</p>"}],
                          "tags": [1, {"name": 5}, {"name": " ok "}, "plain"], "status": 3, "updated_at": 7,
                          "section": ["bad"], "helpcenter_url": "javascript:alert(1)"}]
     (only,) = list(client.iter_articles())
-    assert only == {"id": "13", "title": "T", "html": "<p>c</p>", "tags": ["ok", "plain"], "section": None,
+    assert only == {"id": "13", "title": "T", "html": "<p>c</p>", "locale": "", "tags": ["ok", "plain"], "section": None,
                     "status": "", "updated_at": "", "url": None}
 
 

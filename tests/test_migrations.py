@@ -11,8 +11,8 @@ from callflow.extensions import db
 from .conftest import base_config
 
 
-def test_upgrade_then_check_shows_no_drift(tmp_path):
-    app = create_app(base_config(tmp_path))
+def test_upgrade_then_check_shows_no_drift(tmp_path, database_url):
+    app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
         flask_migrate.upgrade()
         tables = set(inspect(db.engine).get_table_names())
@@ -30,8 +30,8 @@ def test_check_fails_when_models_drift(tmp_path):
             flask_migrate.check()
 
 
-def test_downgrade_to_base_removes_tables(tmp_path):
-    app = create_app(base_config(tmp_path))
+def test_downgrade_to_base_removes_tables(tmp_path, database_url):
+    app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
         flask_migrate.upgrade()
         flask_migrate.downgrade(revision="base")

@@ -282,3 +282,37 @@ def test_route_serves_cached_mp3(route_client, cache):
 def test_route_404s(route_client, name):
     with route_client.get(f"/tts/{name}.mp3") as response:
         assert response.status_code == 404
+
+
+def test_cache_get_and_source(cache):
+    key = TTSCache.key("Hello", "alloy", "gpt-4o-mini-tts")
+    assert cache.get(key) is None and cache.source(key) is None
+    assert cache.get("../../etc/passwd") is None and cache.source("nothex") is None
+    cache.put(key, silent_mp3(2))
+    assert cache.get(key) == silent_mp3(2)
+    assert cache.source(key) == cache.path(key)
+
+
+def test_route_revalidation_needs_no_read_and_404s_when_missing(route_client, cache):
+    key = TTSCache.key("Hello", "alloy", "gpt-4o-mini-tts")
+    with route_client.get(f"/tts/{key}.mp3", headers={"If-None-Match": f'"{key}"'}) as missing:
+        assert missing.status_code == 404
+    cache.put(key, silent_mp3(2))
+    for tag in (f'W/"{key}"', "*", f'"other", "{key}"'):
+        with route_client.get(f"/tts/{key}.mp3", headers={"If-None-Match": tag}) as cached:
+            assert cached.status_code == 304 and cached.data == b""
+            assert cached.headers["ETag"] == f'"{key}"' and "immutable" in cached.headers["Cache-Control"]
+    with route_client.get(f"/tts/{key}.mp3", headers={"If-None-Match": '"other"'}) as changed:
+        assert changed.status_code == 200 and changed.data == silent_mp3(2)
+
+
+def test_route_unreadable_directory_is_503(route_client, cache, monkeypatch):
+    key = TTSCache.key("Hello", "alloy", "gpt-4o-mini-tts")
+    cache.put(key, silent_mp3(2))
+
+    def broken(_key):
+        raise PermissionError("shared mount gone")
+
+    monkeypatch.setattr(cache, "source", broken)
+    with route_client.get(f"/tts/{key}.mp3") as response:
+        assert response.status_code == 503

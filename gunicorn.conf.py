@@ -1,0 +1,81 @@
+"""gunicorn settings for callflow: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Every setting is documented at https://docs.gunicorn.org/en/stable/settings.html ; the
+signals (graceful reload with HUP, graceful stop with TERM) at
+https://docs.gunicorn.org/en/stable/signals.html .
+
+Environment:
+
+* ``BIND`` -- address(es) to listen on, comma-separated (``127.0.0.1:5000``,
+  ``0.0.0.0:8000``, ``unix:/run/callflow.sock``). Default ``HOST:PORT``.
+* ``HOST`` (default ``127.0.0.1``) and ``PORT`` (default ``5000``) -- used when ``BIND`` is
+  unset. Behind a load balancer on another host, set ``HOST=0.0.0.0`` (or ``BIND``).
+* ``WEB_CONCURRENCY`` -- worker processes (default 2); ``WEB_THREADS`` -- threads per
+  worker (default 8). Each thread serves one webhook at a time: a worker holds one
+  SQLAlchemy pool, so keep ``threads`` <= the pool size (5 + 10 overflow by default).
+* ``GUNICORN_MAX_REQUESTS`` (default 2000) / ``GUNICORN_MAX_REQUESTS_JITTER`` (default
+  200) -- recycle a worker gracefully after that many requests, staggered.
+* ``GUNICORN_CONTROL_SOCKET`` -- path of gunicorn's control socket (off by default: several
+  instances on one host would fight over the default path).
+
+Why these values:
+
+* ``worker_class = "gthread"``: webhook turns wait on the database, Kayako or OpenAI, so
+  threads overlap that waiting without gevent's monkey-patching.
+* ``timeout = 12``: Twilio gives a webhook 15 s before it plays its "application error"
+  (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides); a worker
+  silent for 12 s is killed and replaced before that. With gthread workers this is the
+  worker heartbeat, not a per-request limit: the turn budget inside the app
+  (``callflow.voice.TURN_BUDGET_S``) keeps each answer far below 15 s.
+* ``graceful_timeout = 10``: on HUP/TERM (and ``max_requests`` recycling) a worker stops
+  accepting and has 10 s to finish its in-flight turns, which all end well before that.
+* ``keepalive = 5``: Twilio and load balancers reuse connections; 5 s is below the usual
+  60 s idle timeout of load balancers, so the server closes first, never mid-request.
+* ``preload_app = False``: each worker builds its own app and database engine after the
+  fork (no shared connections), and HUP reloads the application code.
+* Access log to stdout, error log (and the app's JSON logs) to stderr.
+"""
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+_bind = os.environ.get("BIND", "").strip()
+bind = (
+    [part.strip() for part in _bind.split(",") if part.strip()]
+    if _bind
+    else [f"{os.environ.get('HOST', '').strip() or '127.0.0.1'}:{_int('PORT', 5000)}"]
+)
+
+worker_class = "gthread"
+workers = _int("WEB_CONCURRENCY", 2)
+threads = _int("WEB_THREADS", 8)
+
+timeout = 12
+graceful_timeout = 10
+keepalive = 5
+
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+
+preload_app = False
+proc_name = "callflow"
+
+accesslog = "-"  # stdout
+errorlog = "-"  # stderr
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+# The heartbeat file lives in memory when possible (a disk-backed /tmp can stall it).
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+if _control_socket:
+    control_socket = _control_socket
+else:
+    control_socket_disable = True
