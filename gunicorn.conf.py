@@ -4,7 +4,7 @@ Every setting is documented at https://docs.gunicorn.org/en/stable/settings.html
 signals (graceful reload with HUP, graceful stop with TERM) at
 https://docs.gunicorn.org/en/stable/signals.html .
 
-Environment:
+Environment (also read from ``.env``, like :mod:`config`):
 
 * ``BIND`` -- address(es) to listen on, comma-separated (``127.0.0.1:5000``,
   ``0.0.0.0:8000``, ``unix:/run/callflow.sock``). Default ``HOST:PORT``.
@@ -38,6 +38,12 @@ Why these values:
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+# The same .env file config.py reads (existing environment variables win).
+load_dotenv(Path(__file__).resolve().parent / ".env")
 
 
 def _int(name: str, default: int) -> int:

@@ -15,6 +15,10 @@ Configurations: ``before`` (no answer cache, prompts synthesized one after anoth
 prompts not warmed) and ``after`` (fixed prompts warmed by ``tts warm``, all of a reply's
 prompts synthesized in parallel, drafted answers cached); each for a new question (cold)
 and a repeated one. Medians over ``--calls`` calls.
+
+``--database postgresql`` runs the same on a throwaway PostgreSQL server
+(``tests/pgserver.py``: initdb in a temp directory, loopback port, removed afterwards), one
+fresh database per configuration; the default is a SQLite file per configuration.
 """
 from __future__ import annotations
 
@@ -99,11 +103,12 @@ def serve(app):
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
-def build(fake: FakeOpenAI, mode: str, tmp: Path):
+def build(fake: FakeOpenAI, mode: str, tmp: Path, database_url: str | None = None):
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / (mode + '.sqlite3')}",
+            "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{tmp / (mode + '.sqlite3')}",
             "TWILIO_AUTH_TOKEN": None,
+            "TWILIO_VALIDATE_SIGNATURES": False,  # signatures are mandatory unless switched off
             "PUBLIC_BASE_URL": "http://127.0.0.1:1",  # replaced once the port is known
             "OPENAI_API_KEY": "sk-bench",
             "OPENAI_BASE_URL": fake.base_url,
@@ -173,7 +178,22 @@ def answer_turn(url: str, question: str, upstream: Upstream) -> dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=7)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="SQLite files (default) or a throwaway PostgreSQL server (tests/pgserver.py)")
     args = parser.parse_args()
+    pg = None
+    if args.database == "postgresql":
+        from tests.pgserver import TempPostgres
+
+        pg = TempPostgres().start()
+    try:
+        run(args, pg)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def run(args, pg) -> None:
     logging.disable(logging.WARNING)
     fake = FakeOpenAI(api_key="sk-bench")
     fake.start()
@@ -190,7 +210,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("before", "after"):
-            app, server, url, upstream = build(fake, mode, Path(tmp))
+            database_url = pg.create_database(f"answer_turn_{mode}") if pg is not None else None
+            app, server, url, upstream = build(fake, mode, Path(tmp), database_url)
             for scenario in ("new question", "repeated question"):
                 results = []
                 for i in range(args.calls):
@@ -206,8 +227,11 @@ def main() -> None:
                 med = {k: statistics.median(r[k] for r in results) for k in ("server_ms", "served_ms", "own_ms")}
                 rows.append((mode, scenario, med, results[-1]["plays"], results[-1]["says"]))
             server.shutdown()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
     fake.stop()
-    print(f"answer turn, fake OpenAI chat {fake.chat_latency * 1000:.0f} ms, TTS {fake.tts_ttfb * 1000:.0f} ms to first byte / {fake.tts_total * 1000:.0f} ms; medians of {args.calls} calls")
+    print(f"answer turn on {args.database}, fake OpenAI chat {fake.chat_latency * 1000:.0f} ms, TTS {fake.tts_ttfb * 1000:.0f} ms to first byte / {fake.tts_total * 1000:.0f} ms; medians of {args.calls} calls")
     print(f"{'config':<8} {'question':<18} {'server ms':>10} {'audio served ms':>16} {'own share ms':>13} {'<Play>':>7} {'<Say>':>6}")
     for mode, scenario, med, plays, says in rows:
         print(f"{mode:<8} {scenario:<18} {med['server_ms']:>10.0f} {med['served_ms']:>16.0f} {med['own_ms']:>13.1f} {plays:>7} {says:>6}")

@@ -170,7 +170,7 @@ def synthetic_docs(n: int, seed: int = 7) -> list[KbDoc]:
     syll = ["ka", "lo", "mi", "ter", "van", "sol", "pre", "dex", "ri", "na", "tor", "quin", "bel", "stra"]
     fake = set()
     while len(fake) < max(2000, n):
-        fake.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
+        fake.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 5))))  # 580k possible
     vocab = real + sorted(fake)
     cum, total = [], 0.0
     for r in range(len(vocab)):

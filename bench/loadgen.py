@@ -93,6 +93,7 @@ class LoadResult:
     concurrency: int
     window_s: float
     requests_ok: int = 0
+    requests_all: int = 0  # answered 200, inside the window or not (for CPU per turn)
     client_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
     by_kind_server: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -124,6 +125,7 @@ class LoadResult:
             "window_s": round(self.window_s, 2),
             "turns_per_s": round(self.turns_per_s, 1),
             "requests_ok": self.requests_ok,
+            "requests_all": self.requests_all,
             "server_p50_ms": round(percentile(s, 50), 2),
             "server_p99_ms": round(percentile(s, 99), 2),
             "server_max_ms": round(max(s), 2) if s else None,
@@ -198,6 +200,7 @@ class _Run:
             if self._in_window(end):
                 self.r.errors[error] += 1
             return None
+        self.r.requests_all += 1
         if self._in_window(end):
             self.r.requests_ok += 1
             self.r.client_ms.append((end - start) * 1000.0)

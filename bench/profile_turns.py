@@ -55,6 +55,60 @@ def make_app(database_url: str, tmp: Path):
     return app
 
 
+def _median_ms(fn, repeat: int = 200) -> float:
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples)
+
+
+def components(app) -> list[tuple[str, float]]:
+    """Median wall ms of pieces every turn (or many turns) pays, timed alone, without the profiler."""
+    from sqlalchemy import select
+
+    from callflow.conversation import Conversation
+    from callflow.extensions import db
+    from callflow.models import Call
+    from callflow.twiml import format_hints
+    from callflow.voice import EMAIL_HINTS, YES_NO_HINTS
+
+    out = []
+    with app.app_context():
+        index = app.extensions["kb"].index()
+        out.append(("format_hints(KB hints, 100 phrases) - 'answer' turns", _median_ms(lambda: format_hints(index.hints(100)))))
+        out.append(("  of which KbIndex.hints(100)", _median_ms(lambda: index.hints(100))))
+        out.append(("format_hints(email / yes-no hints)", _median_ms(lambda: (format_hints(EMAIL_HINTS), format_hints(YES_NO_HINTS)))))
+        call = db.session.scalar(select(Call).order_by(Call.id.desc()).limit(1))
+        out.append(("Conversation(call) - builds the state machine", _median_ms(lambda: Conversation(call, app.extensions))))
+        cid = call.id
+
+        def lazy_turns():
+            db.session.expire_all()
+            c = db.session.get(Call, cid)
+            return len(c.turns)
+
+        def get_only():
+            db.session.expire_all()
+            return db.session.get(Call, cid)
+
+        t_lazy = _median_ms(lazy_turns, 100)
+        t_get = _median_ms(get_only, 100)
+        out.append((f"len(call.turns) lazy load ({len(call.turns)} turns) - _add_turn", max(0.0, t_lazy - t_get)))
+
+        def touch_commit():
+            c = db.session.get(Call, cid)
+            c.last_activity_at = c.last_activity_at
+            c.retry_count = (c.retry_count or 0) + 0
+            db.session.execute(db.text("UPDATE call SET version = version WHERE id = :i"), {"i": cid})
+            db.session.commit()
+
+        out.append(("one UPDATE + COMMIT round trip", _median_ms(touch_commit, 50)))
+        db.session.rollback()
+    return out
+
+
 def place_call(client, times: dict) -> None:
     sid = "CA" + uuid.uuid4().hex
     base = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+14155550100", "To": "+15005550001",
@@ -109,7 +163,9 @@ def main() -> int:
     ap.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--top", type=int, default=25)
-    ap.add_argument("--no-profile", action="store_true", help="only the per-turn times")
+    ap.add_argument("--no-profile", action="store_true", help="only the per-turn times and pieces")
+    ap.add_argument("--sqlite-synchronous", choices=("OFF", "NORMAL", "FULL"), default=None,
+                    help="what-if: add PRAGMA synchronous=... to SQLite connections (the app sets none: FULL)")
     args = ap.parse_args()
     pg = None
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -123,6 +179,20 @@ def main() -> int:
             url = f"sqlite:///{tmp / 'profile.sqlite3'}"
         try:
             app = make_app(url, tmp)
+            if args.database == "sqlite" and args.sqlite_synchronous:
+                from sqlalchemy import event
+
+                from callflow.extensions import db as _db
+
+                def _sync(dbapi_connection, _record, level=args.sqlite_synchronous):
+                    cursor = dbapi_connection.cursor()
+                    cursor.execute(f"PRAGMA synchronous={level}")
+                    cursor.close()
+
+                with app.app_context():
+                    event.listen(_db.engine, "connect", _sync)
+                    _db.engine.dispose()  # new connections get the pragma
+                print(f"(what-if: PRAGMA synchronous={args.sqlite_synchronous} on every SQLite connection)")
             logging.disable(logging.WARNING)
             client = app.test_client()
             warm: dict = defaultdict(list)
@@ -142,6 +212,9 @@ def main() -> int:
                     print(f"  {kind:<14} {wall:8.2f} {cpu:8.2f}")
             print(f"  {'whole call':<14} {total_wall:8.2f} {total_cpu:8.2f}")
             print(f"  -> one core serves at most ~{1000 * (len(SCRIPT) + 2) / max(total_cpu, 1e-9):.0f} turns/s of this CPU time")
+            print("\nper-turn pieces, timed alone (median wall ms; cProfile not running):")
+            for name, ms in components(app):
+                print(f"  {name:<58} {ms:7.2f}")
             if args.no_profile:
                 return 0
             profiler = cProfile.Profile()

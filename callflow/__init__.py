@@ -68,6 +68,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(tts.bp)
+
+    from .admin import init_admin
+
+    init_admin(app)
     app.extensions["ticket_lookup"] = outbox.ticket_for_call
 
     from .cli import register_cli

@@ -114,7 +114,7 @@ def _as_id(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value) or None
     return None
 
@@ -335,7 +335,7 @@ class KayakoClient:
                 return
             if isinstance(nxt, str) and nxt:
                 found = parse_qs(urlsplit(nxt).query).get("offset", [""])[0]
-                new_offset = int(found) if found.isdigit() else offset + len(data)
+                new_offset = int(found) if found.isascii() and found.isdigit() else offset + len(data)
             elif "next_url" in body or len(data) < int(page_limit):
                 return
             else:

@@ -9,6 +9,7 @@ instance answers from the same articles.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from .clock import utcnow
@@ -24,6 +26,7 @@ from .html_text import html_to_text
 from .kb_search import DEFAULT_CUTOFF, KbDoc, KbIndex
 from .models import KbArticle
 
+log = logging.getLogger(__name__)
 SAMPLE_KB_PATH = Path(__file__).parent / "data" / "sample_kb.json"
 MAX_TITLE_CHARS = 500
 MAX_HTML_CHARS = 200_000
@@ -134,7 +137,13 @@ def upsert_articles(records: Iterable[Mapping[str, Any]], *, remove_missing: boo
 
 
 class KbService:
-    """Per-process cache of the search index over the published articles."""
+    """Per-process cache of the search index over the published articles.
+
+    The first use builds the index in the request (nothing to answer from otherwise); later
+    changes to the table (seen by a cheap count/max query at most every ``REFRESH_S``
+    seconds) are rebuilt in a background thread while the old index keeps answering, so a
+    ``kb sync`` never stalls a call turn (a 10k-article build takes seconds).
+    """
 
     REFRESH_S = 5.0
 
@@ -144,6 +153,7 @@ class KbService:
         self._signature: tuple | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._rebuilding: threading.Thread | None = None
 
     def _current_signature(self) -> tuple:
         row = db.session.execute(
@@ -151,22 +161,44 @@ class KbService:
         ).one()
         return tuple(row)
 
+    def _build(self) -> KbIndex:
+        rows = db.session.scalars(select(KbArticle).where(KbArticle.status == "PUBLISHED"))
+        docs = [KbDoc(id=r.external_id, title=r.title, text=r.text, tags=tuple(r.tags or ()), url=r.url) for r in rows]
+        return KbIndex(docs, cutoff=self.cutoff)
+
+    def _rebuild_in_background(self, signature: tuple) -> None:
+        app = current_app._get_current_object()
+
+        def run() -> None:
+            try:
+                with app.app_context():
+                    index = self._build()
+                with self._lock:
+                    self._index, self._signature = index, signature
+            except Exception:
+                log.exception("rebuilding the KB index failed; keeping the previous one")
+            finally:
+                self._rebuilding = None
+
+        self._rebuilding = threading.Thread(target=run, name="kb-rebuild", daemon=True)
+        self._rebuilding.start()
+
     def index(self) -> KbIndex:
-        """Return the index, rebuilding it if the table changed since the last check."""
+        """Return the current index (built on first use; rebuilt in the background on change)."""
         now = time.monotonic()
         if self._index is not None and now - self._checked_at < self.REFRESH_S:
             return self._index
         signature = self._current_signature()
         with self._lock:
-            if self._index is None or signature != self._signature:
-                rows = db.session.scalars(select(KbArticle).where(KbArticle.status == "PUBLISHED"))
-                docs = [KbDoc(id=r.external_id, title=r.title, text=r.text, tags=tuple(r.tags or ()), url=r.url) for r in rows]
-                self._index = KbIndex(docs, cutoff=self.cutoff)
-                self._signature = signature
             self._checked_at = now
-        return self._index
+            if self._index is None:
+                self._index, self._signature = self._build(), signature
+            elif signature != self._signature and self._rebuilding is None:
+                self._rebuild_in_background(signature)
+            return self._index
 
     def invalidate(self) -> None:
-        """Force a rebuild on the next use."""
-        self._index = None
-        self._signature = None
+        """Force a synchronous rebuild on the next use (after ``kb load`` in this process)."""
+        with self._lock:
+            self._index = None
+            self._signature = None

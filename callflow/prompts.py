@@ -20,11 +20,12 @@ GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
 DIDNT_CATCH = "Sorry, I didn't catch that."
 SAY_YES_OR_NO = "Sorry, please say yes or no. You can also press 1 for yes or 2 for no."
 APOLOGY = "I'm sorry, something went wrong on our side."
+ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
-    ANYTHING_ELSE, ESCALATE, GOODBYE, DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY,
+    ANYTHING_ELSE, ESCALATE, GOODBYE, DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 
 

@@ -405,7 +405,7 @@ class _Simulator:
             if finish and finish in value:
                 value = value[: value.index(finish)]
             num_digits = gather.get("numDigits", "")
-            if num_digits.isdigit() and int(num_digits) > 0:
+            if num_digits.isascii() and num_digits.isdigit() and int(num_digits) > 0:
                 value = value[: int(num_digits)]
             return {"Digits": value} if value else None
         return None

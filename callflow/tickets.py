@@ -80,7 +80,11 @@ def rule_summary(call: Call) -> CallSummary:
             lines.append(f"Suggested article: \"{title}\".")
     else:
         lines.append("The caller hung up before the issue was resolved.")
-    topic = _shorten(title.lower(), 40) if title else ("general inquiry" if call.last_question else "no question")
+    answered = call.outcome == RESOLVED or call.escalation_reason == "not-resolved"
+    if title and answered:
+        topic = _shorten(title.lower(), 40)
+    else:
+        topic = "unanswered question" if call.last_question else "no question"
     sentiment = "positive" if call.outcome == RESOLVED else (
         "negative" if call.escalation_reason in ("not-resolved", "caller-request") else "neutral"
     )

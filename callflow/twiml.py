@@ -102,6 +102,15 @@ def say_and_hangup(texts: list[str], voice: str = "Polly.Joanna-Neural", languag
     return str(response)
 
 
+def hold_and_retry(text: str, url: str, voice: str = "Polly.Joanna-Neural", language: str = "en-US") -> str:
+    """``<Say>`` a holding line, ``<Pause length="1"/>``, then ``<Redirect>`` to ``url`` (POST)."""
+    response = VoiceResponse()
+    response.say(text[:MAX_SAY_CHARS], voice=voice, language=language)
+    response.pause(length=1)
+    response.redirect(url, method="POST")
+    return str(response)
+
+
 def twiml_response(document: str, status: int = 200) -> Response:
     """Wrap a TwiML document as a ``text/xml`` response."""
     return Response(document, status=status, mimetype="text/xml")

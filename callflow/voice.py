@@ -17,7 +17,7 @@ import re
 import time
 from typing import Callable, Optional
 
-from flask import Blueprint, current_app, g, request, url_for
+from flask import Blueprint, abort, current_app, g, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,12 +29,13 @@ from .extensions import db
 from .models import Call, Turn
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_call
-from .twiml import format_hints, render, say_and_hangup, twiml_response
+from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 CALL_SID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ASCII_INT_RE = re.compile(r"[0-9]{1,6}")  # str.isdigit() accepts "²", which int() refuses
 PHONE_MAX = 64
 EMAIL_HINTS = ("at", "dot", "dot com", "gmail dot com", "underscore", "dash", "hyphen", "at sign")
 YES_NO_HINTS = ("yes", "no", "that's right", "agent", "representative")
@@ -71,8 +72,6 @@ def _form_text(name: str, limit: int) -> Optional[str]:
 def _call_sid() -> str:
     sid = (request.form.get("CallSid") or "").strip()
     if not CALL_SID_RE.match(sid):
-        from flask import abort
-
         abort(400, description="A valid CallSid form field is required.")
     return sid
 
@@ -163,20 +162,22 @@ def _with_retries(step: Callable[[], str]) -> str:
 
 
 def _database_trouble() -> str:
-    """Answer without the database: apologise and try the same Gather once more."""
-    db.session.rollback()
-    retry = int(request.args.get("r", "0") or 0) if request.args.get("r", "0").isdigit() else 1
-    if retry >= 1:
-        return _static([prompts.APOLOGY, prompts.ESCALATE])
-    from twilio.twiml.voice_response import VoiceResponse
+    """Answer without the database: ask the caller to hold and retry this Gather once, then give up.
 
-    response = VoiceResponse()
-    cfg = current_app.config
-    response.say("I'm sorry, one moment please.", voice=cfg["TWILIO_VOICE"], language=cfg["TWILIO_LANGUAGE"])
-    response.pause(length=1)
+    The retry is the same action URL plus ``r=1``; the second failure apologises and hangs up
+    (the status callback or the sweeper still queues the ticket once the database is back).
+    """
+    db.session.rollback()
+    if request.args.get("r"):
+        return _static([prompts.APOLOGY, prompts.ESCALATE])
     seq = request.args.get("t", "0")
-    response.redirect(_action_url(int(seq) if seq.isdigit() else 0, retry=1), method="POST")
-    return str(response)
+    cfg = current_app.config
+    return hold_and_retry(
+        prompts.ONE_MOMENT,
+        _action_url(int(seq) if ASCII_INT_RE.fullmatch(seq) else 0, retry=1),
+        voice=cfg["TWILIO_VOICE"],
+        language=cfg["TWILIO_LANGUAGE"],
+    )
 
 
 @bp.post("/incoming")
@@ -270,7 +271,7 @@ def status():
     sid = _call_sid()
     call_status = (_form_text("CallStatus", 32) or "").lower()
     raw_duration = request.form.get("CallDuration", "")
-    duration = int(raw_duration) if raw_duration.isdigit() and len(raw_duration) < 7 else None
+    duration = int(raw_duration) if ASCII_INT_RE.fullmatch(raw_duration) else None
 
     def step() -> str:
         call = _load(sid)

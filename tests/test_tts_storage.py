@@ -340,6 +340,7 @@ def test_stopped_bucket_fails_fast_and_never_escapes(fake, openai_client, bucket
     cache = _cache(endpoint, bucket, timeout=1.0, failure_cooldown=30.0)
     cache.put(KEY, silent_mp3())
     speech = _speech(openai_client, cache)
+    route = _route_client(cache)
     server.stop()
     try:
         other = TTSCache.key("Never stored", "alloy", "m")
@@ -354,11 +355,11 @@ def test_stopped_bucket_fails_fast_and_never_escapes(fake, openai_client, bucket
             cache.put(other, silent_mp3())
         with pytest.raises(TTSStorageError):
             cache.get(KEY)
-        with _route_client(cache).get(f"/tts/{KEY}.mp3") as response:
+        with route.get(f"/tts/{KEY}.mp3") as response:
             assert response.status_code == 503  # a storage failure, not a (cacheable) 404
-        with _route_client(cache).get(f"/tts/{KEY}.mp3", headers={"If-None-Match": f'"{KEY}"'}) as response:
+        with route.get(f"/tts/{KEY}.mp3", headers={"If-None-Match": f'"{KEY}"'}) as response:
             assert response.status_code == 404  # has() is False while the bucket is down
-        assert time.monotonic() - started < 0.2  # cooling down: no request at all
+        assert time.monotonic() - started < 0.5  # cooling down: no request at all
 
         started = time.monotonic()
         assert speech.audio_url("Bucket is down.") is None  # synthesized, but not storable: <Say>, no exception

@@ -1,0 +1,76 @@
+"""``flask admin``: create admin users and set their passwords (prompted, never as arguments)."""
+from __future__ import annotations
+
+import re
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from ..extensions import db
+from ..models import AdminUser
+from .auth import normalize_email
+
+admin_cli = AppGroup("admin", help="Manage the users of the /admin page.")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _find(email: str) -> AdminUser | None:
+    return db.session.scalar(select(AdminUser).where(func.lower(AdminUser.email) == email))
+
+
+def _email_argument(email: str) -> str:
+    email = normalize_email(email)
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise click.BadParameter("not an email address", param_hint="EMAIL")
+    return email
+
+
+def _prompt_password() -> str:
+    minimum = int(current_app.config.get("ADMIN_MIN_PASSWORD_LENGTH", 8))
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < minimum:
+        raise click.ClickException(f"the password must have at least {minimum} characters")
+    return password
+
+
+@admin_cli.command("create-user")
+@click.argument("email")
+def create_user(email: str) -> None:
+    """Create an admin user; prompts twice for the password."""
+    email = _email_argument(email)
+    if _find(email) is not None:
+        raise click.ClickException("an admin user with this email exists; use `admin set-password`")
+    password = _prompt_password()
+    user = AdminUser(email=email, password_hash=generate_password_hash(password), is_active=True)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"admin user {user.id} created")
+
+
+@admin_cli.command("set-password")
+@click.argument("email")
+def set_password(email: str) -> None:
+    """Set a new password (and reactivate the user); signs out its open sessions."""
+    user = _find(_email_argument(email))
+    if user is None:
+        raise click.ClickException("no admin user with this email")
+    user.password_hash = generate_password_hash(_prompt_password())
+    user.is_active = True
+    db.session.commit()
+    click.echo(f"admin user {user.id}: password changed")
+
+
+@admin_cli.command("deactivate")
+@click.argument("email")
+def deactivate(email: str) -> None:
+    """Stop a user from signing in; signs out its open sessions."""
+    user = _find(_email_argument(email))
+    if user is None:
+        raise click.ClickException("no admin user with this email")
+    user.is_active = False
+    db.session.commit()
+    click.echo(f"admin user {user.id} deactivated")

@@ -1,0 +1,63 @@
+"""Forms of the admin page.
+
+POST forms are :class:`FlaskForm` (CSRF token included). The read-only filters (calls
+list, dashboard period, KB "try a question") are plain GET forms without a token: they
+change nothing, and a token in a URL would leak into logs and history.
+"""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, Form, PasswordField, SearchField, SelectChoice, SelectField, SubmitField
+from wtforms.fields import DateField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED
+
+IN_PROGRESS = "in-progress"
+OUTCOME_CHOICES = [
+    SelectChoice("", "Any outcome"),
+    SelectChoice(RESOLVED, "AI resolved"),
+    SelectChoice(NEEDS_HUMAN, "Needs human"),
+    SelectChoice(ABANDONED, "Abandoned"),
+    SelectChoice(IN_PROGRESS, "In progress"),
+]
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)], render_kw={"autocomplete": "username"})
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=1024)], render_kw={"autocomplete": "current-password"}
+    )
+    submit = SubmitField("Sign in")
+
+
+class CsrfForm(FlaskForm):
+    """A button that changes something (retry, sign out): only the CSRF token."""
+
+
+class CallFilterForm(Form):
+    """Search and filters of the calls list (query string)."""
+
+    q = SearchField(
+        "Search", validators=[Optional(), Length(max=200)], render_kw={"placeholder": "Email, phone or CallSid"}
+    )
+    outcome = SelectField("Outcome", choices=OUTCOME_CHOICES, default="", validate_choice=True)
+    date_from = DateField("From", name="from", validators=[Optional()])
+    date_to = DateField("To", name="to", validators=[Optional()])
+
+
+class PeriodForm(Form):
+    """The dashboard's period (query string)."""
+
+    date_from = DateField("From", name="from", validators=[Optional()])
+    date_to = DateField("To", name="to", validators=[Optional()])
+
+
+class KbTryForm(Form):
+    """A question to run against the KB index (query string)."""
+
+    q = SearchField(
+        "Question", validators=[Optional(), Length(max=500)], render_kw={"placeholder": "How do I reset my password?"}
+    )

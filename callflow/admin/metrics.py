@@ -1,0 +1,230 @@
+"""Support metrics for a period: the dashboard and ``GET /admin/api/metrics``.
+
+A period is a range of whole UTC days, both ends included; a call belongs to the day it
+started. "Finished" calls are those with an end time (and so an outcome); rates are over
+finished calls and are None when there are none. Counts and means are aggregated in SQL
+with portable expressions (SQLite and PostgreSQL); the per-day volume is bucketed in
+Python from the start times, which avoids dialect-specific date functions.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable, Optional
+
+from rapidfuzz import fuzz, process, utils
+from sqlalchemy import and_, case, func, select
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
+
+DEFAULT_PERIOD_DAYS = 30
+MAX_PERIOD_DAYS = 366
+#: Escalations that mean "the knowledge base had no answer".
+UNANSWERED_REASONS = ("no-kb-match", "not-grounded")
+#: Questions at least this similar (rapidfuzz token_set_ratio, 0..100) share a group.
+SIMILARITY_THRESHOLD = 70
+#: At most this many recent unanswered questions are grouped (bounded work per request).
+MAX_UNANSWERED_QUESTIONS = 2000
+TOP_TOPICS = 10
+TOP_QUESTION_GROUPS = 20
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class PeriodError(ValueError):
+    """A period given by the user is not valid (message safe to show)."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole UTC days from ``start`` to ``end``, both included."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """``[start 00:00 UTC, day after end 00:00 UTC)``."""
+        lo = datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+        hi = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        return lo, hi
+
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range(self.days)]
+
+
+def parse_date(value: Optional[str], name: str) -> Optional[date]:
+    """``YYYY-MM-DD`` to a date; None for an empty value; :class:`PeriodError` otherwise."""
+    if value is None or str(value).strip() == "":
+        return None
+    value = str(value).strip()
+    if not _ISO_DATE.match(value):
+        raise PeriodError(f"'{name}' must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PeriodError(f"'{name}' is not a valid date") from None
+
+
+def make_period(
+    start: Optional[date],
+    end: Optional[date],
+    *,
+    today: Optional[date] = None,
+    default_days: int = DEFAULT_PERIOD_DAYS,
+    max_days: int = MAX_PERIOD_DAYS,
+) -> Period:
+    """Fill in missing ends (``default_days`` ending today) and check the range."""
+    today = today or utcnow().date()
+    if end is None:
+        end = today if start is None else max(today, start)
+    if start is None:
+        start = end - timedelta(days=default_days - 1)
+    if end < start:
+        raise PeriodError("'to' must not be before 'from'")
+    period = Period(start, end)
+    if period.days > max_days:
+        raise PeriodError(f"the period must not be longer than {max_days} days")
+    return period
+
+
+def parse_period(from_value: Optional[str], to_value: Optional[str], **kwargs: Any) -> Period:
+    """A :class:`Period` from query-string values (see :func:`make_period`)."""
+    return make_period(parse_date(from_value, "from"), parse_date(to_value, "to"), **kwargs)
+
+
+def _in_period(period: Period):
+    lo, hi = period.bounds()
+    return and_(Call.started_at >= lo, Call.started_at < hi)
+
+
+def _ratio(part: int, whole: int) -> Optional[float]:
+    return round(part / whole, 4) if whole else None
+
+
+def outcome_figures(period: Period) -> dict[str, Any]:
+    """Counts by outcome, rates, mean handling time and email capture, in one SQL query."""
+    finished = Call.ended_at.is_not(None)
+
+    def count_if(*conditions) -> Any:
+        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+    row = db.session.execute(
+        select(
+            func.count(Call.id),
+            count_if(finished),
+            count_if(finished, Call.outcome == RESOLVED),
+            count_if(finished, Call.outcome == NEEDS_HUMAN),
+            count_if(finished, Call.outcome == ABANDONED),
+            count_if(finished, Call.email_confirmed.is_(True)),
+            func.avg(case((finished, Call.duration_s), else_=None)),
+        ).where(_in_period(period))
+    ).one()
+    total, done, resolved, escalated, abandoned, emails, mean_duration = row
+    total, done, resolved, escalated, abandoned, emails = (
+        int(v or 0) for v in (total, done, resolved, escalated, abandoned, emails)
+    )
+    return {
+        "calls": {
+            "total": total,
+            "finished": done,
+            "in_progress": total - done,
+            "ai_resolved": resolved,
+            "needs_human": escalated,
+            "abandoned": abandoned,
+            "email_confirmed": emails,
+        },
+        "rates": {
+            "resolution": _ratio(resolved, done),
+            "escalation": _ratio(escalated, done),
+            "abandon": _ratio(abandoned, done),
+            "email_capture": _ratio(emails, done),
+        },
+        "average_handling_time_s": round(float(mean_duration), 1) if mean_duration is not None else None,
+    }
+
+
+def volume_per_day(period: Period) -> list[dict[str, Any]]:
+    """``[{"date": "YYYY-MM-DD", "calls": n}, ...]`` for every day of the period (zeros included)."""
+    counts = {d: 0 for d in period.dates()}
+    for started in db.session.scalars(select(Call.started_at).where(_in_period(period))):
+        day = started.astimezone(timezone.utc).date()
+        if day in counts:
+            counts[day] += 1
+    return [{"date": d.isoformat(), "calls": n} for d, n in counts.items()]
+
+
+def top_topics(period: Period, limit: int = TOP_TOPICS) -> list[dict[str, Any]]:
+    """The most frequent call topics (call drivers), most frequent first."""
+    n = func.count(Call.id).label("n")
+    rows = db.session.execute(
+        select(Call.topic, n)
+        .where(_in_period(period), Call.topic.is_not(None), Call.topic != "")
+        .group_by(Call.topic)
+        .order_by(n.desc(), Call.topic)
+        .limit(limit)
+    )
+    return [{"topic": topic, "calls": int(count)} for topic, count in rows]
+
+
+def group_questions(questions: Iterable[str], threshold: float = SIMILARITY_THRESHOLD) -> list[dict[str, Any]]:
+    """Group similar questions greedily: each joins the first group whose first question is similar.
+
+    Similarity is ``fuzz.token_set_ratio`` with ``utils.default_process`` (case and
+    punctuation ignored). Returns ``[{"count", "example", "examples"}]``, biggest first;
+    ``example`` is the group's first question, ``examples`` up to three different ones.
+    """
+    groups: list[dict[str, Any]] = []
+    heads: list[str] = []
+    for question in questions:
+        text = " ".join(str(question or "").split())
+        if not text:
+            continue
+        match = process.extractOne(
+            text, heads, scorer=fuzz.token_set_ratio, processor=utils.default_process, score_cutoff=threshold
+        )
+        if match is None:
+            heads.append(text)
+            groups.append({"count": 1, "example": text, "examples": [text]})
+            continue
+        group = groups[match[2]]
+        group["count"] += 1
+        if len(group["examples"]) < 3 and text not in group["examples"]:
+            group["examples"].append(text)
+    return sorted(groups, key=lambda g: -g["count"])  # stable: first seen wins ties
+
+
+def unanswered_questions(period: Period, limit: int = TOP_QUESTION_GROUPS) -> list[dict[str, Any]]:
+    """The questions the KB could not answer, grouped by similarity, most asked first."""
+    rows = db.session.scalars(
+        select(Call.last_question)
+        .where(
+            _in_period(period),
+            Call.escalation_reason.in_(UNANSWERED_REASONS),
+            Call.last_question.is_not(None),
+        )
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(MAX_UNANSWERED_QUESTIONS)
+    )
+    return group_questions(rows)[:limit]
+
+
+def compute_metrics(period: Period) -> dict[str, Any]:
+    """Every dashboard figure for ``period``, JSON-ready."""
+    figures = outcome_figures(period)
+    return {
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "days": period.days,
+        "timezone": "UTC",
+        **figures,
+        "volume_per_day": volume_per_day(period),
+        "top_topics": top_topics(period),
+        "unanswered_questions": unanswered_questions(period),
+    }

@@ -1,0 +1,291 @@
+"""Admin pages and JSON endpoints: dashboard, calls, call detail, ticket retry, KB.
+
+Every route here needs a signed-in admin (see ``_guard`` in the package). Caller text is
+only ever rendered through Jinja's autoescaping; the ticket's HTML goes into a sandboxed
+``<iframe srcdoc>``.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
+
+from ..clock import utcnow
+from ..extensions import db
+from ..kb_search import KbHit
+from ..models import Call, KbArticle, TicketOutbox
+from ..outbox import retry_ticket
+from . import bp, wants_json
+from .forms import IN_PROGRESS, CallFilterForm, CsrfForm, KbTryForm, PeriodForm
+from .metrics import DEFAULT_PERIOD_DAYS, PeriodError, compute_metrics, make_period, parse_period
+
+
+def can_retry(ticket: Optional[TicketOutbox]) -> bool:
+    """A failed ticket, or a queued one that already failed an attempt (send it now, not after the backoff).
+
+    ``delivered``/``local`` tickets are done, ``sending`` ones are in a worker's hands.
+    """
+    if ticket is None:
+        return False
+    return ticket.status == "failed" or (ticket.status == "queued" and ticket.attempts > 0)
+
+
+# -- template helpers ---------------------------------------------------------------------
+
+
+@bp.app_template_filter("admin_time")
+def format_time(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC time for display ("" for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).strftime(fmt)
+
+
+@bp.app_template_filter("admin_duration")
+def format_duration(seconds: Optional[float]) -> str:
+    """Seconds as ``m:ss`` ("–" for None)."""
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@bp.app_template_filter("admin_percent")
+def format_percent(ratio: Optional[float]) -> str:
+    """A 0..1 ratio as a percentage ("–" for None)."""
+    return "–" if ratio is None else f"{ratio * 100:.1f} %"
+
+
+@bp.app_template_filter("admin_http_url")
+def http_url(value: Any) -> Optional[str]:
+    """The URL if it is http(s), else None: stored URLs never become ``javascript:`` links."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+@bp.app_template_filter("admin_offset")
+def format_offset(moment: Optional[datetime], start: Optional[datetime]) -> str:
+    """Time since the call started as ``+m:ss``."""
+    if moment is None or start is None:
+        return ""
+    delta = max(0, int((moment - start).total_seconds()))
+    return f"+{delta // 60}:{delta % 60:02d}"
+
+
+def _article_titles(ids: set[Optional[str]]) -> dict[str, KbArticle]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = db.session.scalars(select(KbArticle).where(KbArticle.external_id.in_(wanted)))
+    return {a.external_id: a for a in rows}
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    """JSON errors for the API, a small page for everything else."""
+    code = exc.code or 500
+    if wants_json():
+        message = "CSRF token missing or invalid" if type(exc).__name__ == "CSRFError" else exc.description
+        if code == 429:
+            message = "too many requests"
+        return jsonify(error=message), code
+    if code == 429 and request.endpoint == "admin.login":
+        from .forms import LoginForm
+
+        error = "Too many failed sign-in attempts. Wait a minute and try again."
+        return render_template("admin/login.html", form=LoginForm(), error=error), 429
+    if type(exc).__name__ == "CSRFError":
+        message = "The form has expired or was not sent by this site. Go back, reload the page and try again."
+    else:
+        message = exc.description
+    return render_template("admin/error.html", code=code, name=exc.name, message=message), code
+
+
+# -- dashboard and metrics ------------------------------------------------------------------
+
+
+@bp.get("/")
+def dashboard():
+    """Show the support figures for a period (default: the last 30 days)."""
+    form = PeriodForm(request.args)
+    error = None
+    try:
+        period = parse_period(request.args.get("from"), request.args.get("to"))
+    except PeriodError as exc:
+        error = str(exc)
+        period = make_period(None, None)
+    metrics = compute_metrics(period)
+    form.date_from.data, form.date_to.data = period.start, period.end
+    today = utcnow().date()
+    presets = [
+        (label, (today - timedelta(days=days - 1)).isoformat(), today.isoformat())
+        for label, days in (("7 days", 7), ("30 days", DEFAULT_PERIOD_DAYS), ("90 days", 90), ("1 year", 365))
+    ]
+    page = render_template(
+        "admin/dashboard.html", form=form, metrics=metrics, period=period, error=error, presets=presets
+    )
+    return page, 400 if error else 200
+
+
+@bp.get("/api/metrics")
+def api_metrics():
+    """The dashboard figures as JSON: ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (400 on bad dates)."""
+    try:
+        period = parse_period(request.args.get("from"), request.args.get("to"))
+    except PeriodError as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(compute_metrics(period))
+
+
+# -- calls ------------------------------------------------------------------------------------
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def _search_clause(q: str):
+    """Match a query against email, CallSid, caller name and phone number (digits only)."""
+    lowered = q.lower()
+    clauses = [
+        func.lower(Call.email).contains(lowered, autoescape=True),
+        func.lower(Call.call_sid).startswith(lowered, autoescape=True),
+        func.lower(Call.name).contains(lowered, autoescape=True),
+    ]
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if len(digits) >= 3:
+        clauses.append(Call.from_number.contains(digits, autoescape=True))
+    return or_(*clauses)
+
+
+@bp.get("/calls")
+def calls():
+    """List calls, newest first, with filters, search and pages."""
+    form = CallFilterForm(request.args)
+    stmt = select(Call).options(selectinload(Call.ticket)).order_by(Call.started_at.desc(), Call.id.desc())
+    invalid = not form.validate()
+    for field in (form.q, form.outcome, form.date_from, form.date_to):
+        if field.errors:
+            field.data = None
+    q = (form.q.data or "").strip()
+    if q:
+        stmt = stmt.where(_search_clause(q))
+    if form.outcome.data == IN_PROGRESS:
+        stmt = stmt.where(Call.ended_at.is_(None))
+    elif form.outcome.data:
+        stmt = stmt.where(Call.outcome == form.outcome.data, Call.ended_at.is_not(None))
+    if form.date_from.data:
+        stmt = stmt.where(Call.started_at >= _day_start(form.date_from.data))
+    if form.date_to.data:
+        stmt = stmt.where(Call.started_at < _day_start(form.date_to.data + timedelta(days=1)))
+    page = db.paginate(stmt, per_page=current_app.config["ADMIN_PAGE_SIZE"], max_per_page=100, error_out=False)
+    filters = {
+        key: value
+        for key, value in (
+            ("q", q),
+            ("outcome", form.outcome.data),
+            ("from", form.date_from.data.isoformat() if form.date_from.data else None),
+            ("to", form.date_to.data.isoformat() if form.date_to.data else None),
+        )
+        if value
+    }
+    return render_template("admin/calls.html", form=form, page=page, filters=filters, invalid=invalid)
+
+
+@bp.get("/calls/<int:call_id>")
+def call_detail(call_id: int):
+    """Show one call: facts, transcript, article, ticket and its delivery attempts."""
+    call = db.get_or_404(Call, call_id, description="No such call.")
+    ticket = call.ticket
+    payload: dict[str, Any] = dict(ticket.payload or {}) if ticket else {}
+    articles = _article_titles({call.article_id, *(t.article_id for t in call.turns)})
+    payload_json = json.dumps(payload, indent=2, ensure_ascii=False, default=str) if ticket else ""
+    return render_template(
+        "admin/call_detail.html",
+        call=call,
+        ticket=ticket,
+        payload=payload,
+        payload_json=payload_json,
+        contents_html=str(payload.get("contents_html") or ""),
+        articles=articles,
+        retry_form=CsrfForm(),
+        retryable=can_retry(ticket),
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>/retry")
+def retry(ticket_id: int):
+    """Queue a failed ticket for delivery again (form button; CSRF checked)."""
+    ticket = db.get_or_404(TicketOutbox, ticket_id, description="No such ticket.")
+    if not can_retry(ticket):
+        flash(f"Ticket {ticket.id} is {ticket.status}: nothing to retry.", "warning")
+    else:
+        retry_ticket(ticket.id)
+        flash(f"Ticket {ticket.id} is queued for delivery again.", "success")
+    return redirect(url_for("admin.call_detail", call_id=ticket.call_id) + "#ticket")
+
+
+@bp.post("/api/tickets/<int:ticket_id>/retry")
+def api_retry(ticket_id: int):
+    """Queue a failed ticket again; JSON answer; needs the ``X-CSRFToken`` header."""
+    ticket = db.session.get(TicketOutbox, ticket_id)
+    if ticket is None:
+        return jsonify(error="no such ticket"), 404
+    if not can_retry(ticket):
+        return jsonify(error=f"ticket is {ticket.status}", id=ticket.id, status=ticket.status), 409
+    ticket = retry_ticket(ticket.id)
+    return jsonify(id=ticket.id, status=ticket.status, next_attempt_at=ticket.next_attempt_at.isoformat())
+
+
+# -- knowledge base -----------------------------------------------------------------------
+
+
+@bp.get("/kb")
+def kb():
+    """List the KB articles with the last sync time, and try a question against the index."""
+    form = KbTryForm(request.args)
+    index = current_app.extensions["kb"].index()
+    cutoff = index.cutoff
+    hits: list[KbHit] = []
+    question = ""
+    if form.validate() and (form.q.data or "").strip():
+        question = form.q.data.strip()
+        hits = index.search(question, limit=5)
+    last_sync, total = db.session.execute(select(func.max(KbArticle.synced_at), func.count(KbArticle.id))).one()
+    page = db.paginate(
+        select(KbArticle).order_by(KbArticle.section, KbArticle.title, KbArticle.id),
+        per_page=50,
+        max_per_page=200,
+        error_out=False,
+    )
+    hit_articles = _article_titles({h.id for h in hits})
+    best_clears = bool(hits) and hits[0].score >= cutoff
+    if last_sync is not None and last_sync.tzinfo is None:
+        last_sync = last_sync.replace(tzinfo=timezone.utc)
+    return render_template(
+        "admin/kb.html",
+        form=form,
+        question=question,
+        hits=hits,
+        hit_articles=hit_articles,
+        cutoff=cutoff,
+        best_clears=best_clears,
+        last_sync=last_sync,
+        total=total,
+        page=page,
+        invalid=bool(form.errors),
+    )

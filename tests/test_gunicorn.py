@@ -1,0 +1,164 @@
+"""gunicorn.conf.py: its values, and a real gunicorn serving, reloading on HUP and stopping on TERM."""
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "gunicorn.conf.py"
+ENV_NAMES = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_MAX_REQUESTS",
+             "GUNICORN_MAX_REQUESTS_JITTER", "GUNICORN_CONTROL_SOCKET")
+
+
+def load_conf(monkeypatch, **env: str) -> dict:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return {k: v for k, v in runpy.run_path(str(CONF)).items() if not k.startswith("_")}
+
+
+def gunicorn_config(settings: dict):
+    """The settings as gunicorn itself validates them (unknown names raise)."""
+    from gunicorn.config import Config
+
+    cfg = Config()
+    for name, value in settings.items():
+        if name in cfg.settings:
+            cfg.set(name, value)
+    return cfg
+
+
+def test_defaults(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf["worker_class"] == "gthread"
+    assert conf["workers"] == 2 and conf["threads"] == 8
+    assert conf["timeout"] < 15  # Twilio gives up on a webhook after 15 s
+    assert conf["timeout"] == 12 and conf["graceful_timeout"] == 10 and conf["keepalive"] == 5
+    assert conf["graceful_timeout"] < conf["timeout"]
+    assert conf["max_requests"] > 0 and 0 < conf["max_requests_jitter"] < conf["max_requests"]
+    assert conf["bind"] == ["127.0.0.1:5000"]
+    assert conf["accesslog"] == "-" and conf["preload_app"] is False
+    cfg = gunicorn_config(conf)
+    assert cfg.worker_class_str == "gthread" and cfg.timeout == 12 and cfg.threads == 8
+    assert cfg.address == [("127.0.0.1", 5000)]
+    assert cfg.control_socket_disable is True
+
+
+def test_environment_overrides(monkeypatch):
+    conf = load_conf(monkeypatch, WEB_CONCURRENCY="4", WEB_THREADS="16", PORT="8123")
+    assert (conf["workers"], conf["threads"], conf["bind"]) == (4, 16, ["127.0.0.1:8123"])
+    conf = load_conf(monkeypatch, HOST="0.0.0.0", PORT="8000")
+    assert conf["bind"] == ["0.0.0.0:8000"]
+    conf = load_conf(monkeypatch, BIND="127.0.0.1:9001, unix:/tmp/callflow.sock", PORT="1")
+    assert conf["bind"] == ["127.0.0.1:9001", "unix:/tmp/callflow.sock"]
+    assert gunicorn_config(conf).address[0] == ("127.0.0.1", 9001)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, timeout: float = 2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def wait_until(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def healthy(base: str) -> bool:
+    try:
+        status, _, body = get(base + "/healthz", timeout=1.0)
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+    return status == 200 and json.loads(body)["status"] == "ok"
+
+
+def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
+    pytest.importorskip("gunicorn")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "KAYAKO_", "OPENAI_")) and k not in ENV_NAMES}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'gunicorn.sqlite3'}",
+        TWILIO_VALIDATE_SIGNATURES="false",
+        TTS_CACHE_DIR=str(tmp_path / "tts"),
+        BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+        WEB_THREADS="2",
+        LOG_FORMAT="json",
+        PYTHONUNBUFFERED="1",
+    )
+    bin_dir = Path(sys.executable).parent
+    migrate = subprocess.run(
+        [str(bin_dir / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    assert migrate.returncode == 0, migrate.stderr.decode(errors="replace")[-2000:]
+
+    out, err = (tmp_path / "gunicorn.out").open("wb"), (tmp_path / "gunicorn.err").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "wsgi:app"], cwd=ROOT, env=env, stdout=out, stderr=err
+    )
+
+    def errlog() -> str:
+        return (tmp_path / "gunicorn.err").read_text(errors="replace")
+
+    try:
+        wait_until(lambda: healthy(base) or proc.poll() is not None, 15, "gunicorn to answer /healthz")
+        assert proc.poll() is None, errlog()[-3000:]
+        assert "Using worker: gthread" in errlog()
+
+        # a webhook through the real server: TwiML back, a request id, a JSON log line with the CallSid
+        sid = "CA" + "7" * 32
+        request = urllib.request.Request(
+            base + "/voice/incoming",
+            data=f"CallSid={sid}&From=%2B14155550100&CallStatus=ringing".encode(),
+            headers={"X-Request-ID": "gunicorn-test-1"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200 and response.headers["X-Request-ID"] == "gunicorn-test-1"
+            assert b"<Response>" in response.read()
+
+        booted = errlog().count("Booting worker")
+        proc.send_signal(signal.SIGHUP)  # graceful reload: new workers, old ones finish and exit
+        wait_until(lambda: errlog().count("Booting worker") > booted, 15, "a new worker after HUP")
+        wait_until(lambda: healthy(base), 10, "/healthz after HUP")
+        assert "Hang up" in errlog()
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        out.close()
+        err.close()
+
+    logs = [json.loads(line) for line in errlog().splitlines() if line.startswith("{")]
+    line = next(r for r in logs if r.get("logger") == "callflow.request" and "/voice/incoming" in r["message"])
+    assert line["call_sid"] == sid and line["request_id"] == "gunicorn-test-1"
+    assert "4155550100" not in errlog()
+    access = (tmp_path / "gunicorn.out").read_text(errors="replace")
+    assert "GET /healthz" in access  # the access log goes to stdout

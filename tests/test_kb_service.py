@@ -1,0 +1,50 @@
+"""The per-process KB index: built once, rebuilt in the background when articles change."""
+from __future__ import annotations
+
+from callflow.extensions import db
+from callflow.kb import KbLoadError, normalize_article, upsert_articles
+
+import pytest
+
+NEW = {"id": "n1", "title": "Configuring the quantum flux capacitor", "html": "<p>Open <b>Flux</b> settings.</p>", "tags": ["flux"], "status": "PUBLISHED"}
+
+
+def test_change_is_picked_up_without_blocking_the_turn(app):
+    with app.app_context():
+        service = app.extensions["kb"]
+        service.REFRESH_S = 0
+        first = service.index()
+        assert "n1" not in {h.id for h in first.search("quantum flux capacitor")}
+        upsert_articles([NEW])
+        db.session.commit()
+        again = service.index()
+        assert again is first  # the old index still answers while the new one builds
+        if service._rebuilding is not None:
+            service._rebuilding.join(timeout=30)
+        fresh = service.index()
+        assert fresh is not first
+        assert fresh.search("quantum flux capacitor")[0].id == "n1"
+
+
+def test_drafts_are_never_indexed(app):
+    with app.app_context():
+        upsert_articles([dict(NEW, id="d1", status="DRAFT")])
+        db.session.commit()
+        app.extensions["kb"].invalidate()
+        assert all(h.id != "d1" for h in app.extensions["kb"].index().search("quantum flux capacitor"))
+
+
+def test_upsert_reports_added_updated_removed_and_skipped(app):
+    with app.app_context():
+        report = upsert_articles([NEW, {"id": "", "title": "no id"}, NEW])
+        assert report.added == ["n1"] and len(report.skipped) == 1
+        db.session.commit()
+        report = upsert_articles([dict(NEW, title="Renamed")], remove_missing=True)
+        db.session.commit()
+        assert report.updated == ["n1"] and "n1" not in report.removed and len(report.removed) > 10
+
+
+@pytest.mark.parametrize("raw", [None, 5, {"title": "x"}, {"id": "1"}, {"id": "1", "title": ""}])
+def test_bad_article_records_are_rejected(raw):
+    with pytest.raises(KbLoadError):
+        normalize_article(raw)
