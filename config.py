@@ -100,6 +100,14 @@ class Config:
     TICKET_WORKER_POLL_S = float(_env("TICKET_WORKER_POLL_S", "5"))
     TICKET_CLAIM_TTL_S = float(_env("TICKET_CLAIM_TTL_S", "300"))
 
+    # Admin page (/admin)
+    ADMIN_COOKIE_SECURE = as_bool(_env("ADMIN_COOKIE_SECURE")) if _env("ADMIN_COOKIE_SECURE") else None  # None: secure unless testing
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")  # shared store (e.g. redis://) with several instances
+    ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute")  # failed logins per IP and email
+    ADMIN_LOGIN_IP_RATE_LIMIT = _env("ADMIN_LOGIN_IP_RATE_LIMIT", "30 per minute")
+    ADMIN_MIN_PASSWORD_LENGTH = int(_env("ADMIN_MIN_PASSWORD_LENGTH", "8"))
+    ADMIN_PAGE_SIZE = int(_env("ADMIN_PAGE_SIZE", "25"))
+
     # Serving
     # Behind a reverse proxy: trust this many hops of each X-Forwarded-* header
     # (https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/); 0 ignores it.

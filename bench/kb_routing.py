@@ -7,6 +7,8 @@ Usage (from the repository root)::
     .venv/bin/python bench/kb_routing.py --verbose       # list every miss / wrong answer
     .venv/bin/python bench/kb_routing.py --latency 1000,10000   # query latency, synthetic KBs
     .venv/bin/python bench/kb_routing.py --kb other_kb.json --questions other_q.json
+    .venv/bin/python bench/kb_routing.py --all           # sample + every held-out eval set
+    .venv/bin/python bench/kb_routing.py --all --verbose # failures of the non-blind sets only
 
 Data: ``callflow/data/sample_kb.json`` (published articles only, via
 ``docs_from_articles``) and ``tests/data/kb_questions.json`` (``expected`` is
@@ -26,6 +28,15 @@ person, so the cost of a cutoff is ``2 * wrong + missed``; the suggested
 cutoff minimises that cost averaged over a +-5 point window (robust to the
 small shifts a new knowledge base brings; ties go to the higher cutoff,
 which escalates more).
+
+Held-out evaluation sets (``--all``): ``tests/data/kb_eval/<name>_kb.json``
+with ``tests/data/kb_eval/<name>_questions.json``, small knowledge bases of
+other domains (an online store, an accounting app, a telecom provider) that
+the search was *not* tuned on.  ``--all`` reports every set at the cutoff,
+then a sweep of the pooled cost over all sets together (the suggested
+cutoff is picked on the pool).  Sets named in :data:`BLIND_SETS` are a final
+blind check: their per-question failures are never printed (``--verbose``
+skips them unless ``--show-blind`` is given), so nobody tunes on them.
 """
 
 from __future__ import annotations
@@ -51,6 +62,9 @@ from callflow.kb_search import (  # noqa: E402
 
 KB_PATH = ROOT / "callflow" / "data" / "sample_kb.json"
 QUESTIONS_PATH = ROOT / "tests" / "data" / "kb_questions.json"
+EVAL_DIR = ROOT / "tests" / "data" / "kb_eval"
+#: Eval sets kept as a blind check: only aggregate numbers are ever shown.
+BLIND_SETS = frozenset({"telecom"})
 WRONG_COST = 2.0
 MISSED_COST = 1.0
 
@@ -65,6 +79,20 @@ def load_questions(path: Path | str = QUESTIONS_PATH) -> list[dict]:
     """Labelled questions: ``[{"question": str, "expected": id | None}]``."""
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def eval_sets() -> list[tuple[str, Path, Path]]:
+    """``(name, kb path, questions path)`` of the sample set, then every
+    ``tests/data/kb_eval/<name>_kb.json`` that has a ``<name>_questions.json``,
+    sorted by name."""
+    out = [("sample", KB_PATH, QUESTIONS_PATH)]
+    if EVAL_DIR.is_dir():
+        for kb in sorted(EVAL_DIR.glob("*_kb.json")):
+            name = kb.name[: -len("_kb.json")]
+            qs = EVAL_DIR / f"{name}_questions.json"
+            if qs.is_file():
+                out.append((name, kb, qs))
+    return out
 
 
 def top_hits(index: KbIndex, questions: list[dict]) -> list[tuple[dict, list]]:
@@ -141,6 +169,63 @@ def print_report(results, cutoff: float, verbose: bool) -> None:
         for kind, q, hits in c["failures"]:
             shown = ", ".join(f"{h.id}:{h.score:.1f}" for h in hits) or "-"
             print(f"  [{kind:6s}] expected {q['expected']}: {q['question']!r} -> {shown}")
+
+
+def print_all(sets: list[tuple[str, list]], cutoff: float, cutoffs, verbose: bool,
+              show_blind: bool = False) -> None:
+    """Per-set report at ``cutoff`` plus a pooled sweep over all sets.
+
+    ``sets`` is ``[(name, results)]``; results as from :func:`top_hits`.
+    Failures are listed (``verbose``) for non-blind sets only, unless
+    ``show_blind``.
+    """
+    print(f"routing at cutoff {cutoff:g} (cost = {WRONG_COST:g}*wrong + {MISSED_COST:g}*missed):")
+    print(f"  {'set':<16} {'n':>4} {'acc%':>6} {'right':>5} {'esc':>4} {'wrong':>5} "
+          f"{'missed':>6} {'cost':>5} {'top1%':>6} {'top3%':>6}")
+    pooled: list = []
+    for name, results in sets:
+        c = evaluate(results, cutoff)
+        n_ans, top1, top3 = ranking(results)
+        label = name + (" (blind)" if name in BLIND_SETS else "")
+        print(f"  {label:<16} {c['n']:4d} {100 * c['accuracy']:6.1f} {c['answered_right']:5d} "
+              f"{c['escalated_right']:4d} {c['wrong']:5d} {c['missed']:6d} {c['cost']:5g} "
+              f"{100 * top1 / max(n_ans, 1):6.1f} {100 * top3 / max(n_ans, 1):6.1f}")
+        pooled.extend(results)
+    c = evaluate(pooled, cutoff)
+    n_ans, top1, top3 = ranking(pooled)
+    print(f"  {'ALL':<16} {c['n']:4d} {100 * c['accuracy']:6.1f} {c['answered_right']:5d} "
+          f"{c['escalated_right']:4d} {c['wrong']:5d} {c['missed']:6d} {c['cost']:5g} "
+          f"{100 * top1 / max(n_ans, 1):6.1f} {100 * top3 / max(n_ans, 1):6.1f}")
+    held = [r for name, results in sets if name != "sample" for r in results]
+    if held:
+        h = evaluate(held, cutoff)
+        print(f"  held-out acc {100 * h['accuracy']:.1f}%, wrong {h['wrong']}, missed {h['missed']}")
+
+    print(f"\npooled cutoff sweep (per-set accuracy% / wrong / missed):")
+    names = [name for name, _ in sets]
+    print(f"  {'cutoff':>6} {'ALL acc':>7} {'wrong':>5} {'miss':>4} {'cost':>5}  "
+          + "  ".join(f"{n[:10]:>12}" for n in names))
+    for cut in cutoffs:
+        c = evaluate(pooled, cut)
+        cells = []
+        for _, results in sets:
+            e = evaluate(results, cut)
+            cells.append(f"{100 * e['accuracy']:5.1f}/{e['wrong']:2d}/{e['missed']:2d}")
+        print(f"  {cut:6g} {100 * c['accuracy']:7.1f} {c['wrong']:5d} {c['missed']:4d} {c['cost']:5g}  "
+              + "  ".join(f"{x:>12}" for x in cells))
+    print(f"suggested cutoff on the pool (lowest cost averaged over +-5 points): "
+          f"{suggest_cutoff(pooled, cutoffs):g} (DEFAULT_CUTOFF = {DEFAULT_CUTOFF:g})")
+
+    if verbose:
+        for name, results in sets:
+            if name in BLIND_SETS and not show_blind:
+                print(f"\n{name}: blind set, failures not shown")
+                continue
+            c = evaluate(results, cutoff)
+            print(f"\n{name} failures:")
+            for kind, q, hits in c["failures"]:
+                shown = ", ".join(f"{h.id}:{h.score:.1f}" for h in hits) or "-"
+                print(f"  [{kind:6s}] expected {q['expected']}: {q['question']!r} -> {shown}")
 
 
 def print_sweep(results, cutoffs) -> None:
@@ -228,18 +313,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", default="", help="comma-separated synthetic KB sizes, e.g. 1000,10000")
     ap.add_argument("--kb", default=str(KB_PATH), help="KB JSON (sample_kb.json shape)")
     ap.add_argument("--questions", default=str(QUESTIONS_PATH), help="labelled questions JSON")
+    ap.add_argument("--all", action="store_true",
+                    help="report the sample set and every tests/data/kb_eval set, pooled sweep")
+    ap.add_argument("--show-blind", action="store_true",
+                    help="with --all --verbose, also list failures of the blind sets")
     args = ap.parse_args(argv)
 
-    index = load_index(args.cutoff, args.kb)
-    results = top_hits(index, load_questions(args.questions))
-    print_report(results, args.cutoff, args.verbose)
     start, stop, step = (float(x) for x in args.sweep.split(":"))
     cutoffs = []
     x = start
     while x <= stop + 1e-9:
         cutoffs.append(round(x, 4))
         x += step
-    print_sweep(results, cutoffs)
+    if args.all:
+        sets = [(name, top_hits(load_index(args.cutoff, kb), load_questions(qs)))
+                for name, kb, qs in eval_sets()]
+        print_all(sets, args.cutoff, cutoffs, args.verbose, args.show_blind)
+    else:
+        index = load_index(args.cutoff, args.kb)
+        results = top_hits(index, load_questions(args.questions))
+        print_report(results, args.cutoff, args.verbose)
+        print_sweep(results, cutoffs)
     if args.latency:
         measure_latency([int(s) for s in args.latency.split(",") if s.strip()])
     return 0

@@ -132,6 +132,19 @@ MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
 #: Longest hint phrase (characters), Twilio's limit for ``<Gather hints>``.
 MAX_HINT_CHARS = 100
+#: Similarity of a :data:`SUPPORT_SYNONYMS` target relative to the caller's
+#: own word (1.0); 0 disables the expansion.
+SYNONYM_SIM = 0.7
+#: A caller word the knowledge base never uses but whose synonyms it does
+#: weighs this fraction of the best synonym's idf (at least the unseen weight).
+SYNONYM_UNSEEN_W = 1.0
+#: Skip fuzzy vocabulary matching for words that have synonyms in the index.
+SYNONYM_BLOCKS_FUZZY = True
+#: Top-1 vs top-2 margin: scores move by this fraction of their lead (points)
+#: over the best other article, minus MARGIN_CENTER, lead clipped to +-MARGIN_CAP.
+MARGIN_WEIGHT = 0.0
+MARGIN_CAP = 20.0
+MARGIN_CENTER = 0.0
 
 # --------------------------------------------------------------------------
 # Text normalisation
@@ -313,6 +326,249 @@ def content_terms(text: str) -> list[str]:
     return _content_terms(_join_letters(_words(text[:MAX_QUERY_CHARS * 20])))
 
 
+# --------------------------------------------------------------------------
+# Customer-support synonyms (query expansion)
+# --------------------------------------------------------------------------
+
+#: Generic customer-support vocabulary: what callers say (left of ``:``) and
+#: the words help-center articles tend to use for it (right).  One rule a
+#: line; several comma-separated keys may share the targets; a key of two or
+#: more words is a phrase matched on consecutive words ("money back").  Rules
+#: are one-way and not transitive.  A target only counts when the knowledge
+#: base uses it, and then at :data:`SYNONYM_SIM` of an exact match, so the
+#: caller's own words still dominate.  Keep it generic (any product, any
+#: help center); knowledge-base specific names belong in article tags.
+SUPPORT_SYNONYMS = """
+# signing in and account access
+log in, log on, logon, logged in, signin, sign on: login sign
+login: sign signin
+sign in, signed in: login
+remember: forgot forgotten
+blocked, lockout: locked lock
+locked: blocked
+2 step, multi factor, one time code, verification code, security code, mfa, 2sv, otp: 2fa factor authentication verification
+verification: 2fa factor authentication
+profile, signup, registration: account
+sign up: account register
+admin, administrator, superuser: role permission administrator admin
+permission, privilege: role access
+access: permission role
+role: permission
+teammate, colleague, coworker, staff, person, people: agent user member employee staff team
+employee: staff agent user
+agent: user member
+user: agent member
+invite: invitation
+# deleting, exporting, importing
+remove, erase, wipe: delete remove erase
+get rid: delete remove
+delete: remove erase
+download: export
+export: download
+spreadsheet, excel: csv spreadsheet excel export
+csv: spreadsheet excel export
+upload: import
+migrate, migration, bring over, move over: import migration
+# billing and plans
+bill: invoice billing
+invoice: bill receipt billing
+receipt: invoice
+statement: invoice bill
+charge, charged: billing payment fee invoice
+fee: charge price cost
+price, cost: price pricing cost fee
+pay, paying: payment billing
+payment: pay billing
+money back, reimburse, reimbursement, chargeback: refund
+money: refund payment
+package: plan subscription parcel shipment
+tier, membership: plan subscription
+plan: subscription
+subscription: plan
+bigger, go up, move up: upgrade
+cheaper, go down, move down: downgrade price
+terminate, discontinue, close account: cancel cancellation
+# settings and customisation
+timezone: zone time
+hours off, wrong time: zone timezone
+logo, color, colour, appearance, style, brand, look and feel: branding theme design customize
+branding: logo theme design brand
+theme: branding design template
+design: branding theme template
+template: theme design
+alert: notification
+notification: alert
+popup, pop up: notification alert desktop
+mail: email
+email: mail
+junk: spam
+combine, consolidate, unify: merge
+merge: combine
+label, categorize, categorise: tag
+tag: label
+happiness, happy, csat, nps: satisfaction csat survey
+rating, feedback, score: satisfaction survey feedback rating
+survey: feedback rating
+canned: macro template
+service level: sla
+rule, workflow: trigger automation
+trigger: rule automation
+hook up: connect integration
+integrate: integration connect
+link: connect
+connect: link integration
+token: key api
+key: token
+# devices and channels
+cell, cellphone, smartphone: phone mobile
+iphone, ipad: ios app mobile
+android: app mobile
+site, webpage: website web
+website: site
+# orders and delivery
+purchase: order buy
+buy: purchase order
+order: purchase
+deliver, delivery: shipping ship
+ship, shipping, shipment: delivery deliver
+postage: shipping
+courier: carrier shipping
+parcel: package shipment
+send back, sent back, ship back, mail back, bring back: return
+swap: exchange replace
+replace: exchange replacement
+exchange: swap replace
+broken, broke, cracked, smashed, shattered: damaged defective faulty broken
+damaged: broken defective
+defective, faulty: damaged broken defective faulty
+coupon, voucher: promo discount code
+promo: coupon discount
+discount: coupon promo
+incorrect: wrong
+wrong: incorrect
+modify, edit: change update
+change: update edit
+update: change edit
+guarantee: warranty
+warranty: guarantee
+fix: repair
+repair: fix
+pick up, collect: pickup
+shop: store
+store: shop
+dropped off: delivered
+saturday, sunday: weekend
+fit: size sizing
+# accounting words every small business uses
+vendor: supplier
+supplier: vendor
+client: customer
+customer: client
+salary, wage, paycheck, paystub, pay stub, payslip: payroll payslip wage salary
+earnings, revenue, income: profit
+profit: income
+made money, make money, making money: profit income
+vat, gst: tax
+euro, foreign: currency
+chase, nudge, follow up: reminder remind
+late: overdue
+overdue: late
+picture, photo, image, snap: photo picture image scan
+configure: set setup settings
+"""
+
+
+def _parse_synonyms(spec: str) -> tuple[dict[str, tuple[str, ...]],
+                                        dict[tuple[str, ...], tuple[int, tuple[str, ...]]]]:
+    """Parse :data:`SUPPORT_SYNONYMS` into word and phrase rules.
+
+    Returns:
+        ``(words, phrases)``: ``words`` maps a key stem to target stems;
+        ``phrases`` maps a tuple of normalised words (as :func:`_words`
+        gives them, so "two step" is ``("2", "step")``) to ``(head, targets)``
+        where ``head`` is the position of the phrase's last topic word, the
+        query word whose match group the targets join.
+    """
+    words: dict[str, list[str]] = {}
+    phrases: dict[tuple[str, ...], tuple[int, list[str]]] = {}
+    for line in spec.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or ":" not in line:
+            continue
+        keys, targets = line.split(":", 1)
+        tstems = []
+        for t in _words(targets):
+            s = _stem(t)
+            if s not in tstems:
+                tstems.append(s)
+        for key in keys.split(","):
+            kw = _words(key)
+            if not kw:
+                continue
+            if len(kw) == 1:
+                k = _stem(kw[0])
+                lst = words.setdefault(k, [])
+                lst.extend(s for s in tstems if s != k and s not in lst)
+                continue
+            heads = [i for i, w in enumerate(kw) if w not in _STOP_WORDS]
+            if not heads:
+                continue
+            head = heads[-1]
+            _, lst = phrases.setdefault(tuple(kw), (head, []))
+            lst.extend(s for s in tstems if s != _stem(kw[head]) and s not in lst)
+    return ({k: tuple(v) for k, v in words.items() if v},
+            {k: (h, tuple(v)) for k, (h, v) in phrases.items() if v})
+
+
+_SYN_WORDS, _SYN_PHRASES = _parse_synonyms(SUPPORT_SYNONYMS)
+_SYN_PHRASE_MAX = max((len(k) for k in _SYN_PHRASES), default=0)
+
+
+def synonyms(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Synonym expansion of ``text``, as the index applies it to a query.
+
+    Returns:
+        ``[(stem, target stems), ...]`` for every topic word of ``text`` (see
+        :func:`content_terms`) that :data:`SUPPORT_SYNONYMS` expands, in
+        order: "combine the two tickets" -> ``[("combin", ("merg",))]``.  The
+        index uses only the targets its articles contain, each at
+        :data:`SYNONYM_SIM`.  ``[]`` for non-string input.
+    """
+    if not isinstance(text, str):
+        return []
+    words = _join_letters(_words(text[:MAX_QUERY_CHARS]))
+    extra = _phrase_synonyms(words)
+    out = []
+    for t in _content_terms(words):
+        targets = _merge_targets(_SYN_WORDS.get(t, ()), extra.get(t, ()), t)
+        if targets:
+            out.append((t, targets))
+    return out
+
+
+def _phrase_synonyms(words: list[str]) -> dict[str, tuple[str, ...]]:
+    """Targets of the :data:`SUPPORT_SYNONYMS` phrases found in ``words``,
+    keyed by the stem of each phrase's head word."""
+    out: dict[str, tuple[str, ...]] = {}
+    if not _SYN_PHRASES:
+        return out
+    n = len(words)
+    for i in range(n):
+        for k in range(2, min(_SYN_PHRASE_MAX, n - i) + 1):
+            rule = _SYN_PHRASES.get(tuple(words[i:i + k]))
+            if rule:
+                head, targets = rule
+                h = _stem(words[i + head])
+                out[h] = _merge_targets(out.get(h, ()), targets, h)
+    return out
+
+
+def _merge_targets(a: tuple[str, ...], b: tuple[str, ...], term: str) -> tuple[str, ...]:
+    out = list(a)
+    out.extend(s for s in b if s not in out)
+    return tuple(s for s in out if s != term)
+
+
 def _bm25_idf(df: int, n: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
@@ -401,6 +657,34 @@ def docs_from_articles(articles: Iterable[Mapping]) -> list[KbDoc]:
                              tags=tags, url=str(url) if url else None))
         except Exception:
             continue
+    return out
+
+
+def _dedupe(variants) -> tuple[tuple[str, float], ...]:
+    """Keep the highest similarity of each stem, first-seen order."""
+    best: dict[str, float] = {}
+    for v, sim in variants:
+        if sim > best.get(v, 0.0):
+            best[v] = sim
+    return tuple(best.items())
+
+
+def _apply_margin(ranked: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    """Reward a clear winner, penalise a close call (see :data:`MARGIN_WEIGHT`).
+
+    ``ranked`` is ``[(score, doc)]`` best first.  Each score moves by
+    ``MARGIN_WEIGHT`` times its lead over the best *other* article (the
+    runner-up for the top hit, the top hit for the rest), the lead clipped to
+    +-:data:`MARGIN_CAP` points.  The order is unchanged: the top hit only
+    gains what the runner-up loses.
+    """
+    s1 = ranked[0][0]
+    s2 = ranked[1][0] if len(ranked) > 1 else 0.0
+    out = []
+    for i, (sc, d) in enumerate(ranked):
+        lead = sc - (s2 if i == 0 else s1)
+        lead = max(-MARGIN_CAP, min(MARGIN_CAP, lead)) - MARGIN_CENTER
+        out.append((max(0.0, min(100.0, sc + MARGIN_WEIGHT * lead)), d))
     return out
 
 
@@ -597,6 +881,7 @@ class KbIndex:
             words = text[: m.start()].split() + tail
         words = _join_letters(words)
         vocab = self._postings
+        phrase_syn = _phrase_synonyms(words) if SYNONYM_SIM > 0 else {}
         # Re-join compounds split by the recognizer ("in voice", "pass word").
         joined: list[str] = []
         i = 0
@@ -617,8 +902,13 @@ class KbIndex:
         terms = _content_terms(joined)[:MAX_QUERY_TERMS]
         groups = []
         for t in terms:
+            syn: tuple[tuple[str, float], ...] = ()
+            if SYNONYM_SIM > 0:
+                syn = tuple((v, SYNONYM_SIM) for v in
+                            _merge_targets(_SYN_WORDS.get(t, ()), phrase_syn.get(t, ()), t)
+                            if v in vocab)
             if t in vocab:
-                groups.append((self._idf[t], ((t, 1.0), *self._prefix_terms(t))))
+                groups.append((self._idf[t], _dedupe(((t, 1.0), *self._prefix_terms(t), *syn))))
                 continue
             # Split an unknown joined word ("helpdesk" -> "help" + "desk").
             split = None
@@ -632,10 +922,16 @@ class KbIndex:
                 for s in split:
                     groups.append((self._idf[s], ((s, 1.0),)))
                 continue
-            variants = self._fuzzy_terms(t) or tuple(self._prefix_terms(t))
+            # A word the synonym table knows is a real word, not a recognizer
+            # slip: do not bend it into a look-alike ("remember" -> "member").
+            variants = () if (syn and SYNONYM_BLOCKS_FUZZY) else self._fuzzy_terms(t)
+            variants = variants or tuple(self._prefix_terms(t))
             if variants:
                 weight = max(self._idf[v] for v, _ in variants)
-                groups.append((weight, variants))
+                groups.append((weight, _dedupe((*variants, *syn))))
+            elif syn:
+                weight = max(self._idf[v] for v, _ in syn)
+                groups.append((max(self._idf_unseen, SYNONYM_UNSEEN_W * weight), syn))
             else:
                 groups.append((self._idf_unseen, ()))
         return groups
@@ -689,6 +985,8 @@ class KbIndex:
                 score *= min(1.0, cov_raw / self._min_evidence)
             out.append((min(100.0, score), d))
         out.sort(key=lambda sd: (-sd[0], sd[1]))
+        if MARGIN_WEIGHT > 0 and out:
+            out = _apply_margin(out)
         return out
 
     @staticmethod

@@ -72,7 +72,9 @@ def wants_json() -> bool:
 
 def _cookie_defaults(app: Flask) -> None:
     """Secure, HttpOnly, SameSite=Lax cookies unless the config says otherwise."""
-    secure = app.config.setdefault("ADMIN_COOKIE_SECURE", not app.testing)
+    secure = app.config.get("ADMIN_COOKIE_SECURE")
+    if secure is None:
+        secure = app.config["ADMIN_COOKIE_SECURE"] = not app.testing
     wanted = {
         "SESSION_COOKIE_SECURE": bool(secure),
         "SESSION_COOKIE_HTTPONLY": True,
