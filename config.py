@@ -44,7 +44,8 @@ class Config:
 
     SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: database errors must not copy emails or phone numbers into the logs
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
     # Twilio (https://www.twilio.com/docs/usage/webhooks/webhooks-security)
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")

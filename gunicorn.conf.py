@@ -33,7 +33,8 @@ Why these values:
   60 s idle timeout of load balancers, so the server closes first, never mid-request.
 * ``preload_app = False``: each worker builds its own app and database engine after the
   fork (no shared connections), and HUP reloads the application code.
-* Access log to stdout, error log (and the app's JSON logs) to stderr.
+* Access log to stdout (path without query string, no referer: no personal data; with the
+  response's ``X-Request-ID``), error log (and the app's JSON logs) to stderr.
 """
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ preload_app = False
 proc_name = "callflow"
 
 accesslog = "-"  # stdout
+# No query string and no referer (an admin search such as ?q=<email> must not reach the log),
+# the duration in ms, and the X-Request-ID the app put on the response (joins the JSON logs).
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
 errorlog = "-"  # stderr
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 

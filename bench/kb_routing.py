@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cutoff", type=float, default=DEFAULT_CUTOFF, help="score cutoff 0..100")
     ap.add_argument("--verbose", action="store_true", help="list failures")
-    ap.add_argument("--sweep", default="20:80:2.5", help="start:stop:step of the cutoff sweep")
+    ap.add_argument("--sweep", default="20:80:1", help="start:stop:step of the cutoff sweep")
     ap.add_argument("--latency", default="", help="comma-separated synthetic KB sizes, e.g. 1000,10000")
     ap.add_argument("--kb", default=str(KB_PATH), help="KB JSON (sample_kb.json shape)")
     ap.add_argument("--questions", default=str(QUESTIONS_PATH), help="labelled questions JSON")

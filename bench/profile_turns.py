@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,6 +197,23 @@ def main() -> int:
             client = app.test_client()
             warm: dict = defaultdict(list)
             place_call(client, warm)  # first call builds the KB index etc.
+            from sqlalchemy import event
+
+            from callflow.extensions import db as _db
+
+            statements: list[str] = []
+
+            def _count(conn, cursor, statement, *rest):
+                statements.append(statement.split(None, 1)[0].upper())
+
+            with app.app_context():
+                engine = _db.engine
+            event.listen(engine, "before_cursor_execute", _count)
+            place_call(client, defaultdict(list))
+            event.remove(engine, "before_cursor_execute", _count)
+            kinds = Counter(statements)
+            print(f"SQL statements in one call of {len(SCRIPT) + 2} turns: {len(statements)} "
+                  f"({', '.join(f'{k} {v}' for k, v in kinds.most_common())}) + one COMMIT per turn")
             times: dict = defaultdict(list)
             for _ in range(args.calls):
                 place_call(client, times)

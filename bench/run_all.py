@@ -4,10 +4,12 @@
 2. answer turn on PostgreSQL (``bench/answer_turn.py --database postgresql``);
 3. call throughput and latency on SQLite and PostgreSQL (``bench/throughput.py``);
 4. KB search at 1k / 10k / 100k articles (``bench/kb_search.py``);
-5. KB routing accuracy on the labelled questions (``bench/kb_routing.py``).
+5. per-turn CPU and wall time in-process on PostgreSQL, a diagnostic of where a turn's
+   time goes (``bench/profile_turns.py --no-profile``);
+6. KB routing accuracy on the labelled questions (``bench/kb_routing.py``).
 
 Each step runs in its own interpreter and streams its output; a summary of the figures
-against their targets follows. About 12 minutes on 2 cores (``--quick``: about 4, smaller
+against their targets follows. About 10 minutes on 2 cores (``--quick``: about 4, smaller
 and shorter runs, for checking that everything works -- not figures to quote).
 Benchmarks are not tests: nothing here fails on a missed target. ``--json-dir`` keeps
 the raw results.
@@ -70,6 +72,8 @@ def machine() -> dict[str, str]:
         "gunicorn": gunicorn,
         "postgresql": pg,
         "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "git": _cmd_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+        + (" + uncommitted changes" if _cmd_output(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"]) else ""),
     }
 
 
@@ -122,7 +126,17 @@ def parse_routing(text: str) -> dict:
     return out
 
 
-def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[list], routing: dict, times: dict) -> None:
+def parse_per_turn(text: str) -> dict:
+    m = re.search(r"whole call\s+([\d.]+)\s+([\d.]+)", text)
+    out = {"call_wall_ms": float(m[1]), "call_cpu_ms": float(m[2])} if m else {}
+    m = re.search(r"SQL statements in one call of (\d+) turns: (\d+)", text)
+    if m:
+        out.update(turns=int(m[1]), statements=int(m[2]))
+    return out
+
+
+def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[list], routing: dict, per_turn: dict,
+            times: dict) -> None:
     print("\n" + "=" * 100)
     print("SUMMARY (medians; 2 shared cores -- the load generator, the servers, PostgreSQL and anything else")
     print("running on this machine compete for them; ratios come from back-to-back runs in the same session)")
@@ -148,6 +162,12 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
                   f"(target <= 25: {'met' if p['server_p99_ms'] <= 25 else 'MISSED'}); client p50 {p['client_p50_ms']:.1f} ms, "
                   f"p99 {p['client_p99_ms']:.1f} ms; errors {p['errors_in_window']}; tickets {db['tickets']['ticket_rows']} for "
                   f"{db['tickets']['calls_completed']} completed calls ({'OK' if db['tickets']['ok'] else 'MISMATCH'})")
+            pl = db.get("paced_light")
+            if pl:
+                print(f"  {db['database']:<10} {tp['args']['light_calls']} concurrent calls ({pl['offered_turns_per_s']:.0f} turns/s offered): "
+                      f"server p50 {pl['server_p50_ms']:.1f} ms, p99 {pl['server_p99_ms']:.1f} ms; client p50 {pl['client_p50_ms']:.1f} ms, "
+                      f"p99 {pl['client_p99_ms']:.1f} ms; errors {pl['errors_in_window']}")
+            print(f"  {db['database']:<10} gunicorn worker boots {db['worker_boots']} (2 at start, the rest max_requests recycling)")
         bp = tp.get("bare_paced")
         if bp:
             print(f"  bare app   {tp['args']['calls']} concurrent calls: server p50/p99 {bp['server_p50_ms']:.1f}/{bp['server_p99_ms']:.1f} ms, "
@@ -160,6 +180,10 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
                   f"build {r['build_s']:.1f} s"
                   + (f"  -> p99 target <= 10 ms: {'met' if max(r['first_p99_ms'], r['repeat_p99_ms']) <= 10 else 'MISSED'}"
                      if r["articles"] >= 100_000 else ""))
+    if per_turn.get("turns"):
+        n = per_turn["turns"]
+        print(f"\nper-turn cost in-process on PostgreSQL (no HTTP, one thread): {per_turn['call_cpu_ms'] / n:.1f} ms CPU, "
+              f"{per_turn['call_wall_ms'] / n:.1f} ms wall per turn; {per_turn['statements'] / n:.1f} SQL statements + 1 COMMIT per turn")
     if routing:
         print(f"\nKB routing (sample KB, labelled questions, cutoff {routing.get('cutoff', '?')}): accuracy "
               f"{routing.get('accuracy_pct', '?')}% ({routing.get('answered right', '?')} answered right, "
@@ -171,7 +195,7 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller, shorter runs (a smoke run, not figures to quote)")
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,kb_search,kb_routing")
+    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,kb_search,profile,kb_routing")
     ap.add_argument("--json-dir", default=None, help="keep the raw JSON results here")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -182,7 +206,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "machine.json").write_text(json.dumps(info, indent=2))
     times: dict[str, float] = {}
-    answer, tp, kb, routing = [], None, None, {}
+    answer, tp, kb, routing, per_turn = [], None, None, {}, {}
     try:
         if "answer" not in skip:
             code, text, times["answer turn"] = stream(
@@ -210,13 +234,20 @@ def main(argv: Optional[list[str]] = None) -> int:
                 timeout=1200)
             if kb_json.exists():
                 kb = json.loads(kb_json.read_text())
+        if "profile" not in skip:
+            code, text, times["per-turn cost"] = stream(
+                "per-turn cost on PostgreSQL (diagnostic: where a turn's time goes)",
+                [PY, str(BENCH / "profile_turns.py"), "--database", "postgresql", "--no-profile",
+                 "--calls", "10" if args.quick else "30"],
+                timeout=300)
+            per_turn = parse_per_turn(text)
         if "kb_routing" not in skip:
             code, text, times["kb routing"] = stream("KB routing accuracy", [PY, str(BENCH / "kb_routing.py")], timeout=300)
             routing = parse_routing(text)
     finally:
         if not args.json_dir:
             shutil.rmtree(out_dir, ignore_errors=True)
-    summary(info, answer, tp, kb, routing, times)
+    summary(info, answer, tp, kb, routing, per_turn, times)
     return 0
 
 

@@ -163,6 +163,9 @@ def gunicorn_settings() -> list[str]:
     return base + ["--workers", "2"]
 
 
+SERVER_ENV: dict[str, str] = {}  # --server-env KEY=VALUE, for experiments (both servers)
+
+
 def base_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "WEB_", "TWILIO_", "KAYAKO_", "OPENAI_"))}
     for name in ("PUBLIC_BASE_URL", "BIND", "HOST", "PORT", "DATABASE_URL", "PROXY_FIX"):
@@ -179,6 +182,7 @@ def base_env(tmp: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(SERVER_ENV)
     return env
 
 
@@ -501,13 +505,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--bare-paced-duration", type=float, default=30.0, help="paced run of the bare app (0: skip)")
     ap.add_argument("--max-calls", type=int, default=50_000, help="upper bound on calls per load run")
     ap.add_argument("--skip-saturation", action="store_true")
+    ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="experiment: extra environment for both servers, e.g. GUNICORN_MAX_REQUESTS=0 or WEB_THREADS=4")
     ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
     args = ap.parse_args(argv)
+    for item in args.server_env:
+        key, _, value = item.partition("=")
+        SERVER_ENV[key.strip()] = value
 
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     if (ROOT / ".env").exists():
         print("  (note: a .env file exists; outside services are forced off, but check it)", flush=True)
-    results: dict = {"args": vars(args), "databases": [], "python": platform.python_version(),
+    results: dict = {"args": vars(args), "server_env": dict(SERVER_ENV), "databases": [], "python": platform.python_version(),
                      "gunicorn": gunicorn_settings(), "offered_turns_per_s": round(offered_rate(args), 1),
                      "loadavg_start": loadavg()}
     tmp = Path(tempfile.mkdtemp(prefix="callflow-bench-"))
@@ -515,7 +524,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         bare = Gunicorn("bare_app:app", base_env(tmp), tmp, "bare", BARE_READY, extra=["--pythonpath", str(BENCH)])
         with bare:
-            print(f"call throughput: bare app up at {bare.url}; gunicorn {' '.join(gunicorn_settings())}; "
+            print(f"call throughput: bare app up at {bare.url}; gunicorn {' '.join(gunicorn_settings())}"
+                  f"{' with ' + ' '.join(f'{k}={v}' for k, v in SERVER_ENV.items()) if SERVER_ENV else ''}; "
                   f"load average {loadavg()}", flush=True)
             for kind in databases:
                 db_pid = None

@@ -23,6 +23,7 @@ from .spoken_email import parse_spoken_email, readback
 log = logging.getLogger(__name__)
 
 MAX_SPEECH_CHARS = 1000
+MAX_NAME_CHARS = 120  # the call.name column
 MAX_QUESTION_WORDS_FOR_YES = 4
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -117,7 +118,7 @@ class Conversation:
         email = parse_spoken_email(text) if text else None
         name = extract_name(text) if text else None
         if name:
-            self.call.name = name
+            name = self.call.name = name[:MAX_NAME_CHARS]
         if text and not email and looks_like_question(text):
             self.call.pending_question = text
         self.machine.send("introduce")

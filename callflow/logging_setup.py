@@ -51,9 +51,14 @@ request_log = logging.getLogger("callflow.request")
 
 # --- masking -------------------------------------------------------------------------------
 
-# An address: local part, "@" (or its URL encoding %40), a dotted domain ending in a TLD.
+# An address: a local part (any characters but spaces and the separators around addresses in
+# text, reprs, headers and query strings, so Unicode and most RFC 5322 atext count), "@" or its URL
+# encoding %40, dotted domain labels and a last label (letters, digits, "-": punycode TLDs).
+# The local part starts where a run of its characters starts: the lookbehind keeps the scan
+# linear (without it every position of a long run would be retried, quadratic time).
+_LOCAL_CHARS = r"[^\s@<>()\[\],;:\"'`=&?]"
 _EMAIL_RE = re.compile(
-    r"(?P<local>[A-Za-z0-9!#$&*+^_~.-]+)(?P<at>@|%40)(?P<domain>(?:[A-Za-z0-9-]+\.)+)(?P<tld>[A-Za-z]{2,63})\b"
+    rf"(?<!{_LOCAL_CHARS})(?P<local>{_LOCAL_CHARS}*)(?P<at>@|%40)(?P<domain>(?:[\w-]+\.)+)(?P<tld>[\w-]{{2,63}})(?![\w-])"
 )
 # A phone-like run: an optional "+" or "(", then at least 7 digits, each pair separated by
 # at most two of " .()-". Not inside a word (so "CA0000..." CallSids and hex ids are left).
@@ -65,7 +70,7 @@ _DECIMAL_RE = re.compile(r"^\d+\.\d+$")
 
 def _mask_email(match: re.Match[str]) -> str:
     local, domain = match.group("local"), match.group("domain")
-    return f"{local[0]}***{match.group('at')}{domain[0]}***.{match.group('tld')}"
+    return f"{local[:1]}***{match.group('at')}{domain[0]}***.{match.group('tld')}"
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -95,14 +100,18 @@ def mask_text(text: str) -> str:
     """
     if not text:
         return text
-    return _PHONE_RE.sub(_mask_phone, _EMAIL_RE.sub(_mask_email, text))
+    if "@" in text or "%40" in text:
+        text = _EMAIL_RE.sub(_mask_email, text)
+    return _PHONE_RE.sub(_mask_phone, text)
 
 
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
         return mask_text(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_mask_value(v) for v in value)
+    if isinstance(value, list):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_mask_value(v) for v in value)
     if isinstance(value, dict):
         return {k: _mask_value(v) for k, v in value.items()}
     return value
@@ -163,7 +172,7 @@ class MaskingFilter(logging.Filter):
 
 def _sane(value: Optional[str], pattern: re.Pattern[str]) -> Optional[str]:
     """``value`` if it matches ``pattern`` and holds nothing that looks like personal data."""
-    if value and pattern.match(value) and mask_text(value) == value:
+    if value and pattern.fullmatch(value) and mask_text(value) == value:
         return value
     return None
 
@@ -254,14 +263,19 @@ class CallflowJsonFormatter(JsonFormatter):
 
 
 class CallflowTextFormatter(logging.Formatter):
-    """A human-readable line (:data:`TEXT_FORMAT`); adds request context and masks first."""
+    """A human-readable line (:data:`TEXT_FORMAT`, ``-`` for an unknown id); adds request context and masks first."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
         mask_record(add_request_context(record))
-        return super().format(record)
+        ids = record.request_id, record.call_sid
+        record.request_id, record.call_sid = ids[0] or "-", ids[1] or "-"
+        try:
+            return super().format(record)
+        finally:
+            record.request_id, record.call_sid = ids
 
     def formatException(self, ei) -> str:
         return mask_text(super().formatException(ei))

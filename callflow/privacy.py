@@ -265,8 +265,9 @@ KAYAKO_NOTE = (
 )
 
 
-def _counts_line(verb: str, counts: DeleteCounts) -> str:
-    return f"{verb} {counts.calls} calls, {counts.turns} turns, {counts.tickets} tickets, {counts.attempts} delivery attempts"
+def _counts_line(counts: DeleteCounts, calls_qualifier: str = "") -> str:
+    return (f"{counts.calls} calls{calls_qualifier}, with {counts.turns} turns, {counts.tickets} tickets "
+            f"and {counts.attempts} delivery attempts")
 
 
 @calls_cli.command("purge")
@@ -284,9 +285,9 @@ def purge_command(older_than: str, dry_run: bool) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     report = purge_calls(age, dry_run=dry_run)
-    prefix = "calls purge (dry run): would have" if dry_run else "calls purge:"
-    click.echo(f"{prefix} {_counts_line('deleted', report)} started before {report.cutoff:%Y-%m-%d %H:%M} UTC")
-    click.echo(f"calls purge: kept {report.kept} older calls whose ticket is not delivered yet")
+    prefix = "calls purge (dry run): would delete" if dry_run else "calls purge: deleted"
+    click.echo(f"{prefix} {_counts_line(report, f' started before {report.cutoff:%Y-%m-%d %H:%M} UTC')}")
+    click.echo(f"calls purge: kept {report.kept} older calls whose ticket is not delivered (or not composed) yet")
 
 
 @calls_cli.command("forget")
@@ -305,8 +306,8 @@ def forget_command(email: Optional[str], phone: Optional[str], dry_run: bool) ->
         report = forget_caller(email=email, phone=phone, dry_run=dry_run)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    prefix = "calls forget (dry run): would have" if dry_run else "calls forget:"
-    click.echo(f"{prefix} {_counts_line('deleted', report)}"
+    prefix = "calls forget (dry run): would delete" if dry_run else "calls forget: deleted"
+    click.echo(f"{prefix} {_counts_line(report)}"
                + (f" ({report.undelivered} tickets had not reached the helpdesk)" if report.undelivered else ""))
     if report.case_ids:
         click.echo("Kayako cases of these calls: " + ", ".join(report.case_ids))

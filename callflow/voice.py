@@ -63,10 +63,8 @@ def _server_timing(response):
 
 
 def _form_text(name: str, limit: int) -> Optional[str]:
-    value = request.form.get(name)
-    if not value:
-        return None
-    return " ".join(value.split())[:limit] or None
+    """A form field cleaned like speech (no control characters, NUL included), cut to ``limit``."""
+    return clean_speech(request.form.get(name))[:limit] or None
 
 
 def _call_sid() -> str:
@@ -185,7 +183,7 @@ def incoming():
     """Answer a new call: create its row and greet the caller."""
     sid = _call_sid()
     started = time.perf_counter()
-    token = request.headers.get("I-Twilio-Idempotency-Token")
+    token = (request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
 
     def step() -> str:
         call = _load(sid)
@@ -216,7 +214,7 @@ def gather():
     """Handle one Gather result (SpeechResult / Digits) and answer with the next step."""
     sid = _call_sid()
     started = time.perf_counter()
-    token = request.headers.get("I-Twilio-Idempotency-Token")
+    token = (request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
     seq = request.args.get("t")
     heard = Heard(
         text=clean_speech(request.form.get("SpeechResult")),

@@ -50,6 +50,8 @@ def test_defaults(monkeypatch):
     assert conf["max_requests"] > 0 and 0 < conf["max_requests_jitter"] < conf["max_requests"]
     assert conf["bind"] == ["127.0.0.1:5000"]
     assert conf["accesslog"] == "-" and conf["preload_app"] is False
+    assert "%(U)s" in conf["access_log_format"] and "%(r)s" not in conf["access_log_format"]
+    assert "%(q)s" not in conf["access_log_format"] and "%(f)s" not in conf["access_log_format"]
     cfg = gunicorn_config(conf)
     assert cfg.worker_class_str == "gthread" and cfg.timeout == 12 and cfg.threads == 8
     assert cfg.address == [("127.0.0.1", 5000)]
@@ -141,6 +143,9 @@ def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
             assert response.status == 200 and response.headers["X-Request-ID"] == "gunicorn-test-1"
             assert b"<Response>" in response.read()
 
+        with urllib.request.urlopen(base + "/healthz?q=secret%40example.com", timeout=5) as response:
+            assert response.status == 200
+
         booted = errlog().count("Booting worker")
         proc.send_signal(signal.SIGHUP)  # graceful reload: new workers, old ones finish and exit
         wait_until(lambda: errlog().count("Booting worker") > booted, 15, "a new worker after HUP")
@@ -162,3 +167,5 @@ def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
     assert "4155550100" not in errlog()
     access = (tmp_path / "gunicorn.out").read_text(errors="replace")
     assert "GET /healthz" in access  # the access log goes to stdout
+    assert "POST /voice/incoming HTTP/1.1\" 200" in access and "request_id=gunicorn-test-1" in access
+    assert "secret%40example.com" not in access and "?q=" not in access  # no query strings

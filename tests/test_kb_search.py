@@ -12,24 +12,45 @@ from hypothesis import strategies as st
 from callflow.kb_search import (
     DEFAULT_CUTOFF,
     MAX_POSTINGS,
+    SUPPORT_SYNONYMS,
     KbDoc,
     KbHit,
     KbIndex,
+    _parse_synonyms,
     content_terms,
     docs_from_articles,
+    synonyms,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_PATH = ROOT / "callflow" / "data" / "sample_kb.json"
 QUESTIONS_PATH = ROOT / "tests" / "data" / "kb_questions.json"
+EVAL_DIR = ROOT / "tests" / "data" / "kb_eval"
 
-# Measured with bench/kb_routing.py at DEFAULT_CUTOFF = 35: routing accuracy
-# 77.4% (72/93), 8 wrong articles, 13 missed, top-1 ranking 62/69 (89.9%).
-# The floors leave a little room; a change that drops below them made
-# routing worse.
-ROUTING_ACCURACY_FLOOR = 0.75
-WRONG_ARTICLE_CEILING = 10
-TOP1_FLOOR = 0.85
+# Measured with bench/kb_routing.py --all at DEFAULT_CUTOFF = 42: routing
+# accuracy 88.2% (82/93), 7 wrong articles, 4 missed, top-1 ranking 63/69
+# (91.3%).  (Before the synonym expansion, at 35: 77.4%, 8 wrong, 13 missed,
+# top-1 89.9%.)  The floors leave a little room; a change that drops below
+# them made routing worse.
+ROUTING_ACCURACY_FLOOR = 0.84
+WRONG_ARTICLE_CEILING = 9
+TOP1_FLOOR = 0.88
+
+# Held-out knowledge bases of other domains (tests/data/kb_eval), measured
+# the same way: name -> (accuracy floor, wrong-article ceiling, top-1 floor).
+# Measured at 42: ecommerce 47.6% / 2 wrong / 20 missed / top-1 22/30;
+# accounting 83.3% / 1 / 6 / 26/29; telecom 78.0% / 2 / 7 / 26/29 (telecom
+# is the blind set: bench/kb_routing.py never prints its failures; tune on
+# the others).  Before the synonym expansion (at 35): ecommerce 47.6% / 6 /
+# 16 / 15/30, accounting 73.8% / 3 / 8 / 21/29, telecom 75.6% / 2 / 8 / 26/29.
+EVAL_GATES = {
+    "ecommerce": (0.42, 4, 0.66),
+    "accounting": (0.78, 3, 0.85),
+    "telecom": (0.73, 4, 0.85),
+}
+# All held-out questions together (125): 69.6% accuracy, 5 wrong.
+HELD_OUT_ACCURACY_FLOOR = 0.65
+HELD_OUT_WRONG_CEILING = 8
 
 
 @pytest.fixture(scope="module")
@@ -372,7 +393,8 @@ def test_index_of_a_few_thousand_articles_answers_realistic_questions(articles):
 # --------------------------------------------------------------------------
 
 
-def test_routing_accuracy_on_labelled_questions(index, questions):
+def _route(index, questions):
+    """(right, wrong, missed, top1, answerable) of ``index.best`` on labelled questions."""
     right = wrong = missed = top1 = answerable = 0
     for q in questions:
         expected = None if q["expected"] is None else str(q["expected"])
@@ -389,7 +411,187 @@ def test_routing_accuracy_on_labelled_questions(index, questions):
             missed += 1
         else:
             wrong += 1
+    return right, wrong, missed, top1, answerable
+
+
+def test_routing_accuracy_on_labelled_questions(index, questions):
+    right, wrong, missed, top1, answerable = _route(index, questions)
     accuracy = right / len(questions)
     assert accuracy >= ROUTING_ACCURACY_FLOOR, (accuracy, wrong, missed)
     assert wrong <= WRONG_ARTICLE_CEILING, (accuracy, wrong, missed)
     assert top1 / answerable >= TOP1_FLOOR, top1
+
+
+# --------------------------------------------------------------------------
+# Held-out knowledge bases (other domains; not tuned on)
+# --------------------------------------------------------------------------
+
+
+def _eval_set(name):
+    articles = json.loads((EVAL_DIR / f"{name}_kb.json").read_text(encoding="utf-8"))
+    questions = json.loads((EVAL_DIR / f"{name}_questions.json").read_text(encoding="utf-8"))
+    return articles, questions
+
+
+def test_every_eval_set_is_gated():
+    names = {p.name[: -len("_kb.json")] for p in EVAL_DIR.glob("*_kb.json")}
+    assert names == set(EVAL_GATES)
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_GATES))
+def test_eval_set_shape(name):
+    articles, questions = _eval_set(name)
+    assert 15 <= sum(a["status"] == "PUBLISHED" for a in articles) <= 25
+    ids = [a["id"] for a in articles]
+    assert len(set(ids)) == len(ids)
+    for a in articles:
+        assert set(a) == {"id", "title", "html", "tags", "section", "status", "updated_at"}
+        assert isinstance(a["id"], int) and a["status"] in ("PUBLISHED", "DRAFT")
+        assert a["tags"] and all(isinstance(t, str) and t for t in a["tags"])
+        datetime.strptime(a["updated_at"], "%Y-%m-%dT%H:%M:%SZ")
+        assert re.search(r"<(p|ol|ul|li)>", a["html"])
+        assert 80 <= len(re.sub(r"<[^>]+>", " ", a["html"]).split()) <= 250, a["id"]
+    published = {a["id"] for a in articles if a["status"] == "PUBLISHED"}
+    assert len(questions) >= 30
+    escalate = sum(q["expected"] is None for q in questions)
+    assert 0.2 <= escalate / len(questions) <= 0.4
+    for q in questions:
+        assert set(q) == {"question", "expected"} and q["question"].strip()
+        assert q["expected"] is None or q["expected"] in published  # never a draft
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_GATES))
+def test_routing_accuracy_on_held_out_knowledge_bases(name):
+    articles, questions = _eval_set(name)
+    index = KbIndex(docs_from_articles(articles))
+    right, wrong, missed, top1, answerable = _route(index, questions)
+    accuracy_floor, wrong_ceiling, top1_floor = EVAL_GATES[name]
+    accuracy = right / len(questions)
+    assert accuracy >= accuracy_floor, (name, accuracy, wrong, missed)
+    assert wrong <= wrong_ceiling, (name, accuracy, wrong, missed)
+    assert top1 / answerable >= top1_floor, (name, top1, answerable)
+
+
+def test_routing_accuracy_on_all_held_out_questions():
+    right = wrong = n = 0
+    for name in EVAL_GATES:
+        articles, questions = _eval_set(name)
+        r, w, _, _, _ = _route(KbIndex(docs_from_articles(articles)), questions)
+        right, wrong, n = right + r, wrong + w, n + len(questions)
+    assert right / n >= HELD_OUT_ACCURACY_FLOOR, (right, n, wrong)
+    assert wrong <= HELD_OUT_WRONG_CEILING, (right, n, wrong)
+
+
+# --------------------------------------------------------------------------
+# Synonym expansion and morphology
+# --------------------------------------------------------------------------
+
+
+def test_synonym_table_parses_and_never_maps_a_word_to_itself():
+    words, phrases = _parse_synonyms(SUPPORT_SYNONYMS)
+    assert len(words) > 50 and len(phrases) > 10
+    for key, targets in words.items():
+        assert targets and key not in targets
+    for key, (head, targets) in phrases.items():
+        assert len(key) >= 2 and 0 <= head < len(key) and targets
+
+
+def test_parse_synonyms_rules():
+    words, phrases = _parse_synonyms("""
+        # a comment line
+        combine, unify: merge   # trailing comment
+        money back: refund
+        merge: merge
+        no colon here
+    """)
+    assert words == {"combin": ("merg",), "unifi": ("merg",)}  # "merge: merge" dropped
+    assert phrases == {("money", "back"): (1, ("refund",))}  # head = last topic word
+
+
+@pytest.mark.parametrize("text, stem, target", [
+    ("how do I combine two tickets", "combin", "merg"),
+    ("can I label my tickets", "label", "tag"),
+    ("where are the customer happiness scores", "happiness", "satisfaction"),
+    ("put our logo on the site", "logo", "brand"),
+    ("where is my bill", "bill", "invoic"),
+    ("add my teammate", "teammat", "agent"),
+    ("I need to erase a contact", "eras", "delet"),
+    ("download my data", "download", "export"),
+    ("the times are a few hours off", "hour", "zon"),
+    ("I can't sign in", "sign", "login"),
+    ("we want 2 step verification", "step", "2fa"),
+    ("I want my money back", "back", "refund"),
+])
+def test_synonyms_expand_support_vocabulary(text, stem, target):
+    expanded = dict(synonyms(text))
+    assert target in expanded.get(stem, ()), expanded
+
+
+def test_synonyms_edge_cases():
+    assert synonyms("") == [] and synonyms(None) == []  # type: ignore[arg-type]
+    assert synonyms("blorp snizzle") == []
+    # Rules are one-way and not transitive: "label" -> "tag", "tag" -> "label".
+    assert dict(synonyms("tag"))["tag"] == ("label",)
+    # Inside a phrase only the head word carries the expansion: "money back"
+    # is one refund, not two.
+    assert synonyms("I want my money back") == [("back", ("refund",))]
+    assert dict(synonyms("money is tight"))["money"] == ("refund", "payment")
+
+
+def test_synonym_match_counts_less_than_the_callers_own_word():
+    idx = KbIndex([KbDoc("merge", "Merge tickets", "Put two tickets together."),
+                   KbDoc("combine", "Combine tickets", "Put two tickets together."),
+                   KbDoc("other", "Reset a password", "Choose a new password.")])
+    hits = idx.search("combine tickets", limit=3)
+    assert [h.id for h in hits[:2]] == ["combine", "merge"]
+    assert hits[0].score > hits[1].score
+    # Without the caller's own word in the KB, the synonym still finds it.
+    only_merge = KbIndex([KbDoc("merge", "Merging duplicate cases", "Merge two cases into one."),
+                          KbDoc("tags", "Organizing cases with tags", "Add tags to cases.")])
+    assert only_merge.search("how do I combine two cases")[0].id == "merge"
+    assert only_merge.search("how do I label a case")[0].id == "tags"
+
+
+def test_synonym_targets_the_kb_does_not_use_are_ignored():
+    idx = KbIndex([KbDoc("1", "Reset a password", "Choose a new password.")])
+    assert idx.search("combine tickets") == []  # "merge" is not in this KB
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("the same customer emailed twice how do I combine the two tickets", "1022"),
+    ("how do I label tickets so I can find them later", "1023"),
+    ("where can I see the customer happiness scores", "1024"),
+    ("how can I put our logo and colors on the knowledge base site", "1017"),
+    ("the times on my tickets are wrong they're a few hours off", "1020"),
+    ("how do I add a new person to my support team", "1013"),
+    ("can we make everyone on the team use 2 step verification", "1002"),
+    ("how do I download all our tickets into a spreadsheet", "1011"),
+])
+def test_paraphrases_reach_the_right_article(index, question, expected):
+    best = index.best(question)
+    assert best is not None and best.id == expected, index.search(question)
+
+
+def test_known_words_are_not_bent_into_look_alikes():
+    # "remember" is a real word (it has synonyms), not a misrecognised "member".
+    idx = KbIndex([KbDoc("perks", "Member perks", "Members earn points."),
+                   KbDoc("pw", "Forgot your password", "Reset a forgotten password.")])
+    assert idx.search("I can't remember my password")[0].id == "pw"
+    assert idx.search("I can't remember")[0].id == "pw"
+
+
+def test_irregular_past_forms_meet_the_present():
+    assert content_terms("I paid and it was sent") == ["pay", "send"]
+    assert content_terms("it broke") == content_terms("it is broken") == ["break"]
+    idx = KbIndex([KbDoc("pay", "How to pay an invoice", "Pay by card."),
+                   KbDoc("x", "Exporting reports", "Export a report.")])
+    assert idx.search("I already paid")[0].id == "pay"
+
+
+def test_derivational_siblings_match():
+    idx = KbIndex([KbDoc("n", "Notification settings", "Choose your notifications."),
+                   KbDoc("i", "Invitations", "Invitation emails expire after a week."),
+                   KbDoc("c", "Custom fields", "Add a custom field.")])
+    assert idx.search("how do I get notified")[0].id == "n"
+    assert idx.search("how do I invite someone")[0].id == "i"
+    assert idx._derived_terms("customer") == []  # -er is not a derivational ending here
