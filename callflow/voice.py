@@ -120,6 +120,20 @@ def _load(call_sid: str) -> Optional[Call]:
     return db.session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
 
 
+def _new_call(sid: str) -> Call:
+    """Add the row of a call from the request's Twilio parameters (cleaned and cut to size)."""
+    call = Call(
+        call_sid=sid,
+        account_sid=_form_text("AccountSid", 64),
+        from_number=_form_text("From", PHONE_MAX),
+        to_number=_form_text("To", PHONE_MAX),
+        twilio_status=_form_text("CallStatus", 32),
+        state="greet",
+    )
+    db.session.add(call)
+    return call
+
+
 def _add_turn(call: Call, speaker: str, text: str, **extra) -> Turn:
     turn = Turn(call=call, seq=len(call.turns) + 1, speaker=speaker, text=text, state=call.state, **extra)
     db.session.add(turn)
@@ -189,15 +203,7 @@ def incoming():
         call = _load(sid)
         if call is not None:  # Twilio retried the voice URL: same answer, no new state
             return call.last_twiml or _static([prompts.APOLOGY])
-        call = Call(
-            call_sid=sid,
-            account_sid=_form_text("AccountSid", 64),
-            from_number=_form_text("From", PHONE_MAX),
-            to_number=_form_text("To", PHONE_MAX),
-            twilio_status=_form_text("CallStatus", 32),
-            state="greet",
-        )
-        db.session.add(call)
+        call = _new_call(sid)
         conversation = Conversation(call, current_app.extensions)
         return _respond(call, conversation.start(), started, token)
 
@@ -225,13 +231,7 @@ def gather():
     def step() -> str:
         call = _load(sid)
         if call is None:  # a Gather for a call we never saw: start it properly
-            call = Call(
-                call_sid=sid,
-                from_number=_form_text("From", PHONE_MAX),
-                to_number=_form_text("To", PHONE_MAX),
-                state="greet",
-            )
-            db.session.add(call)
+            call = _new_call(sid)
             return _respond(call, Conversation(call, current_app.extensions).start(), started, token)
         if call.last_twiml and ((token and token == call.last_request_token) or (seq is not None and seq != str(call.prompt_seq))):
             return call.last_twiml  # a replayed or stale Gather: same TwiML, machine unmoved
@@ -277,13 +277,7 @@ def status():
             if call_status not in TERMINAL_STATUSES:
                 return EMPTY_TWIML
             # A call we never answered (the voice URL failed?): still leave a ticket.
-            call = Call(
-                call_sid=sid,
-                from_number=_form_text("From", PHONE_MAX),
-                to_number=_form_text("To", PHONE_MAX),
-                state="greet",
-            )
-            db.session.add(call)
+            call = _new_call(sid)
             db.session.flush()
         if call_status in TERMINAL_STATUSES:
             finalize_call(call, twilio_status=call_status, duration_s=duration)
