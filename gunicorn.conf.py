@@ -67,8 +67,8 @@ timeout = 12
 graceful_timeout = 10
 keepalive = 5
 
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
 
 preload_app = False
 proc_name = "callflow"

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_RETRIES, CallFlow
 from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
-from .llm import ArticleContext
+from .drafts import ArticleContext
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .spoken_email import parse_spoken_email, readback
 

@@ -25,6 +25,7 @@ from .extensions import db
 from .html_text import html_to_text
 from .kb_search import DEFAULT_CUTOFF, KbDoc, KbIndex
 from .models import KbArticle
+from .twiml import format_hints
 
 log = logging.getLogger(__name__)
 SAMPLE_KB_PATH = Path(__file__).parent / "data" / "sample_kb.json"
@@ -154,6 +155,7 @@ class KbService:
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._rebuilding: threading.Thread | None = None
+        self._hints: tuple[KbIndex, str | None] | None = None
 
     def _current_signature(self) -> tuple:
         row = db.session.execute(
@@ -196,6 +198,14 @@ class KbService:
             elif signature != self._signature and self._rebuilding is None:
                 self._rebuild_in_background(signature)
             return self._index
+
+    def hints(self, limit: int = 100) -> str | None:
+        """Twilio ``hints`` for the answer state (KB titles and tags), cached per index."""
+        index = self.index()
+        cached = self._hints
+        if cached is None or cached[0] is not index:
+            cached = self._hints = (index, format_hints(index.hints(limit), limit))
+        return cached[1]
 
     def invalidate(self) -> None:
         """Force a synchronous rebuild on the next use (after ``kb load`` in this process)."""

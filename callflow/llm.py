@@ -31,6 +31,8 @@ from typing import Iterable
 
 import openai
 
+from .drafts import ArticleContext, CallSummary, DraftAnswer  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DRAFT_TIMEOUT = 3.5  # seconds, wall clock for one draft()
@@ -127,39 +129,6 @@ class LLMError(Exception):
     def __init__(self, message: str, *, reason: str = "error") -> None:
         super().__init__(message)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class ArticleContext:
-    """A knowledge-base hit given to the model: ``id`` as the helpdesk knows it, ``title`` and plain ``text``."""
-
-    id: str
-    title: str
-    text: str
-
-
-@dataclass(frozen=True)
-class DraftAnswer:
-    """A spoken answer (plain text, at most 60 words).
-
-    ``grounded`` False means the articles did not answer the question: the flow escalates and must not present
-    ``answer`` as fact (it may be empty); ``article_id`` is then ``None``. When ``grounded`` is True, ``article_id`` is
-    one of the ids that were passed in.
-    """
-
-    answer: str
-    article_id: str | None
-    grounded: bool
-
-
-@dataclass(frozen=True)
-class CallSummary:
-    """End-of-call summary: ``summary`` 1-3 lines joined by ``\\n``; ``topic`` lower-case, 1-4 words;
-    ``sentiment`` one of ``positive``, ``neutral``, ``negative``."""
-
-    summary: str
-    topic: str
-    sentiment: str
 
 
 def make_openai_client(api_key: str, base_url: str | None, timeout: float, max_retries: int = 0) -> openai.OpenAI:

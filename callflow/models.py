@@ -79,12 +79,13 @@ class Call(db.Model):
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     duration_s: Mapped[Optional[int]]
     prompt_seq: Mapped[int] = mapped_column(default=0)  # which Gather the caller is answering
+    turn_count: Mapped[int] = mapped_column(default=0)  # turns recorded so far (next Turn.seq - 1)
     last_request_token: Mapped[Optional[str]] = mapped_column(String(200))
     last_twiml: Mapped[Optional[str]] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=0)
 
     turns: Mapped[list[Turn]] = relationship(
-        back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan"
+        back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan", passive_deletes=True
     )
     ticket: Mapped[Optional[TicketOutbox]] = relationship(back_populates="call", uselist=False)
 
@@ -99,6 +100,7 @@ class Call(db.Model):
         "resolved_count": 0,
         "anything_else_asked": False,
         "prompt_seq": 0,
+        "turn_count": 0,
     }
 
     def __init__(self, **kwargs: Any):

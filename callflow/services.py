@@ -26,7 +26,7 @@ from rapidfuzz.utils import default_process
 
 from .extractive import extractive_answer
 from .kb import KbService
-from .llm import ArticleContext, CallSummary, DraftAnswer
+from .drafts import ArticleContext, CallSummary, DraftAnswer
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .clock import utcnow
 from .extensions import db
-from .llm import CallSummary
+from .drafts import CallSummary
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox
 
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})

@@ -47,7 +47,10 @@ from typing import Any
 from typing import Iterable
 from typing import Protocol
 
-import openai
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the SDK is imported only when OpenAI is switched on (about 1 s of start-up)
+    import openai
 from flask import Blueprint
 from flask import Response
 from flask import abort
@@ -392,6 +395,8 @@ class OpenAISpeech:
 
     def _synthesize(self, key: str, text: str) -> bool:
         """Fetch mp3 bytes for ``text``, check them and store them under ``key``; return success, never raise."""
+        import openai
+
         started = time.monotonic()
         deadline = started + self.background_timeout
         try:

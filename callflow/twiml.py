@@ -20,15 +20,16 @@ MAX_HINT_CHARS = 100
 
 
 def format_hints(phrases: Iterable[str], limit: int = 100) -> str | None:
-    """Join up to ``limit`` (≤ 500) clean phrases of ≤ 100 characters into Twilio's hints CSV."""
-    seen: list[str] = []
+    """Join up to ``limit`` (≤ 500) distinct phrases of ≤ 100 characters into Twilio's hints CSV."""
+    seen: dict[str, str] = {}
+    cap = min(limit, MAX_HINTS)
     for phrase in phrases:
         clean = " ".join(str(phrase).replace(",", " ").split())[:MAX_HINT_CHARS]
-        if clean and clean.lower() not in (s.lower() for s in seen):
-            seen.append(clean)
-        if len(seen) >= min(limit, MAX_HINTS):
+        if clean:
+            seen.setdefault(clean.lower(), clean)
+        if len(seen) >= cap:
             break
-    return ",".join(seen) or None
+    return ",".join(seen.values()) or None
 
 
 def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None) -> None:

@@ -18,7 +18,7 @@ import time
 from typing import Callable, Optional
 
 from flask import Blueprint, abort, current_app, g, request, url_for
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -40,6 +40,8 @@ PHONE_MAX = 64
 EMAIL_HINTS = ("at", "dot", "dot com", "gmail dot com", "underscore", "dash", "hyphen", "at sign")
 YES_NO_HINTS = ("yes", "no", "that's right", "agent", "representative")
 MAX_TURN_ATTEMPTS = 3
+_EMAIL_HINTS = format_hints(EMAIL_HINTS)
+_YES_NO_HINTS = format_hints(YES_NO_HINTS)
 TURN_BUDGET_S = 5.0  # keep every turn well under Twilio's hard 15 s webhook limit
 
 
@@ -85,12 +87,12 @@ def _action_url(seq: int, retry: int = 0) -> str:
 
 def _hints(state: str) -> Optional[str]:
     if state == "collect_email":
-        return format_hints(EMAIL_HINTS)
+        return _EMAIL_HINTS
     if state in ("confirm_email", "check_resolved"):
-        return format_hints(YES_NO_HINTS)
+        return _YES_NO_HINTS
     if state == "answer":
         try:
-            return format_hints(current_app.extensions["kb"].index().hints(100))
+            return current_app.extensions["kb"].hints()
         except Exception:
             return None
     return None
@@ -134,10 +136,15 @@ def _new_call(sid: str) -> Call:
     return call
 
 
-def _add_turn(call: Call, speaker: str, text: str, **extra) -> Turn:
-    turn = Turn(call=call, seq=len(call.turns) + 1, speaker=speaker, text=text, state=call.state, **extra)
-    db.session.add(turn)
-    return turn
+def _add_turn(call: Call, speaker: str, text: str, **extra) -> None:
+    """Record one utterance; keyed by ``call.turn_count`` so the call's turns are never loaded."""
+    if call.id is None:
+        db.session.flush()
+    call.turn_count += 1
+    row = {"call_id": call.id, "seq": call.turn_count, "speaker": speaker, "text": text, "state": call.state,
+           "created_at": utcnow(), **extra}
+    with db.session.no_autoflush:  # a Core INSERT: no unit-of-work bookkeeping on the hot path
+        db.session.execute(insert(Turn), [row])
 
 
 def _respond(call: Call, reply: Reply, started: float, token: Optional[str]) -> str:

@@ -59,6 +59,7 @@ def upgrade():
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('duration_s', sa.Integer(), nullable=True),
     sa.Column('prompt_seq', sa.Integer(), nullable=False),
+    sa.Column('turn_count', sa.Integer(), nullable=False),
     sa.Column('last_request_token', sa.String(length=200), nullable=True),
     sa.Column('last_twiml', sa.Text(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
