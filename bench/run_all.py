@@ -195,7 +195,7 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller, shorter runs (a smoke run, not figures to quote)")
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,kb_search,profile,kb_routing")
+    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,kb_search,profile,kb_routing,chaos")
     ap.add_argument("--json-dir", default=None, help="keep the raw JSON results here")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -244,6 +244,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         if "kb_routing" not in skip:
             code, text, times["kb routing"] = stream("KB routing accuracy", [PY, str(BENCH / "kb_routing.py")], timeout=300)
             routing = parse_routing(text)
+        if "chaos" not in skip:
+            code, text, times["chaos"] = stream(
+                "chaos run: workers SIGKILLed and Kayako down mid-load (no ticket lost, none duplicated)",
+                [PY, str(BENCH / "chaos.py"), "--calls", "30" if args.quick else "100"],
+                timeout=600)
     finally:
         if not args.json_dir:
             shutil.rmtree(out_dir, ignore_errors=True)
