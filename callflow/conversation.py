@@ -80,6 +80,23 @@ def parse_confidence(value: Any) -> float | None:
     return number if 0.0 <= number <= 1.0 else None
 
 
+def _without_intro(text: str, name: str) -> str:
+    """Drop a leading self-introduction ("This is Dave, ...") from a question said at the greeting.
+
+    The name must end within the first 60 characters and at least 3 words must remain;
+    otherwise the text is returned unchanged.
+    """
+    at = text.lower().find(name.lower())
+    if at < 0 or at + len(name) > 60:
+        return text
+    rest = text[at + len(name):].lstrip(" ,.;:!-")
+    rest = _LEADING_JOINER.sub("", rest)
+    return rest if len(rest.split()) >= 3 else text
+
+
+_LEADING_JOINER = re.compile(r"^(?:(?:and|so|um+|uh+|well)\b[\s,]*)+", re.IGNORECASE)
+
+
 class Conversation:
     """Drives one call; ``services`` is ``app.extensions`` (kb, drafter, fallback_drafter)."""
 
@@ -120,7 +137,7 @@ class Conversation:
         if name:
             name = self.call.name = name[:MAX_NAME_CHARS]
         if text and not email and looks_like_question(text):
-            self.call.pending_question = text
+            self.call.pending_question = _without_intro(text, name) if name else text
         self.machine.send("introduce")
         lead = [prompts.thanks_name(name)] if name else []
         if email:

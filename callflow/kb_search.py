@@ -46,6 +46,17 @@ are weak, so :class:`KbIndex` scores each article with a combined score:
 5. **Evidence floor** -- the score is scaled down when the matched words are
    too common to single out an article (:data:`EVIDENCE_DF_FRACTION`), so
    "I have a question about my account" escalates instead of answering.
+   A short question (2..:data:`SHORT_QUERY_MAX_TERMS` content words) whose
+   every word is in one article's title or tags is evidence by itself: the
+   combination counts with the idf of the number of titles holding all of
+   it, so "add agent" finds "Inviting new agents to your team" although
+   nearly every helpdesk article says "agent".  A one-word question gets no
+   such help ("account" alone stays too vague).
+6. **Action verbs** -- "add", "create", "set up", "invite", "enter",
+   "insert", "generate" (:data:`_ACTION_WORDS`) stand in for each other at
+   :data:`ACTION_SIM`, but only in titles and tags: "add an agent" meets the
+   title "Inviting new agents", while bodies (where "add" is everywhere)
+   are unaffected.
 
 Speed: an inverted index maps stems to postings sorted by impact, and only
 the first :data:`MAX_POSTINGS` postings of each query stem are read, so a
@@ -92,12 +103,14 @@ __all__ = [
 #: of escalating.  Picked with ``bench/kb_routing.py --all`` over all four
 #: labelled sets together (the sample helpdesk KB, 93 questions, and the
 #: held-out online-store, accounting-app and telecom KBs in
-#: ``tests/data/kb_eval``, 218 questions, 69 must escalate): cost = 2 x wrong
-#: article + 1 x missed (a wrong answer is worse than a needless escalation),
-#: averaged over a +-5 point window so the cutoff does not sit at the edge of
-#: a cliff.  At 42: routing accuracy 77.5% over the pool (12 wrong, 37
-#: missed, cost 61); sample 88.2% (7 wrong, 4 missed).  38..42 cost 61..63;
-#: 35 answers 10 more wrong articles for 14 fewer misses (cost 67).
+#: ``tests/data/kb_eval``, 238 questions in all, 75 must escalate): cost =
+#: 2 x wrong article + 1 x missed (a wrong answer is worse than a needless
+#: escalation), averaged over a +-5 point window so the cutoff does not sit
+#: at the edge of a cliff.  At 42: routing accuracy 79.4% over the pool (12
+#: wrong, 37 missed, cost 61); sample 88.2% (7 wrong, 4 missed).  38..42
+#: cost 61..63; 35 answers 10 more wrong articles for 14 fewer misses (cost
+#: 67).  Unchanged by the short-question evidence and action verbs, which
+#: lifted two- and three-word questions ("add agent") over it.
 #: Re-run the sweep after changing any weight below.
 DEFAULT_CUTOFF: float = 42.0
 
@@ -162,6 +175,17 @@ DERIV_SIM = 0.8
 DERIV_MIN_PREFIX = 5
 #: Skip fuzzy vocabulary matching for words that have synonyms in the index.
 SYNONYM_BLOCKS_FUZZY = True
+#: Similarity of another :data:`_ACTION_WORDS` verb ("add" for "invite"),
+#: counted only where an article's title or tags use it; 0 disables.
+ACTION_SIM = 0.5
+#: Short questions (2..this many content words) whose every word (or one of
+#: its spellings, synonyms or action variants) is in an article's title or
+#: tags get evidence for that combination: the idf of the number of articles
+#: whose titles/tags hold all of them, when that beats the sum of the words'
+#: own idfs -- near zero for words most articles use ("add agent" ->
+#: "Inviting new agents": "agent" is everywhere, the pair is in one title).
+#: 0 disables.
+SHORT_QUERY_MAX_TERMS = 3
 
 # --------------------------------------------------------------------------
 # Text normalisation
@@ -381,9 +405,9 @@ def content_terms(text: str) -> list[str]:
 #: help center); knowledge-base specific names belong in article tags.
 SUPPORT_SYNONYMS = """
 # signing in and account access
-log in, log on, logon, logged in, signin, sign on: login sign
+log in, log on, logon, logged in, log into, logged into, logging into, signin, sign on: login sign
 login: sign signin
-sign in, signed in: login
+sign in, signed in, sign into, signed into: login
 remember: forgot forgotten
 blocked, lockout: locked lock
 locked: blocked
@@ -395,7 +419,7 @@ admin, administrator, superuser: role permission administrator admin
 permission, privilege: role access
 access: permission role
 role: permission
-teammate, colleague, coworker, staff, person, people: agent user member employee staff team
+teammate, colleague, coworker, staff, person, people, team member, staff member: agent user member employee staff team
 employee: staff agent user
 agent: user member
 user: agent member
@@ -527,6 +551,12 @@ configure: set setup settings
 """
 
 
+#: Verbs callers use for "bring a new thing into the product": weakly
+#: equivalent when an article title uses one of them ("add an agent" ->
+#: "Inviting new agents"), at :data:`ACTION_SIM`, titles and tags only.
+_ACTION_WORDS = "add create set setup invite enter insert generate".split()
+
+
 def _parse_synonyms(spec: str) -> tuple[dict[str, tuple[str, ...]],
                                         dict[tuple[str, ...], tuple[int, tuple[str, ...]]]]:
     """Parse :data:`SUPPORT_SYNONYMS` into word and phrase rules.
@@ -570,6 +600,9 @@ def _parse_synonyms(spec: str) -> tuple[dict[str, tuple[str, ...]],
 
 
 _SYN_WORDS, _SYN_PHRASES = _parse_synonyms(SUPPORT_SYNONYMS)
+#: Lowest posting weight of a title or tag match (weights are float32).
+_TITLE_TAG_MIN = TAG_WEIGHT - 1e-6
+_ACTION_STEMS = tuple(dict.fromkeys(_stem(w) for w in _ACTION_WORDS))
 _SYN_PHRASE_MAX = max((len(k) for k in _SYN_PHRASES), default=0)
 
 
@@ -939,8 +972,14 @@ class KbIndex:
                 i += 1
         return out
 
-    def _analyze(self, query: str) -> list[tuple[float, tuple[tuple[str, float], ...]]]:
-        """Query -> groups ``(weight, ((stem, similarity), ...))``, one per content word."""
+    def _analyze(self, query: str, actions: list | None = None,
+                 ) -> list[tuple[float, tuple[tuple[str, float], ...]]]:
+        """Query -> groups ``(weight, ((stem, similarity), ...))``, one per content word.
+
+        When ``actions`` is a list, it receives one entry per group: the
+        :data:`_ACTION_WORDS` variants ``((stem, ACTION_SIM), ...)`` of the
+        group's word, which count only in article titles and tags.
+        """
         if not isinstance(query, str):
             return []
         q = query[:MAX_QUERY_CHARS]
@@ -977,7 +1016,13 @@ class KbIndex:
             i += 1
         terms = _content_terms(joined)[:MAX_QUERY_TERMS]
         groups = []
+        act: tuple[tuple[str, float], ...] = ()
         for t in terms:
+            if actions is not None:
+                actions.extend([act] * (len(groups) - len(actions)))
+                act = ()
+                if ACTION_SIM > 0 and t in _ACTION_STEMS:
+                    act = tuple((v, ACTION_SIM) for v in _ACTION_STEMS if v != t and v in vocab)
             syn: tuple[tuple[str, float], ...] = ()
             if SYNONYM_SIM > 0:
                 syn = tuple((v, SYNONYM_SIM) for v in _expansion(t, phrase_syn) if v in vocab)
@@ -1010,11 +1055,14 @@ class KbIndex:
                 groups.append((max(self._idf_unseen, SYNONYM_UNSEEN_W * weight), syn))
             else:
                 groups.append((self._idf_unseen, ()))
+        if actions is not None:
+            actions.extend([act] * (len(groups) - len(actions)))
         return groups
 
     # -- scoring ---------------------------------------------------------------
     def _score(self, query: str) -> list[tuple[float, int]]:
-        groups = self._analyze(query)
+        actions: list = []
+        groups = self._analyze(query, actions)
         if not groups or not self._n:
             return []
         total = sum(w for w, _ in groups)
@@ -1023,33 +1071,64 @@ class KbIndex:
         acc: dict[int, float] = {}
         get = acc.get
         query_stems: dict[str, float] = {}
-        for weight, variants in groups:
-            if not variants:
+        short = SHORT_QUERY_MAX_TERMS > 0 and len(groups) <= SHORT_QUERY_MAX_TERMS
+        # Per group: articles whose title or tags hold the word (short questions).
+        title_hits: list[set[int]] = []
+        for (weight, variants), act in zip(groups, actions):
+            if not variants and not act:
+                if short:
+                    title_hits.append(set())
                 continue
-            for stem, sim in variants:
+            for stem, sim in (*variants, *act):
                 if sim > query_stems.get(stem, 0.0):
                     query_stems[stem] = sim
-            if len(variants) == 1:
+            if len(variants) == 1 and not act and not short:
                 stem, sim = variants[0]
                 docs, ws = self._postings[stem]
                 k = weight * sim
                 for d, w in zip(docs[:MAX_POSTINGS], ws[:MAX_POSTINGS]):
                     acc[d] = get(d, 0.0) + k * w
-            else:
-                # Several spellings of one word: count the best one per article.
-                best: dict[int, float] = {}
-                best_get = best.get
-                for stem, sim in variants:
-                    docs, ws = self._postings[stem]
-                    cap = MAX_POSTINGS if sim >= FUZZY_TERM_CUTOFF / 100.0 else MAX_EXPANSION_POSTINGS
-                    for d, w in zip(docs[:cap], ws[:cap]):
-                        v = sim * w
-                        if v > best_get(d, 0.0):
-                            best[d] = v
-                for d, v in best.items():
-                    acc[d] = get(d, 0.0) + weight * v
+                continue
+            # Several spellings of one word: count the best one per article.
+            best: dict[int, float] = {}
+            best_get = best.get
+            for stem, sim in variants:
+                docs, ws = self._postings[stem]
+                cap = (MAX_POSTINGS if len(variants) == 1 or sim >= FUZZY_TERM_CUTOFF / 100.0
+                       else MAX_EXPANSION_POSTINGS)
+                for d, w in zip(docs[:cap], ws[:cap]):
+                    v = sim * w
+                    if v > best_get(d, 0.0):
+                        best[d] = v
+            th: set[int] = set()
+            # Action verbs ("add" ~ "invite") count in titles and tags only;
+            # postings are sorted by weight, title/tag postings first.
+            for stem, sim in (*variants, *act) if short else act:
+                docs, ws = self._postings[stem]
+                is_act = (stem, sim) in act
+                for d, w in zip(docs[:MAX_POSTINGS], ws[:MAX_POSTINGS]):
+                    if w < _TITLE_TAG_MIN:
+                        break
+                    v = sim * w
+                    if is_act and v > best_get(d, 0.0):
+                        best[d] = v
+                    if short:
+                        th.add(d)
+            if short:
+                title_hits.append(th)
+            for d, v in best.items():
+                acc[d] = get(d, 0.0) + weight * v
         if not acc:
             return []
+        # Short question whose every word is in one article's title/tags:
+        # the combination is the evidence (few titles hold all of them).
+        combo: dict[int, float] = {}
+        if short and len(title_hits) >= 2 and all(title_hits):
+            common = title_hits[0].intersection(*title_hits[1:])
+            if common:
+                idf_k = _bm25_idf(len(common), self._n)
+                for d in common:
+                    combo[d] = idf_k
         top = heapq.nlargest(RESCORE_TOP, acc.items(), key=lambda kv: (kv[1], -kv[0]))
         # Cleaned surface words for the rapidfuzz title comparison.
         q_surface = self._surface(query)
@@ -1059,7 +1138,8 @@ class KbIndex:
             title_sig = self._title_signal(d, query_stems, q_surface)
             score = 100.0 * (W_COVERAGE * coverage + W_TITLE * title_sig)
             if self._min_evidence > 0:
-                score *= min(1.0, cov_raw / self._min_evidence)
+                evidence = max(cov_raw, combo.get(d, 0.0))
+                score *= min(1.0, evidence / self._min_evidence)
             out.append((min(100.0, score), d))
         out.sort(key=lambda sd: (-sd[0], sd[1]))
         return out

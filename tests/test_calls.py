@@ -212,3 +212,15 @@ def test_non_final_status_makes_no_ticket(app, caller):
     caller.post("/voice/status", caller.params(CallStatus="in-progress"))
     with app.app_context():
         assert db.session.scalar(select(db.func.count(TicketOutbox.id))) == 0
+
+
+def test_introduction_is_not_part_of_the_pending_question(app, caller):
+    caller.start()
+    caller.say("This is Dave, I forgot my password and can't log in")
+    caller.say("dave at example dot com")
+    caller.say("yes")
+    assert prompts.CHECK_RESOLVED in caller.text()
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.name == "Dave"
+        assert call.last_question == "I forgot my password and can't log in"

@@ -38,18 +38,21 @@ TOP1_FLOOR = 0.88
 
 # Held-out knowledge bases of other domains (tests/data/kb_eval), measured
 # the same way: name -> (accuracy floor, wrong-article ceiling, top-1 floor).
-# Measured at 42: ecommerce 47.6% / 2 wrong / 20 missed / top-1 22/30;
-# accounting 83.3% / 1 / 6 / 26/29; telecom 78.0% / 2 / 7 / 26/29 (telecom
-# is the blind set: bench/kb_routing.py never prints its failures; tune on
-# the others).  Before the synonym expansion (at 35): ecommerce 47.6% / 6 /
-# 16 / 15/30, accounting 73.8% / 3 / 8 / 21/29, telecom 75.6% / 2 / 8 / 26/29.
+# Measured at 42, with ten short (two/three-word) caller questions added to
+# ecommerce and accounting: ecommerce 57.7% / 2 wrong / 20 missed / top-1
+# 29/37; accounting 86.5% / 1 / 6 / 33/36; telecom 78.0% / 2 / 7 / 26/29
+# (telecom is the blind set: bench/kb_routing.py never prints its failures;
+# tune on the others).  Before the short-question evidence and action verbs
+# the enlarged sets scored ecommerce 55.8% / 3 / 20, accounting 82.7% / 1 / 8.
+# Before the synonym expansion (at 35, original questions): ecommerce 47.6% /
+# 6 / 16 / 15/30, accounting 73.8% / 3 / 8 / 21/29, telecom 75.6% / 2 / 8 / 26/29.
 EVAL_GATES = {
-    "ecommerce": (0.42, 4, 0.66),
-    "accounting": (0.78, 3, 0.85),
+    "ecommerce": (0.52, 4, 0.70),
+    "accounting": (0.82, 3, 0.85),
     "telecom": (0.73, 4, 0.85),
 }
-# All held-out questions together (125): 69.6% accuracy, 5 wrong.
-HELD_OUT_ACCURACY_FLOOR = 0.65
+# All held-out questions together (145): 73.8% accuracy, 5 wrong.
+HELD_OUT_ACCURACY_FLOOR = 0.68
 HELD_OUT_WRONG_CEILING = 8
 
 
@@ -66,6 +69,26 @@ def questions():
 @pytest.fixture(scope="module")
 def index(articles):
     return KbIndex(docs_from_articles(articles))
+
+
+def _eval_set(name):
+    articles = json.loads((EVAL_DIR / f"{name}_kb.json").read_text(encoding="utf-8"))
+    questions = json.loads((EVAL_DIR / f"{name}_questions.json").read_text(encoding="utf-8"))
+    return articles, questions
+
+
+_EVAL_INDEXES: dict = {}
+
+
+def _eval_index(name):
+    """Index of the sample KB (``"sample"``) or of a held-out KB, cached."""
+    if name not in _EVAL_INDEXES:
+        if name == "sample":
+            articles = json.loads(KB_PATH.read_text(encoding="utf-8"))
+        else:
+            articles, _ = _eval_set(name)
+        _EVAL_INDEXES[name] = KbIndex(docs_from_articles(articles))
+    return _EVAL_INDEXES[name]
 
 
 # --------------------------------------------------------------------------
@@ -236,6 +259,141 @@ def test_filler_does_not_change_the_answer(index):
     plain = index.search("reset my password")[0]
     chatty = index.search("um hi yeah so uh I was wondering if you could tell me how to reset my password please")[0]
     assert plain.id == chatty.id == "1001"
+
+
+# --------------------------------------------------------------------------
+# Short questions: two or three words, often common in the knowledge base
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question, expected", [
+    # "agent" is in most helpdesk articles: idf alone makes it worthless, but
+    # the words together are in exactly one title.
+    ("how do I add an agent", "1013"),
+    ("add agent", "1013"),
+    ("how do I add a new agent", "1013"),
+    ("add a new agent to my team", "1013"),
+    ("create an agent", "1013"),
+    ("set up an agent", "1013"),
+    ("new agent", "1013"),
+    ("add a user", "1013"),
+    ("add a team member", "1013"),
+    ("reset password", "1001"),
+    ("forgot password", "1001"),
+    ("export tickets", "1011"),
+    ("cancel subscription", "1010"),
+    ("close my account", "1010"),
+    ("merge tickets", "1022"),
+    ("account locked", "1004"),
+    ("change time zone", "1020"),
+    ("upgrade my plan", "1009"),
+    ("add a macro", "1007"),
+    ("create a survey", "1024"),
+    ("set up saml", "1026"),
+    ("add the chat widget", "1016"),
+    ("add a custom domain", "1017"),
+    ("update credit card", "1008"),
+    ("turn off notifications", "1021"),
+    ("backup codes", "1003"),
+    ("add an email address", "1005"),
+])
+def test_short_questions_land_on_the_obvious_title(index, question, expected):
+    best = index.best(question)
+    assert best is not None and best.id == expected, index.search(question)
+
+
+@pytest.mark.parametrize("name, question, expected", [
+    ("accounting", "add a user", "3011"),
+    ("accounting", "add my accountant", "3011"),
+    ("accounting", "invite my accountant", "3011"),
+    ("accounting", "create an invoice", "3003"),
+    ("accounting", "run payroll", "3007"),
+    ("accounting", "set up payroll", "3007"),
+    ("accounting", "add a bill", "3005"),
+    ("accounting", "add a category", "3017"),
+    ("accounting", "create a credit note", "3021"),
+    ("accounting", "set up vat", "3008"),
+    ("accounting", "cancel my plan", "3018"),
+    ("accounting", "add a bank account", "3001"),
+    ("accounting", "import from excel", "3016"),
+    ("ecommerce", "track my order", "2001"),
+    ("ecommerce", "cancel my order", "2006"),
+    ("ecommerce", "reset password", "2010"),
+    ("ecommerce", "change my address", "2019"),
+    ("ecommerce", "create an account", "2009"),
+    ("ecommerce", "set up an account", "2009"),
+    ("ecommerce", "add a gift card", "2007"),
+    ("ecommerce", "return policy", "2003"),
+    ("ecommerce", "store pickup", "2020"),
+    ("ecommerce", "size chart", "2013"),
+])
+def test_short_questions_on_held_out_knowledge_bases(name, question, expected):
+    index = _eval_index(name)
+    best = index.best(question)
+    assert best is not None and best.id == expected, index.search(question)
+
+
+@pytest.mark.parametrize("name, question", [
+    ("sample", "what's the weather"),
+    ("sample", "I want to sue you"),
+    ("sample", "hello"),
+    ("sample", "I have a question about my account"),
+    ("sample", "I have a question about a ticket"),
+    ("sample", "my account"),
+    ("sample", "agent"),
+    ("sample", "tickets"),
+    ("sample", "talk to an agent"),
+    ("sample", "can I speak to a real person"),
+    ("sample", "I want a refund"),
+    ("sample", "add a printer"),
+    ("sample", "order pizza"),
+    ("accounting", "hello"),
+    ("accounting", "I have a question about my account"),
+    ("accounting", "what's the weather"),
+    ("accounting", "I want to sue you"),
+    ("accounting", "add a printer"),
+    ("accounting", "order pizza"),
+    ("ecommerce", "hello"),
+    ("ecommerce", "I have a question about my order"),
+    ("ecommerce", "I want to sue you"),
+    ("ecommerce", "create a ticket"),
+    ("ecommerce", "talk to a person"),
+    ("ecommerce", "add a printer"),
+])
+def test_short_off_topic_or_vague_questions_escalate(name, question):
+    index = _eval_index(name)
+    assert index.best(question) is None, index.search(question)
+
+
+def test_login_trouble_answers_a_login_article(index):
+    question = "I can't log into my account it says my password is wrong"
+    best = index.best(question)
+    assert best is not None and best.id in ("1001", "1004"), index.search(question)
+    assert ("log", ("login", "sign")) in synonyms("I can't log into my account")
+
+
+def test_action_verbs_count_in_titles_only():
+    docs = [
+        KbDoc("body", "Colleagues directory", "You can invite colleagues from this page."),
+        KbDoc("title", "Inviting colleagues", "Open the settings page and fill in the form."),
+    ]
+    idx = KbIndex(docs)
+    hits = idx.search("add colleagues")
+    assert hits[0].id == "title"
+    # Without a title or tag using an action verb, "add" does not reach the body.
+    hits = KbIndex(docs[:1]).search("add directory")
+    assert hits and hits[0].score < KbIndex(docs[:1]).search("invite directory")[0].score
+
+
+def test_short_question_evidence_needs_every_word_in_one_title():
+    # "agent" is in every article; only one title holds "agent" and "invite".
+    docs = [KbDoc(str(i), f"Topic {w}", f"An agent can change the {w} settings.")
+            for i, w in enumerate("billing reports macros triggers tags surveys".split())]
+    docs.append(KbDoc("inv", "Inviting agents", "Open Team and send the invitation to the agent."))
+    idx = KbIndex(docs)
+    assert idx.best("add agent").id == "inv"
+    assert idx.best("agent") is None          # one common word: too vague
+    assert idx.best("agent pizza") is None    # a word no title has
 
 
 # --------------------------------------------------------------------------
@@ -427,10 +585,6 @@ def test_routing_accuracy_on_labelled_questions(index, questions):
 # --------------------------------------------------------------------------
 
 
-def _eval_set(name):
-    articles = json.loads((EVAL_DIR / f"{name}_kb.json").read_text(encoding="utf-8"))
-    questions = json.loads((EVAL_DIR / f"{name}_questions.json").read_text(encoding="utf-8"))
-    return articles, questions
 
 
 def test_every_eval_set_is_gated():
