@@ -21,11 +21,13 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# The embedded default, for development: signatures are off unless TWILIO_AUTH_TOKEN is set.
+# The embedded default, for development: signatures are off unless TWILIO_AUTH_TOKEN is set,
+# logs are plain text (LOG_FORMAT=json in production).
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) kb load
-	TWILIO_VALIDATE_SIGNATURES=$${TWILIO_VALIDATE_SIGNATURES:-false} $(FLASK) run --host $(HOST) --port $(PORT)
+	TWILIO_VALIDATE_SIGNATURES=$${TWILIO_VALIDATE_SIGNATURES:-false} LOG_FORMAT=$${LOG_FORMAT:-text} \
+		$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Production-style: gunicorn with gunicorn.conf.py (gthread workers, timeouts under Twilio's 15 s).
 serve: install

@@ -13,7 +13,7 @@ from .extensions import db, migrate
 log = logging.getLogger(__name__)
 
 
-def _serving() -> bool:
+def serving_requests() -> bool:
     """True unless the app is being loaded for a Flask CLI command other than ``run``."""
     import click
 
@@ -88,7 +88,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
             return jsonify(status="error", database="unavailable"), 503
         return jsonify(status="ok", database="ok")
 
-    if not app.config.get("TWILIO_AUTH_TOKEN") and not app.config.get("TESTING") and _serving():
+    if not app.config.get("TWILIO_AUTH_TOKEN") and not app.config.get("TESTING") and serving_requests():
         from .security import NO_TOKEN_MESSAGE, signatures_required
 
         if signatures_required(app.config):

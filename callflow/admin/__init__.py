@@ -125,7 +125,9 @@ def init_admin(app: Flask) -> None:
                 "admin login rate limits are counted per process (RATELIMIT_STORAGE_URI=memory://); "
                 "set a shared storage URI when running several workers or instances"
             )
-        if app.config.get("SECRET_KEY") in (None, "", "dev-only-change-me"):
+        from callflow import serving_requests
+
+        if app.config.get("SECRET_KEY") in (None, "", "dev-only-change-me") and serving_requests():
             log.warning("SECRET_KEY is not set: admin sessions could be forged. Set it in production.")
 
 
