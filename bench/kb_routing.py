@@ -201,7 +201,7 @@ def print_all(sets: list[tuple[str, list]], cutoff: float, cutoffs, verbose: boo
         h = evaluate(held, cutoff)
         print(f"  held-out acc {100 * h['accuracy']:.1f}%, wrong {h['wrong']}, missed {h['missed']}")
 
-    print(f"\npooled cutoff sweep (per-set accuracy% / wrong / missed):")
+    print("\npooled cutoff sweep (per-set accuracy% / wrong / missed):")
     names = [name for name, _ in sets]
     print(f"  {'cutoff':>6} {'ALL acc':>7} {'wrong':>5} {'miss':>4} {'cost':>5}  "
           + "  ".join(f"{n[:10]:>12}" for n in names))

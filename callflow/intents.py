@@ -222,7 +222,7 @@ _COMPOUND_BLOCKERS = frozenset(
         "mobile", "client", "inbox", "queue", "ticket", "tickets", "report", "reports",
         "field", "fields", "name", "list", "group", "groups", "signature", "id",
         "email", "number", "rating", "ratings", "performance", "screen", "feature",
-        "features", "seat", "collision", "availability", "capacity",
+        "features", "collision", "availability", "capacity",
     }
 )
 
@@ -567,9 +567,9 @@ _NAME_STOPPERS = frozenset(
         "an", "at", "of", "to", "for", "please", "thanks", "thank", "you", "here",
         "speaking", "um", "uh", "er", "again", "by", "just", "call", "phone", "number",
         "email", "account", "id", "ive", "have", "had", "need", "want", "who", "that",
-        "and", "or", "also", "actually", "well", "yes", "yeah", "no", "ok", "okay",
+        "or", "also", "actually", "well", "yes", "yeah", "no", "ok", "okay",
         "hi", "hello", "hey", "it", "its", "was", "am", "are", "we", "our", "your",
-        "on", "in", "about", "regarding", "because", "cause", "with", "can", "could",
+        "on", "in", "about", "regarding", "because", "cause", "can", "could",
     }
 )
 
@@ -586,20 +586,18 @@ _NOT_NAMES = _NAME_STOPPERS | _PROBLEM_WORDS | _GREETING_WORDS | frozenset(
         "representative", "operator", "someone", "somebody", "manager", "supervisor",
         "team", "company", "department", "office", "support", "sales", "billing",
         "calling", "call", "phoning", "ringing", "regarding", "back", "again",
-        "about", "bye", "goodbye", "nothing", "everything", "all", "done", "set",
+        "bye", "goodbye", "nothing", "everything", "all", "done", "set",
         "ready", "okay", "alright", "right", "wrong", "correct", "incorrect",
         "nope", "nah", "yep", "yup", "maybe", "please", "thanks", "email", "phone",
         "number", "address", "password", "name", "mine", "myself", "told", "said",
         "asking", "needing", "wanting", "unsure", "happy", "unhappy", "upset",
-        "angry", "mad", "tired", "busy", "available", "able", "ready", "able",
-        "calling", "following", "up", "out", "over", "off", "on", "in", "an",
+        "angry", "mad", "tired", "busy", "available", "able", "following", "up", "out", "over", "off", "on", "in", "an",
         "one", "two", "three", "first", "second", "last", "another", "other",
         "trouble", "just", "only", "also", "too", "so", "such", "some", "any",
         "speaking", "talking", "hard", "difficult", "impossible", "weird", "strange",
         "crazy", "terrible", "awful", "serious", "taking", "forever", "long", "slow",
-        "broken", "down", "closed", "open", "free", "paid", "late", "early", "me",
-        "urgent", "emergency", "test", "testing", "hold", "waiting", "logged",
-        "signed", "trying", "attempting", "unable", "wanting", "concerned",
+        "broken", "down", "closed", "open", "free", "paid", "late", "early", "emergency", "test", "testing", "hold", "waiting", "logged",
+        "signed", "attempting", "concerned",
     }
 )
 

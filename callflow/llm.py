@@ -25,7 +25,6 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 from typing import Iterable
 

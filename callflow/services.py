@@ -15,7 +15,6 @@ Tests replace any of them on the app they build.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 import threading

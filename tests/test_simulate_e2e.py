@@ -5,7 +5,6 @@ import json
 import threading
 from pathlib import Path
 
-import pytest
 from werkzeug.serving import make_server
 
 from callflow.extensions import db

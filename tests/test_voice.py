@@ -10,7 +10,7 @@ from callflow import prompts
 from callflow.extensions import db
 from callflow.models import Call, Turn
 
-from .conftest import PUBLIC_BASE, TOKEN, Caller, sign
+from .conftest import PUBLIC_BASE, sign
 
 
 def test_incoming_greets_inside_a_speech_gather(caller):
