@@ -48,22 +48,6 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 #: Endpoints whose name starts with this answer JSON (401/400/... as JSON too).
 JSON_ENDPOINT_PREFIX = "admin.api_"
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-
 def wants_json() -> bool:
     """True when the current admin request is for a JSON endpoint."""
     endpoint = request.endpoint or ""
@@ -144,15 +128,10 @@ def _guard() -> object:
 
 
 @bp.after_request
-def _security_headers(response):
-    """Keep admin pages out of caches and frames, and scripts to our own files."""
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
+def _no_store(response):
+    """Keep admin pages out of caches (the security headers come from :mod:`callflow.http_headers`)."""
     if request.endpoint != "admin.static":
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers["Cache-Control"] = "no-store"
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
