@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SAMPLE_KB_PATH = Path(__file__).parent / "data" / "sample_kb.json"
 MAX_TITLE_CHARS = 500
 MAX_HTML_CHARS = 200_000
+BODY_FIELDS = ("html", "contents", "content", "body", "text")  # first non-empty wins; HTML or plain text
 
 
 class KbLoadError(ValueError):
@@ -62,6 +63,8 @@ def _parse_time(value: Any) -> datetime | None:
 def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Check one article record ``{id, title, html, tags, section, status, updated_at, url?}``.
 
+    The body may also come as ``contents``, ``content``, ``body`` or ``text`` (HTML or plain).
+
     Returns a clean dict; raises :class:`KbLoadError` for a record with no id or title.
     """
     if not isinstance(raw, Mapping):
@@ -70,7 +73,8 @@ def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
     title = str(raw.get("title") or "").strip()[:MAX_TITLE_CHARS]
     if not ext_id or not title:
         raise KbLoadError("article needs an id and a title")
-    html = str(raw.get("html") or raw.get("contents") or "")[:MAX_HTML_CHARS]
+    body = next((raw.get(k) for k in BODY_FIELDS if isinstance(raw.get(k), str) and raw.get(k).strip()), "")
+    html = body[:MAX_HTML_CHARS]
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]

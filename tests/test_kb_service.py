@@ -48,3 +48,9 @@ def test_upsert_reports_added_updated_removed_and_skipped(app):
 def test_bad_article_records_are_rejected(raw):
     with pytest.raises(KbLoadError):
         normalize_article(raw)
+
+
+@pytest.mark.parametrize("field", ["html", "contents", "content", "body", "text"])
+def test_article_body_field_names(field):
+    record = normalize_article({"id": 7, "title": "T", field: "<p>Step <b>one</b>.</p>"})
+    assert record["text"].startswith("Step one") and record["external_id"] == "7"
