@@ -11,6 +11,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 from . import prompts
@@ -103,7 +104,11 @@ class Conversation:
     def __init__(self, call: Call, services: Mapping[str, Any]):
         self.call = call
         self.services = services
-        self.machine = CallFlow(model=call)
+
+    @cached_property
+    def machine(self) -> CallFlow:
+        """The call's state machine, built on first use (re-prompts and greetings need none)."""
+        return CallFlow(model=self.call)
 
     # -- entry points -------------------------------------------------------------------
     def start(self) -> Reply:
