@@ -66,8 +66,9 @@ def rule_summary(call: Call) -> CallSummary:
     title = _article_title(call.article_id)
     who = call.name or "The caller"
     lines = []
-    if call.last_question:
-        lines.append(f"{who} asked: \"{_shorten(call.last_question, 200)}\".")
+    question = question_of(call)
+    if question:
+        lines.append(f"{who} asked: \"{_shorten(question, 200)}\".")
     else:
         lines.append(f"{who} called but no question was captured.")
     if call.outcome == RESOLVED:
@@ -84,17 +85,31 @@ def rule_summary(call: Call) -> CallSummary:
     if title and answered:
         topic = _shorten(title.lower(), 40)
     else:
-        topic = "unanswered question" if call.last_question else "no question"
+        topic = "unanswered question" if question else "no question"
     sentiment = "positive" if call.outcome == RESOLVED else (
         "negative" if call.escalation_reason in ("not-resolved", "caller-request") else "neutral"
     )
     return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)
 
 
+_NO_QUESTION_SUBJECTS = {
+    "caller-request": "Caller asked to speak to a person",
+    "silence": "Phone call: the caller did not respond",
+    "unclear": "Phone call: the caller could not be understood",
+    "error": "Phone call interrupted by a system error",
+}
+
+
+def question_of(call: Call) -> Optional[str]:
+    """The caller's question: the last one asked, else one stated at the greeting and never reached."""
+    return call.last_question or call.pending_question
+
+
 def _subject(call: Call) -> str:
-    if call.last_question:
-        return _shorten(call.last_question[:1].upper() + call.last_question[1:], MAX_SUBJECT_CHARS)
-    return "Phone call: no question captured"
+    question = question_of(call)
+    if question:
+        return _shorten(question[:1].upper() + question[1:], MAX_SUBJECT_CHARS)
+    return _NO_QUESTION_SUBJECTS.get(call.escalation_reason or "", "Phone call: no question captured")
 
 
 def _fmt_duration(seconds: Optional[int]) -> str:

@@ -224,3 +224,19 @@ def test_introduction_is_not_part_of_the_pending_question(app, caller):
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
         assert call.name == "Dave"
         assert call.last_question == "I forgot my password and can't log in"
+
+
+def test_question_stated_before_hanging_up_reaches_the_ticket(app, caller):
+    caller.start()
+    caller.say("Hi, I need help exporting my reports to a spreadsheet")
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "abandoned"]
+    assert "exporting my reports" in p["subject"] and "exporting my reports" in p["summary"]
+
+
+def test_subject_without_a_question_says_what_happened(app, caller):
+    caller.start()
+    caller.say("operator")
+    caller.hangup()
+    assert ticket_of(app, caller).payload["subject"] == "Caller asked to speak to a person"
