@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 # logs are plain text (LOG_FORMAT=json in production).
 run: install
 	$(FLASK) db upgrade
-	$(FLASK) kb load
+	$(FLASK) kb load --if-empty
 	TWILIO_VALIDATE_SIGNATURES=$${TWILIO_VALIDATE_SIGNATURES:-false} LOG_FORMAT=$${LOG_FORMAT:-text} \
 		$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -10,7 +10,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from sqlalchemy import func, select
+
 from .extensions import db
+from .models import KbArticle
 from .kb import SAMPLE_KB_PATH, KbLoadError, read_articles_file, upsert_articles
 
 kb_cli = AppGroup("kb", help="Manage the local knowledge base.")
@@ -20,15 +23,25 @@ tts_cli = AppGroup("tts", help="Text-to-speech cache.")
 
 @kb_cli.command("load")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-@click.option("--replace", is_flag=True, help="Remove articles that are not in the file.")
-def kb_load(path: str | None, replace: bool) -> None:
-    """Load the bundled sample KB, or a JSON file of articles, into the database."""
+@click.option("--merge", is_flag=True, help="Keep articles that are not in the file (default: the file replaces the KB).")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the KB already has articles (what `make run` uses).")
+def kb_load(path: str | None, merge: bool, if_empty: bool) -> None:
+    """Load the bundled sample KB, or a JSON file of articles, as the knowledge base.
+
+    The file replaces the KB (articles not in it are removed), so loading your own KB after
+    ``make run`` loaded the sample leaves no sample article behind; ``--merge`` only upserts.
+    """
+    if if_empty:
+        count = db.session.scalar(select(func.count(KbArticle.id)))
+        if count:
+            click.echo(f"kb load: the KB already has {count} articles; left as it is")
+            return
     source = path or current_app.config.get("KB_PATH") or str(SAMPLE_KB_PATH)
     try:
         records = read_articles_file(source)
     except KbLoadError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = upsert_articles(records, remove_missing=replace)
+    report = upsert_articles(records, remove_missing=not merge)
     db.session.commit()
     current_app.extensions["kb"].invalidate()
     click.echo(

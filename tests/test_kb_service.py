@@ -54,3 +54,28 @@ def test_bad_article_records_are_rejected(raw):
 def test_article_body_field_names(field):
     record = normalize_article({"id": 7, "title": "T", field: "<p>Step <b>one</b>.</p>"})
     assert record["text"].startswith("Step one") and record["external_id"] == "7"
+
+
+def test_kb_load_replaces_the_sample_unless_merging(app, runner, tmp_path):
+    import json
+
+    from sqlalchemy import func, select
+
+    from callflow.models import KbArticle
+
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps([NEW]))
+    result = runner.invoke(args=["kb", "load", str(own)])
+    assert result.exit_code == 0 and "1 added" in result.output and "removed" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(KbArticle.external_id)).all() == ["n1"]
+    result = runner.invoke(args=["kb", "load", "--merge"])  # the bundled sample, kept alongside
+    assert result.exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count(KbArticle.id))) > 20
+        assert app.extensions["kb"].index().best("quantum flux capacitor").id == "n1"
+
+
+def test_kb_load_if_empty_leaves_an_existing_kb_alone(app, runner):
+    result = runner.invoke(args=["kb", "load", "--if-empty"])
+    assert result.exit_code == 0 and "left as it is" in result.output
