@@ -22,11 +22,12 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 # The embedded default, for development: signatures are off unless TWILIO_AUTH_TOKEN is set,
-# logs are plain text (LOG_FORMAT=json in production).
+# logs are plain text (LOG_FORMAT=json in production), and the admin cookie works over plain http.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) kb load --if-empty
 	TWILIO_VALIDATE_SIGNATURES=$${TWILIO_VALIDATE_SIGNATURES:-false} LOG_FORMAT=$${LOG_FORMAT:-text} \
+	ADMIN_COOKIE_SECURE=$${ADMIN_COOKIE_SECURE:-false} \
 		$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Production-style: gunicorn with gunicorn.conf.py (gthread workers, timeouts under Twilio's 15 s).
