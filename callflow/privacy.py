@@ -172,11 +172,7 @@ def purge_calls(older_than: timedelta, *, now: Optional[datetime] = None, dry_ru
             )
         )
         report.kept = _count(select(func.count()).select_from(Call).where(old)) - len(deletable)
-        report.add(_delete_calls(deletable, dry_run))
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
+        _delete_and_finish(report, deletable, dry_run)
     except Exception:
         db.session.rollback()
         raise
@@ -190,6 +186,15 @@ def purge_calls(older_than: timedelta, *, now: Optional[datetime] = None, dry_ru
         report.kept,
     )
     return report
+
+
+def _delete_and_finish(report, call_ids: list[int], dry_run: bool) -> None:
+    """Delete the calls (counting into ``report``), then commit, or roll back on a dry run."""
+    report.add(_delete_calls(call_ids, dry_run))
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
 
 
 def _calls_of(email: Optional[str], phone: Optional[str]) -> list[int]:
@@ -235,11 +240,7 @@ def forget_caller(*, email: Optional[str] = None, phone: Optional[str] = None, d
                 .select_from(TicketOutbox)
                 .where(TicketOutbox.call_id.in_(chunk), TicketOutbox.status.in_(UNDELIVERED_STATUSES))
             )
-        report.add(_delete_calls(call_ids, dry_run))
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
+        _delete_and_finish(report, call_ids, dry_run)
     except Exception:
         db.session.rollback()
         raise

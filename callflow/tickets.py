@@ -61,9 +61,12 @@ def transcript_of(call: Call) -> list[tuple[str, str]]:
     return [(t.speaker, t.text or "(no response)") for t in call.turns]
 
 
-def rule_summary(call: Call) -> CallSummary:
-    """A summary built by rules from the call's facts (used offline or when OpenAI fails)."""
-    title = _article_title(call.article_id)
+def rule_summary(call: Call, title: Optional[str] = None) -> CallSummary:
+    """A summary built by rules from the call's facts (used offline or when OpenAI fails).
+
+    ``title``: the used article's title if the caller already looked it up.
+    """
+    title = title or _article_title(call.article_id)
     who = call.name or "The caller"
     lines = []
     question = question_of(call)
@@ -140,7 +143,8 @@ def topic_tag(topic: str) -> Optional[str]:
 
 def compose_ticket(call: Call, summary: Optional[CallSummary] = None, source: str = "rules") -> dict[str, Any]:
     """Build the ticket payload for a finalized call (``call.outcome`` must be set)."""
-    summary = summary or rule_summary(call)
+    title = _article_title(call.article_id)
+    summary = summary or rule_summary(call, title)
     outcome = call.outcome or ABANDONED
     priority = "urgent" if outcome == NEEDS_HUMAN else "normal"
     tags = ["ai-call", outcome]
@@ -157,7 +161,6 @@ def compose_ticket(call: Call, summary: Optional[CallSummary] = None, source: st
         email_line = f"not confirmed; last heard as {e(call.email)}"
     else:
         email_line = "not captured" + (" after 3 tries" if call.email_attempts >= 3 else "")
-    title = _article_title(call.article_id)
     rows = []
     for turn in call.turns:
         who = "Caller" if turn.speaker == "caller" else "Agent"

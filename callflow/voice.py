@@ -21,6 +21,7 @@ from flask import Blueprint, abort, current_app, g, request, url_for
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
 
 from . import prompts
 from .clock import utcnow
@@ -42,6 +43,7 @@ YES_NO_HINTS = ("yes", "no", "that's right", "agent", "representative")
 MAX_TURN_ATTEMPTS = 3
 _EMAIL_HINTS = format_hints(EMAIL_HINTS)
 _YES_NO_HINTS = format_hints(YES_NO_HINTS)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 TURN_BUDGET_S = 5.0  # keep every turn well under Twilio's hard 15 s webhook limit
 
 
@@ -49,6 +51,24 @@ TURN_BUDGET_S = 5.0  # keep every turn well under Twilio's hard 15 s webhook lim
 def _signature() -> None:
     g.voice_started = time.perf_counter()
     verify_twilio_signature()
+
+
+@bp.errorhandler(Exception)
+def _never_an_application_error(exc: Exception):
+    """Last line of defence: any unexpected error still answers Twilio with TwiML, not a 500.
+
+    HTTP errors (403 signature, 400 CallSid, 405, 413) pass through unchanged. A live call
+    hears an apology and the escalation; its row (if any) is finalized later by the status
+    callback or the sweeper, so it still gets its ticket. Twilio plays its own "application
+    error" on a 5xx: https://www.twilio.com/docs/api/errors/11200
+    """
+    if isinstance(exc, HTTPException):
+        return exc
+    db.session.rollback()
+    log.exception("unexpected error in a voice webhook")
+    if request.endpoint == "voice.status":
+        return twiml_response(EMPTY_TWIML)
+    return twiml_response(_static([prompts.APOLOGY, prompts.ESCALATE]))
 
 
 @bp.after_request
@@ -244,18 +264,19 @@ def gather():
             return call.last_twiml  # a replayed or stale Gather: same TwiML, machine unmoved
         if call.finalized:
             return _static([prompts.GOODBYE])
-        _add_turn(call, "caller", heard.text or (f"[keypad {heard.digits}]" if heard.digits else ""), confidence=heard.confidence)
-        conversation = Conversation(call, current_app.extensions)
+        said = heard.text or (f"[keypad {heard.digits}]" if heard.digits else "")
+        _add_turn(call, "caller", said, confidence=heard.confidence)
         try:
-            reply = conversation.hear(heard)
+            reply = Conversation(call, current_app.extensions).hear(heard)
         except SQLAlchemyError:
             raise
         except Exception as exc:  # a bug must not reach the caller as an application error
             log.exception("error in a call turn")
             db.session.rollback()
             call = _load(sid)
-            assert call is not None
-            _add_turn(call, "caller", heard.text, confidence=heard.confidence)
+            if call is None:  # the row went away meanwhile (erased?): nothing left to escalate
+                return _static([prompts.APOLOGY, prompts.ESCALATE])
+            _add_turn(call, "caller", said, confidence=heard.confidence)
             call.error = f"{type(exc).__name__}: {exc}"[:2000]
             reply = Conversation(call, current_app.extensions).fail()
         return _respond(call, reply, started, token)
@@ -265,9 +286,6 @@ def gather():
     except SQLAlchemyError:
         log.exception("database error in a call turn")
         return twiml_response(_database_trouble())
-
-
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 @bp.post("/status")

@@ -180,3 +180,25 @@ def test_hostile_speech_still_gets_valid_twiml(app, caller, speech):
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json()["status"] == "ok"
+
+
+def test_unexpected_error_outside_the_turn_logic_is_still_twiml(app, caller):
+    caller.start()
+    speech = app.extensions.pop("speech")  # a broken service: rendering the reply fails
+    try:
+        response = caller.post(caller.action, caller.params(SpeechResult="Maria"))
+        status = caller.post("/voice/status", caller.params(CallStatus="completed", CallDuration="9"))
+    finally:
+        app.extensions["speech"] = speech
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    root = ET.fromstring(response.data)
+    assert root.find("Hangup") is not None
+    assert prompts.APOLOGY in [el.text for el in root.iter("Say")]
+    assert status.status_code == 200
+    with app.app_context():  # the call still ends with its ticket
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.ticket is not None
+
+
+def test_http_errors_pass_through_the_error_handler(client):
+    assert client.post("/voice/gather", data={"CallSid": "CA1"}).status_code == 403

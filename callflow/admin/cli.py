@@ -51,13 +51,19 @@ def create_user(email: str) -> None:
     click.echo(f"admin user {user.id} created")
 
 
+def _existing(email: str) -> AdminUser:
+    """The admin user with this email; a ClickException if there is none."""
+    user = _find(_email_argument(email))
+    if user is None:
+        raise click.ClickException("no admin user with this email")
+    return user
+
+
 @admin_cli.command("set-password")
 @click.argument("email")
 def set_password(email: str) -> None:
     """Set a new password (and reactivate the user); signs out its open sessions."""
-    user = _find(_email_argument(email))
-    if user is None:
-        raise click.ClickException("no admin user with this email")
+    user = _existing(email)
     user.password_hash = generate_password_hash(_prompt_password())
     user.is_active = True
     db.session.commit()
@@ -68,9 +74,7 @@ def set_password(email: str) -> None:
 @click.argument("email")
 def deactivate(email: str) -> None:
     """Stop a user from signing in; signs out its open sessions."""
-    user = _find(_email_argument(email))
-    if user is None:
-        raise click.ClickException("no admin user with this email")
+    user = _existing(email)
     user.is_active = False
     db.session.commit()
     click.echo(f"admin user {user.id} deactivated")
