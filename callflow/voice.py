@@ -18,16 +18,17 @@ import time
 from typing import Callable, Optional
 
 from flask import Blueprint, abort, current_app, g, request, url_for
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from . import prompts
+from . import call_store, prompts
+from .call_store import CallRecord, StaleCall
 from .clock import utcnow
 from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech, parse_confidence
 from .extensions import db
-from .models import Call, Turn
+from .models import Call
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_call
 from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
@@ -118,7 +119,7 @@ def _hints(state: str) -> Optional[str]:
     return None
 
 
-def _render_reply(call: Call, reply: Reply, started: float) -> str:
+def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
     cfg = current_app.config
     return render(
         reply.prompts,
@@ -139,53 +140,79 @@ def _static(texts: list[str]) -> str:
 
 
 def _load(call_sid: str) -> Optional[Call]:
+    """The call as an ORM object, row-locked (the status callback, which finalizes the call)."""
     return db.session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
 
 
-def _new_call(sid: str) -> Call:
-    """Add the row of a call from the request's Twilio parameters (cleaned and cut to size)."""
-    call = Call(
-        call_sid=sid,
-        account_sid=_form_text("AccountSid", 64),
-        from_number=_form_text("From", PHONE_MAX),
-        to_number=_form_text("To", PHONE_MAX),
-        twilio_status=_form_text("CallStatus", 32),
-        state="greet",
-    )
-    db.session.add(call)
-    return call
+def _new_call_values(sid: str) -> dict:
+    """Columns of a new call from the request's Twilio parameters (cleaned and cut to size)."""
+    return {
+        "call_sid": sid,
+        "account_sid": _form_text("AccountSid", 64),
+        "from_number": _form_text("From", PHONE_MAX),
+        "to_number": _form_text("To", PHONE_MAX),
+        "twilio_status": _form_text("CallStatus", 32),
+        "state": "greet",
+    }
 
 
-def _add_turn(call: Call, speaker: str, text: str, **extra) -> None:
-    """Record one utterance; keyed by ``call.turn_count`` so the call's turns are never loaded."""
-    if call.id is None:
-        db.session.flush()
-    call.turn_count += 1
-    row = {"call_id": call.id, "seq": call.turn_count, "speaker": speaker, "text": text, "state": call.state,
-           "created_at": utcnow(), **extra}
-    with db.session.no_autoflush:  # a Core INSERT: no unit-of-work bookkeeping on the hot path
-        db.session.execute(insert(Turn), [row])
+_TURN_DEFAULTS = {"confidence": None, "server_ms": None, "article_id": None, "article_score": None}
 
 
-def _respond(call: Call, reply: Reply, started: float, token: Optional[str]) -> str:
-    call.prompt_seq += 1
-    document = _render_reply(call, reply, started)
-    _add_turn(
-        call,
-        "agent",
-        " ".join(reply.prompts),
-        server_ms=int((time.perf_counter() - started) * 1000),
-        article_id=reply.article_id,
-        article_score=reply.article_score,
-    )
-    call.last_twiml = document
-    call.last_request_token = token
-    call.last_activity_at = utcnow()
-    return document
+class _Turn:
+    """One webhook turn's writes: the call record and the utterances to insert with it."""
+
+    __slots__ = ("conn", "call", "rows")
+
+    def __init__(self, conn: Connection, call: CallRecord):
+        self.conn, self.call, self.rows = conn, call, []
+
+    def say(self, speaker: str, text: str, **extra) -> None:
+        """Record one utterance, numbered by ``call.turn_count`` (the call's turns are never loaded)."""
+        call = self.call
+        call.turn_count += 1
+        self.rows.append({**_TURN_DEFAULTS, "call_id": call.id, "seq": call.turn_count, "speaker": speaker,
+                          "text": text, "state": call.state, "created_at": utcnow(), **extra})
+
+    def respond(self, reply: Reply, started: float, token: Optional[str]) -> str:
+        """Render the reply, record it, and write the call and its utterances; returns the TwiML."""
+        call = self.call
+        call.prompt_seq += 1
+        document = _render_reply(call, reply, started)
+        self.say(
+            "agent",
+            " ".join(reply.prompts),
+            server_ms=int((time.perf_counter() - started) * 1000),
+            article_id=reply.article_id,
+            article_score=reply.article_score,
+        )
+        call.last_twiml = document
+        call.last_request_token = token
+        call.last_activity_at = utcnow()
+        call_store.add_turns(self.conn, self.rows)
+        call_store.save(self.conn, call)
+        return document
 
 
-def _with_retries(step: Callable[[], str]) -> str:
-    """Run one turn in its own transaction, again if a concurrent request changed the row."""
+def _with_retries(step: Callable[[Connection], str]) -> str:
+    """Run one turn in its own transaction, again if a concurrent request changed the row.
+
+    ``step`` gets the transaction's connection; the transaction commits when it returns.
+    """
+    for attempt in range(MAX_TURN_ATTEMPTS):
+        try:
+            with db.engine.begin() as conn:
+                return step(conn)
+        except (StaleCall, IntegrityError, OperationalError) as exc:
+            if attempt == MAX_TURN_ATTEMPTS - 1:
+                raise
+            if isinstance(exc, OperationalError):  # locked or a dropped connection: brief pause, then again
+                time.sleep(0.05 * (attempt + 1))
+    raise RuntimeError("unreachable")
+
+
+def _orm_with_retries(step: Callable[[], str]) -> str:
+    """Like :func:`_with_retries` for a step that works on ORM objects in ``db.session``."""
     for attempt in range(MAX_TURN_ATTEMPTS):
         try:
             document = step()
@@ -195,7 +222,7 @@ def _with_retries(step: Callable[[], str]) -> str:
             db.session.rollback()
             if attempt == MAX_TURN_ATTEMPTS - 1:
                 raise
-            if isinstance(exc, OperationalError):  # locked or a dropped connection: brief pause, then again
+            if isinstance(exc, OperationalError):
                 time.sleep(0.05 * (attempt + 1))
     raise RuntimeError("unreachable")
 
@@ -226,17 +253,16 @@ def incoming():
     started = time.perf_counter()
     token = (request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
 
-    def step() -> str:
-        call = _load(sid)
+    def step(conn: Connection) -> str:
+        call = call_store.load(conn, sid)
         if call is not None:  # Twilio retried the voice URL: same answer, no new state
             return call.last_twiml or _static([prompts.APOLOGY])
-        call = _new_call(sid)
-        conversation = Conversation(call, current_app.extensions)
-        return _respond(call, conversation.start(), started, token)
+        turn = _Turn(conn, call_store.create(conn, _new_call_values(sid)))
+        return turn.respond(Conversation(turn.call, current_app.extensions).start(), started, token)
 
     try:
         return twiml_response(_with_retries(step))
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StaleCall):
         log.exception("database error on incoming call")
         db.session.rollback()
         return twiml_response(_static([prompts.APOLOGY, prompts.ESCALATE]))
@@ -255,35 +281,36 @@ def gather():
         confidence=parse_confidence(request.form.get("Confidence")),
     )
 
-    def step() -> str:
-        call = _load(sid)
+    def step(conn: Connection) -> str:
+        call = call_store.load(conn, sid)
         if call is None:  # a Gather for a call we never saw: start it properly
-            call = _new_call(sid)
-            return _respond(call, Conversation(call, current_app.extensions).start(), started, token)
+            turn = _Turn(conn, call_store.create(conn, _new_call_values(sid)))
+            return turn.respond(Conversation(turn.call, current_app.extensions).start(), started, token)
         if call.last_twiml and ((token and token == call.last_request_token) or (seq is not None and seq != str(call.prompt_seq))):
             return call.last_twiml  # a replayed or stale Gather: same TwiML, machine unmoved
         if call.finalized:
             return _static([prompts.GOODBYE])
         said = heard.text or (f"[keypad {heard.digits}]" if heard.digits else "")
-        _add_turn(call, "caller", said, confidence=heard.confidence)
+        turn = _Turn(conn, call)
+        turn.say("caller", said, confidence=heard.confidence)
         try:
             reply = Conversation(call, current_app.extensions).hear(heard)
         except SQLAlchemyError:
             raise
         except Exception as exc:  # a bug must not reach the caller as an application error
             log.exception("error in a call turn")
-            db.session.rollback()
-            call = _load(sid)
+            call = call_store.load(conn, sid)  # nothing was written yet: start from the row again
             if call is None:  # the row went away meanwhile (erased?): nothing left to escalate
                 return _static([prompts.APOLOGY, prompts.ESCALATE])
-            _add_turn(call, "caller", said, confidence=heard.confidence)
+            turn = _Turn(conn, call)
+            turn.say("caller", said, confidence=heard.confidence)
             call.error = f"{type(exc).__name__}: {exc}"[:2000]
             reply = Conversation(call, current_app.extensions).fail()
-        return _respond(call, reply, started, token)
+        return turn.respond(reply, started, token)
 
     try:
         return twiml_response(_with_retries(step))
-    except SQLAlchemyError:
+    except (SQLAlchemyError, StaleCall):
         log.exception("database error in a call turn")
         return twiml_response(_database_trouble())
 
@@ -302,7 +329,8 @@ def status():
             if call_status not in TERMINAL_STATUSES:
                 return EMPTY_TWIML
             # A call we never answered (the voice URL failed?): still leave a ticket.
-            call = _new_call(sid)
+            call = Call(**_new_call_values(sid))
+            db.session.add(call)
             db.session.flush()
         if call_status in TERMINAL_STATUSES:
             finalize_call(call, twilio_status=call_status, duration_s=duration)
@@ -311,7 +339,7 @@ def status():
         return EMPTY_TWIML
 
     try:
-        return twiml_response(_with_retries(step))
+        return twiml_response(_orm_with_retries(step))
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("database error in the status callback")
