@@ -17,7 +17,8 @@ version moved and runs its turn again. Core statements: https://docs.sqlalchemy.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
@@ -47,9 +48,19 @@ class CallRecord:
     __slots__ = COLUMNS + ("_loaded",)
 
     def __init__(self, values: Mapping[str, Any]):
-        for name in COLUMNS:
-            setattr(self, name, values.get(name))
-        self._loaded = {name: values.get(name) for name in COLUMNS}
+        self._fill(dict(zip(COLUMNS, map(values.get, COLUMNS))))
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> "CallRecord":
+        """A record from a row of ``select(CALL)`` (values in :data:`COLUMNS` order)."""
+        record = cls.__new__(cls)
+        record._fill(dict(zip(COLUMNS, row)))
+        return record
+
+    def _fill(self, loaded: dict[str, Any]) -> None:
+        for name, value in loaded.items():
+            setattr(self, name, value)
+        self._loaded = loaded
 
     @property
     def finalized(self) -> bool:
@@ -64,8 +75,8 @@ class CallRecord:
 
 def load(conn: Connection, call_sid: str) -> Optional[CallRecord]:
     """The call with this CallSid, row-locked until the transaction ends on PostgreSQL; or None."""
-    row = conn.execute(_SELECT, {"sid": call_sid}).mappings().first()
-    return CallRecord(row) if row is not None else None
+    row = conn.execute(_SELECT, {"sid": call_sid}).first()
+    return CallRecord.from_row(row) if row is not None else None
 
 
 def create(conn: Connection, values: Mapping[str, Any]) -> CallRecord:
@@ -90,15 +101,25 @@ def save(conn: Connection, record: CallRecord) -> None:
     changed = record.changes()
     if not changed:
         return
-    result = conn.execute(
-        update(CALL)
-        .where(CALL.c.id == record.id, CALL.c.version == record.version)
-        .values(**changed, version=record.version + 1)
-    )
+    result = conn.execute(_update_of(tuple(changed)), {**changed, "_id": record.id, "_version": record.version})
     if result.rowcount != 1:
         raise StaleCall(record.call_sid)
     record.version += 1
     record._loaded.update(changed, version=record.version)
+
+
+@lru_cache(maxsize=256)
+def _update_of(names: tuple[str, ...]):
+    """``UPDATE call SET <names>, version = version + 1 WHERE id = :_id AND version = :_version``.
+
+    Built once per set of changed columns (a turn changes one of a few dozen such sets), so
+    a turn does not pay for building the statement again.
+    """
+    return (
+        update(CALL)
+        .where(CALL.c.id == bindparam("_id"), CALL.c.version == bindparam("_version"))
+        .values({**{name: bindparam(name) for name in names}, "version": CALL.c.version + 1})
+    )
 
 
 def add_turns(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -18,15 +18,17 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from html import escape
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from . import call_store
+from .call_store import CallRecord
 from .clock import utcnow
 from .extensions import db
 from .drafts import CallSummary
-from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox
+from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox, Turn
 
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 MAX_SUBJECT_CHARS = 120
@@ -141,9 +143,25 @@ def topic_tag(topic: str) -> Optional[str]:
     return f"topic-{slug}" if slug else None
 
 
-def compose_ticket(call: Call, summary: Optional[CallSummary] = None, source: str = "rules") -> dict[str, Any]:
-    """Build the ticket payload for a finalized call (``call.outcome`` must be set)."""
-    title = _article_title(call.article_id)
+_LOOK_UP = object()
+
+
+def compose_ticket(
+    call: Call,
+    summary: Optional[CallSummary] = None,
+    source: str = "rules",
+    *,
+    turns: Optional[Sequence[Any]] = None,
+    title: Any = _LOOK_UP,
+) -> dict[str, Any]:
+    """Build the ticket payload for a finalized call (``call.outcome`` must be set).
+
+    ``call`` is a :class:`Call` or a :class:`~callflow.call_store.CallRecord`; ``turns``
+    (objects with speaker, text, state, created_at; default ``call.turns``) and ``title``
+    (the used article's title; default looked up) let a caller that already has them pass them.
+    """
+    if title is _LOOK_UP:
+        title = _article_title(call.article_id)
     summary = summary or rule_summary(call, title)
     outcome = call.outcome or ABANDONED
     priority = "urgent" if outcome == NEEDS_HUMAN else "normal"
@@ -162,7 +180,7 @@ def compose_ticket(call: Call, summary: Optional[CallSummary] = None, source: st
     else:
         email_line = "not captured" + (" after 3 tries" if call.email_attempts >= 3 else "")
     rows = []
-    for turn in call.turns:
+    for turn in call.turns if turns is None else turns:
         who = "Caller" if turn.speaker == "caller" else "Agent"
         text = turn.text or "(no response)"
         rows.append(
@@ -224,6 +242,21 @@ def finalize_call(call: Call, *, twilio_status: Optional[str], duration_s: Optio
     existing = call.ticket or db.session.scalar(select(TicketOutbox).where(TicketOutbox.call_id == call.id))
     if existing is not None:
         return existing
+    now = close_call(call, twilio_status=twilio_status, duration_s=duration_s)
+    payload = compose_ticket(call)
+    call.topic, call.sentiment = payload["topic"], payload["sentiment"]
+    ticket = TicketOutbox(call=call, payload=payload, status="queued", next_attempt_at=now)
+    db.session.add(ticket)
+    return ticket
+
+
+def close_call(call: Any, *, twilio_status: Optional[str], duration_s: Optional[int]) -> datetime:
+    """Mark a call (a :class:`Call` or a ``CallRecord``) ended; returns the time used as "now".
+
+    Sets ``ended_at`` (kept if already set), ``twilio_status``, ``duration_s`` (Twilio's
+    ``CallDuration`` in seconds, else measured from ``started_at``) and the outcome if none
+    is set yet (``ai-resolved`` if the caller confirmed an answer, else ``abandoned``).
+    """
     now = utcnow()
     call.ended_at = call.ended_at or now
     call.twilio_status = twilio_status or call.twilio_status
@@ -232,11 +265,36 @@ def finalize_call(call: Call, *, twilio_status: Optional[str], duration_s: Optio
     call.duration_s = duration_s
     if call.outcome is None:
         call.outcome = RESOLVED if call.resolved_count else ABANDONED
-    payload = compose_ticket(call)
+    return now
+
+
+def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int] = None) -> bool:
+    """:func:`finalize_call` for a webhook's ``CallRecord``, with Core statements on ``conn``.
+
+    Returns False (and changes nothing) if the call already has its ticket. Raises
+    ``IntegrityError`` if a concurrent request queued the ticket first, and
+    :class:`~callflow.call_store.StaleCall` if the row changed since it was read.
+    """
+    if conn.execute(_TICKET_OF_CALL, {"call_id": call.id}).first() is not None:
+        return False
+    now = close_call(call, twilio_status=twilio_status, duration_s=duration_s)
+    turns = conn.execute(_TURNS_OF_CALL, {"call_id": call.id}).all()
+    title = conn.execute(_TITLE_OF_ARTICLE, {"article_id": call.article_id}).scalar() if call.article_id else None
+    payload = compose_ticket(call, turns=turns, title=title)
     call.topic, call.sentiment = payload["topic"], payload["sentiment"]
-    ticket = TicketOutbox(call=call, payload=payload, status="queued", next_attempt_at=now)
-    db.session.add(ticket)
-    return ticket
+    conn.execute(insert(_OUTBOX), {"call_id": call.id, "payload": payload, "status": "queued", "next_attempt_at": now})
+    call_store.save(conn, call)
+    return True
+
+
+_OUTBOX = TicketOutbox.__table__
+_TICKET_OF_CALL = select(_OUTBOX.c.id).where(_OUTBOX.c.call_id == bindparam("call_id"))
+_TURNS_OF_CALL = (
+    select(Turn.__table__.c.speaker, Turn.__table__.c.text, Turn.__table__.c.state, Turn.__table__.c.created_at)
+    .where(Turn.__table__.c.call_id == bindparam("call_id"))
+    .order_by(Turn.__table__.c.seq)
+)
+_TITLE_OF_ARTICLE = select(KbArticle.__table__.c.title).where(KbArticle.__table__.c.external_id == bindparam("article_id"))
 
 
 def finalize_call_committed(call: Call, **kwargs: Any) -> Optional[TicketOutbox]:

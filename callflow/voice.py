@@ -18,9 +18,8 @@ import time
 from typing import Callable, Optional
 
 from flask import Blueprint, abort, current_app, g, request, url_for
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from . import call_store, prompts
@@ -28,9 +27,8 @@ from .call_store import CallRecord, StaleCall
 from .clock import utcnow
 from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech, parse_confidence
 from .extensions import db
-from .models import Call
 from .security import verify_twilio_signature
-from .tickets import TERMINAL_STATUSES, finalize_call
+from .tickets import TERMINAL_STATUSES, finalize_record
 from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
 
 log = logging.getLogger(__name__)
@@ -139,11 +137,6 @@ def _static(texts: list[str]) -> str:
     return say_and_hangup(texts, cfg["TWILIO_VOICE"], cfg["TWILIO_LANGUAGE"])
 
 
-def _load(call_sid: str) -> Optional[Call]:
-    """The call as an ORM object, row-locked (the status callback, which finalizes the call)."""
-    return db.session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
-
-
 def _new_call_values(sid: str) -> dict:
     """Columns of a new call from the request's Twilio parameters (cleaned and cut to size)."""
     return {
@@ -207,22 +200,6 @@ def _with_retries(step: Callable[[Connection], str]) -> str:
             if attempt == MAX_TURN_ATTEMPTS - 1:
                 raise
             if isinstance(exc, OperationalError):  # locked or a dropped connection: brief pause, then again
-                time.sleep(0.05 * (attempt + 1))
-    raise RuntimeError("unreachable")
-
-
-def _orm_with_retries(step: Callable[[], str]) -> str:
-    """Like :func:`_with_retries` for a step that works on ORM objects in ``db.session``."""
-    for attempt in range(MAX_TURN_ATTEMPTS):
-        try:
-            document = step()
-            db.session.commit()
-            return document
-        except (StaleDataError, IntegrityError, OperationalError) as exc:
-            db.session.rollback()
-            if attempt == MAX_TURN_ATTEMPTS - 1:
-                raise
-            if isinstance(exc, OperationalError):
                 time.sleep(0.05 * (attempt + 1))
     raise RuntimeError("unreachable")
 
@@ -323,24 +300,23 @@ def status():
     raw_duration = request.form.get("CallDuration", "")
     duration = int(raw_duration) if ASCII_INT_RE.fullmatch(raw_duration) else None
 
-    def step() -> str:
-        call = _load(sid)
+    def step(conn: Connection) -> str:
+        call = call_store.load(conn, sid)
         if call is None:
             if call_status not in TERMINAL_STATUSES:
                 return EMPTY_TWIML
             # A call we never answered (the voice URL failed?): still leave a ticket.
-            call = Call(**_new_call_values(sid))
-            db.session.add(call)
-            db.session.flush()
+            call = call_store.create(conn, _new_call_values(sid))
         if call_status in TERMINAL_STATUSES:
-            finalize_call(call, twilio_status=call_status, duration_s=duration)
-        elif call_status:
+            finalize_record(conn, call, twilio_status=call_status, duration_s=duration)
+        elif call_status and call_status != call.twilio_status:
             call.twilio_status = call_status
+            call_store.save(conn, call)
         return EMPTY_TWIML
 
     try:
-        return twiml_response(_orm_with_retries(step))
-    except SQLAlchemyError:
+        return twiml_response(_with_retries(step))
+    except (SQLAlchemyError, StaleCall):
         db.session.rollback()
         log.exception("database error in the status callback")
         return twiml_response(EMPTY_TWIML, status=503)

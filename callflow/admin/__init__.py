@@ -98,6 +98,9 @@ def init_admin(app: Flask) -> None:
     # One limiter per app: its storage and limits belong to this app only.
     limiter = Limiter(key_func=auth.client_ip, key_prefix="callflow-admin", headers_enabled=True)
     limiter.init_app(app)
+    # Only the admin pages have limits: every other request (the Twilio webhooks above all)
+    # skips the limiter's per-request bookkeeping.
+    limiter.request_filter(lambda: request.blueprint != bp.name)
     auth.apply_login_limits(limiter, app)
     app.extensions["admin_limiter"] = limiter
 
