@@ -44,8 +44,13 @@ class Config:
 
     SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = _database_url()
-    # hide_parameters: database errors must not copy emails or phone numbers into the logs
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # hide_parameters: database errors must not copy emails or phone numbers into the logs.
+    # pool_pre_ping: test a pooled connection before use when the database is a server (a
+    # restart or a dropped TCP connection); an SQLite file has no connection to lose.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": not SQLALCHEMY_DATABASE_URI.startswith("sqlite"),
+        "hide_parameters": True,
+    }
 
     # Twilio (https://www.twilio.com/docs/usage/webhooks/webhooks-security)
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")

@@ -11,6 +11,8 @@ one), and navigation breadcrumbs such as "Admin > Billing" are spoken as
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import lru_cache
 import re
 
 from .html_text import html_to_text, split_sentences
@@ -132,18 +134,45 @@ def _lead_in(title: str, max_words: int) -> str:
     return f'From our article "{title}":'
 
 
-def _score_windows(question: str, sentences: list[str], budget: int) -> list[int]:
+@dataclass(frozen=True)
+class _Sentences:
+    """An article body prepared for scoring: speakable sentences, their terms, words, instructions."""
+
+    texts: tuple[str, ...]
+    terms: tuple[frozenset[str], ...]
+    lengths: tuple[int, ...]
+    instructions: tuple[bool, ...]
+
+
+@lru_cache(maxsize=1024)
+def _prepare(body: str) -> _Sentences:
+    """Split and analyse an article body once; every question about that article reuses it.
+
+    Keyed by the body text (a KB change brings new text, so a stale entry is never used).
+    """
+    sentences = [_speakable(s) for s in split_sentences(_clean(body))]
+    sentences = [s for s in sentences if sum(ch.isalpha() for ch in s) >= 3]
+    return _Sentences(
+        texts=tuple(sentences),
+        terms=tuple(frozenset(content_terms(s)) for s in sentences),
+        lengths=tuple(len(s.split()) for s in sentences),
+        instructions=tuple(bool(_is_instruction(s)) for s in sentences),
+    )
+
+
+def _score_windows(question: str, prepared: _Sentences, budget: int) -> list[int]:
     """Indexes of the best run of up to MAX_SENTENCES consecutive sentences."""
-    n = len(sentences)
+    n = len(prepared.texts)
     q_terms = content_terms(question)
-    sent_terms = [set(content_terms(s)) for s in sentences]
+    sent_terms = prepared.terms
     # In-article rarity: a question word found in few sentences says more.
     weights = {}
     for t in q_terms:
         sf = sum(1 for st in sent_terms if t in st or _prefix_match(t, st))
         weights[t] = math.log(1.0 + (n + 1) / (sf + 0.5)) if sf else 0.0
     total = sum(weights.values())
-    lengths = [len(s.split()) for s in sentences]
+    lengths = prepared.lengths
+    instructions = prepared.instructions
 
     best: tuple[float, int, int] | None = None  # (score, start, end)
     for start in range(n):
@@ -157,7 +186,7 @@ def _score_windows(question: str, sentences: list[str], budget: int) -> list[int
             covered |= {t for t in q_terms
                         if t in sent_terms[end] or _prefix_match(t, sent_terms[end])}
             cover = sum(weights[t] for t in covered) / total if total > 0 else 0.0
-            instr = sum(_is_instruction(sentences[i]) for i in range(start, end + 1))
+            instr = sum(instructions[start:end + 1])
             # Extra sentences add a little (more of the procedure), never
             # more than a question word would.
             score = cover + prior + 0.05 * instr + 0.02 * (end - start)
@@ -214,7 +243,7 @@ def extractive_answer(question: str, title: str, text: str, max_words: int = 60)
     try:
         question = question if isinstance(question, str) else ""
         title = _speakable(_clean(title)) if isinstance(title, str) else ""
-        body = _clean(text) if isinstance(text, str) else ""
+        body = text if isinstance(text, str) else ""
         if max_words < 6:
             # No room for a lead-in and an answer: name the article only.
             return _truncate_words((title or "Our help center").rstrip(".:;,") + ".", max_words)
@@ -224,11 +253,11 @@ def extractive_answer(question: str, title: str, text: str, max_words: int = 60)
             return _truncate_words(lead.rstrip(":") + ".", max_words)
         budget = max_words - lead_words
 
-        sentences = [_speakable(s) for s in split_sentences(body)]
-        sentences = [s for s in sentences if sum(ch.isalpha() for ch in s) >= 3]
+        prepared = _prepare(body)
+        sentences = prepared.texts
         if not sentences:
             return lead.rstrip(":") + "."
-        chosen = _score_windows(question, sentences, budget)
+        chosen = _score_windows(question, prepared, budget)
         picked: list[str] = []
         used = 0
         for i in chosen:
