@@ -1,9 +1,10 @@
 """The call flow as an explicit state machine (python-statemachine 2.x).
 
 States: greet, collect_email, confirm_email, answer, check_resolved, escalate, goodbye.
-The machine is rebuilt around the call's database row on every webhook
-(``CallFlow(model=call)``; the state lives in ``Call.state``) and the row is saved
-before the TwiML goes out. The machine only knows which moves are legal and which
+The state lives in the call's database row (``call.state``): on every webhook the
+thread's machine is pointed at the row just read (:func:`callflow.conversation._machine_for`;
+building a machine costs ~0.4 ms, an event ~0.05 ms) and the row is saved before the
+TwiML goes out. The machine only knows which moves are legal and which
 guards pick between them; :mod:`callflow.conversation` reads the caller's words and
 sends the events.
 

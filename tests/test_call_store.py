@@ -1,0 +1,146 @@
+"""The webhook's Core path to the call row (callflow.call_store) and the per-thread state machine.
+
+Runs on SQLite and PostgreSQL (the ``app`` fixture is parametrized by database).
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from callflow import call_store
+from callflow.call_store import CallRecord, StaleCall
+from callflow.conversation import Conversation, Heard
+from callflow.extensions import db
+from callflow.models import Call, Turn
+
+
+def _create(app, sid: str = "CA" + "1" * 32) -> int:
+    with app.app_context(), db.engine.begin() as conn:
+        return call_store.create(conn, {"call_sid": sid, "from_number": "+14155550100", "state": "greet"}).id
+
+
+def test_create_fills_the_model_defaults_and_load_reads_them_back(app):
+    sid = "CA" + "2" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            record = call_store.load(conn, sid)
+        assert record is not None and record.id == call_id
+        assert (record.state, record.prompt_seq, record.turn_count, record.version) == ("greet", 0, 0, 1)
+        assert record.email_confirmed is False and record.started_at.tzinfo is not None
+        assert record.changes() == {}
+        orm = db.session.get(Call, call_id)  # the ORM sees the same row, version included
+        assert (orm.call_sid, orm.version, orm.from_number) == (sid, 1, "+14155550100")
+        with db.engine.begin() as conn:
+            assert call_store.load(conn, "CA-unknown") is None
+
+
+def test_save_writes_only_changed_columns_and_bumps_the_version(app):
+    sid = "CA" + "3" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            record = call_store.load(conn, sid)
+            record.state, record.email_attempts = "collect_email", 2
+            assert record.changes() == {"state": "collect_email", "email_attempts": 2}
+            call_store.save(conn, record)
+            assert record.version == 2 and record.changes() == {}
+            call_store.save(conn, record)  # nothing changed: no statement, no new version
+            assert record.version == 2
+        row = db.session.get(Call, call_id)
+        assert (row.state, row.email_attempts, row.version) == ("collect_email", 2, 2)
+
+
+def test_a_concurrent_writer_makes_save_raise_stale_and_nothing_is_overwritten(app):
+    sid = "CA" + "4" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            mine = call_store.load(conn, sid)
+        # Another writer (the ORM, as the sweeper or admin would) moves the row meanwhile.
+        orm = db.session.get(Call, call_id)
+        orm.name = "Jane"
+        db.session.commit()
+        assert orm.version == 2
+        mine.state = "escalate"
+        with pytest.raises(StaleCall):
+            with db.engine.begin() as conn:
+                call_store.save(conn, mine)
+        db.session.expire_all()
+        row = db.session.get(Call, call_id)
+        assert (row.name, row.state, row.version) == ("Jane", "greet", 2)
+
+
+def test_a_deleted_row_makes_save_raise_stale(app):
+    sid = "CA" + "5" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            record = call_store.load(conn, sid)
+        db.session.delete(db.session.get(Call, call_id))
+        db.session.commit()
+        record.state = "goodbye"
+        with pytest.raises(StaleCall):
+            with db.engine.begin() as conn:
+                call_store.save(conn, record)
+
+
+def test_add_turns_inserts_rows_with_different_optional_fields(app):
+    sid = "CA" + "6" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            record = call_store.load(conn, sid)
+            base = {"call_id": call_id, "state": "greet", "created_at": record.started_at,
+                    "confidence": None, "server_ms": None, "article_id": None, "article_score": None}
+            call_store.add_turns(conn, [
+                {**base, "seq": 1, "speaker": "caller", "text": "hello", "confidence": 0.9},
+                {**base, "seq": 2, "speaker": "agent", "text": "hi", "server_ms": 3},
+            ])
+            call_store.add_turns(conn, [])  # nothing to insert is fine
+        turns = db.session.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq)).all()
+        assert [(t.speaker, t.text, t.confidence, t.server_ms) for t in turns] == [
+            ("caller", "hello", 0.9, None), ("agent", "hi", None, 3)]
+
+
+def _record(state: str, **values) -> CallRecord:
+    base = {name: None for name in call_store.COLUMNS}
+    base.update(Call._DEFAULTS, id=1, call_sid="CA" + "7" * 32, version=1, state=state)
+    base.update(values)
+    return CallRecord(base)
+
+
+def test_one_thread_machine_serves_calls_in_turn_without_mixing_them(app):
+    """The thread's cached CallFlow follows whichever call it is pointed at."""
+    with app.app_context():
+        a = _record("confirm_email", email="a@example.com")
+        b = _record("collect_email")
+        Conversation(a, app.extensions).hear(Heard(text="yes"))
+        Conversation(b, app.extensions).hear(Heard(text="jane at example dot com"))
+        assert (a.state, a.email_confirmed) == ("answer", True)
+        assert (b.state, b.email) == ("confirm_email", "jane@example.com")
+        assert Conversation(a, app.extensions).machine is Conversation(b, app.extensions).machine
+        # An event the state does not allow raises, and the machine still works afterwards.
+        done = _record("goodbye")
+        with pytest.raises(Exception):
+            Conversation(done, app.extensions).machine.send("introduce")
+        c = _record("greet")
+        Conversation(c, app.extensions).hear(Heard(text="This is Sam"))
+        assert (c.state, c.name) == ("collect_email", "Sam")
+
+
+def test_each_thread_has_its_own_machine(app):
+    machines = []
+
+    def grab() -> None:
+        with app.app_context():
+            machines.append(Conversation(_record("greet"), app.extensions).machine)
+
+    threads = [threading.Thread(target=grab) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(m) for m in machines}) == 3
