@@ -21,20 +21,29 @@ def _create(app, sid: str = "CA" + "1" * 32) -> int:
         return call_store.create(conn, {"call_sid": sid, "from_number": "+14155550100", "state": "greet"}).id
 
 
+def _load(sid: str) -> CallRecord | None:
+    """The record in a transaction of its own (inside an app context)."""
+    with db.engine.begin() as conn:
+        return call_store.load(conn, sid)
+
+
+def _save(record: CallRecord) -> None:
+    with db.engine.begin() as conn:
+        call_store.save(conn, record)
+
+
 def test_create_fills_the_model_defaults_and_load_reads_them_back(app):
     sid = "CA" + "2" * 32
     call_id = _create(app, sid)
     with app.app_context():
-        with db.engine.begin() as conn:
-            record = call_store.load(conn, sid)
+        record = _load(sid)
         assert record is not None and record.id == call_id
         assert (record.state, record.prompt_seq, record.turn_count, record.version) == ("greet", 0, 0, 1)
         assert record.email_confirmed is False and record.started_at.tzinfo is not None
         assert record.changes() == {}
         orm = db.session.get(Call, call_id)  # the ORM sees the same row, version included
         assert (orm.call_sid, orm.version, orm.from_number) == (sid, 1, "+14155550100")
-        with db.engine.begin() as conn:
-            assert call_store.load(conn, "CA-unknown") is None
+        assert _load("CA-unknown") is None
 
 
 def test_save_writes_only_changed_columns_and_bumps_the_version(app):
@@ -57,8 +66,7 @@ def test_a_concurrent_writer_makes_save_raise_stale_and_nothing_is_overwritten(a
     sid = "CA" + "4" * 32
     call_id = _create(app, sid)
     with app.app_context():
-        with db.engine.begin() as conn:
-            mine = call_store.load(conn, sid)
+        mine = _load(sid)
         # Another writer (the ORM, as the sweeper or admin would) moves the row meanwhile.
         orm = db.session.get(Call, call_id)
         orm.name = "Jane"
@@ -66,8 +74,7 @@ def test_a_concurrent_writer_makes_save_raise_stale_and_nothing_is_overwritten(a
         assert orm.version == 2
         mine.state = "escalate"
         with pytest.raises(StaleCall):
-            with db.engine.begin() as conn:
-                call_store.save(conn, mine)
+            _save(mine)
         db.session.expire_all()
         row = db.session.get(Call, call_id)
         assert (row.name, row.state, row.version) == ("Jane", "greet", 2)
@@ -77,14 +84,12 @@ def test_a_deleted_row_makes_save_raise_stale(app):
     sid = "CA" + "5" * 32
     call_id = _create(app, sid)
     with app.app_context():
-        with db.engine.begin() as conn:
-            record = call_store.load(conn, sid)
+        record = _load(sid)
         db.session.delete(db.session.get(Call, call_id))
         db.session.commit()
         record.state = "goodbye"
         with pytest.raises(StaleCall):
-            with db.engine.begin() as conn:
-                call_store.save(conn, record)
+            _save(record)
 
 
 def test_add_turns_inserts_rows_with_different_optional_fields(app):
