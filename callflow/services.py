@@ -95,6 +95,8 @@ class CachedDrafter:
 class SaySpeech:
     """Embedded default: no audio files, every prompt is a ``<Say>``."""
 
+    always_say = True  # callflow.twiml.render may reuse documents: they depend on the text alone
+
     def audio_url(self, text: str, *, synthesize: bool = True) -> str | None:
         return None
 

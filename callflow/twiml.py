@@ -9,7 +9,9 @@ only ``<Say>``/``<Play>``/``<Pause>`` inside ``<Gather>``. Served as ``text/xml`
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Iterable
+from xml.sax.saxutils import escape
 
 from flask import Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -36,7 +38,9 @@ def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: fl
     text = text[:MAX_SAY_CHARS]
     url = None
     try:
-        if deadline is None:
+        if speech is None:
+            url = None
+        elif deadline is None:
             url = speech.audio_url(text)
         else:
             url = speech.audio_url(text, timeout=max(0.0, deadline - time.monotonic()))
@@ -63,8 +67,45 @@ def render(
     """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup.
 
     ``deadline`` (``time.monotonic()`` seconds) bounds how long audio synthesis may take;
-    every prompt's synthesis starts at once, so their waits overlap.
+    every prompt's synthesis starts at once, so their waits overlap. A ``speech`` provider
+    with ``always_say = True`` (the embedded default) never gives audio, so its documents
+    are built once per prompt set and reused.
     """
+    if getattr(speech, "always_say", False) and not any(_ACTION_SLOT in text for text in prompts):
+        # No audio: the document depends on the text alone.
+        return _said(tuple(prompts), listen, voice, language, hints, timeout_s).replace(
+            _ACTION_SLOT, escape(action_url, {'"': "&quot;"})
+        )
+    return _render(prompts, listen=listen, action_url=action_url, speech=speech, voice=voice,
+                   language=language, hints=hints, timeout_s=timeout_s, deadline=deadline)
+
+
+_ACTION_SLOT = "callflow-action-url-slot"
+
+
+@lru_cache(maxsize=512)
+def _said(prompts: tuple[str, ...], listen: bool, voice: str, language: str, hints: str | None, timeout_s: int) -> str:
+    """The ``<Say>``-only document for these prompts, with a slot for the Gather action URL.
+
+    A call's turns repeat the same few prompt sets, and only the action URL (its ``t``
+    sequence number) differs, so the builder runs once per prompt set (~0.3 ms saved a turn).
+    """
+    return _render(list(prompts), listen=listen, action_url=_ACTION_SLOT, speech=None, voice=voice,
+                   language=language, hints=hints, timeout_s=timeout_s, deadline=None)
+
+
+def _render(
+    prompts: list[str],
+    *,
+    listen: bool,
+    action_url: str,
+    speech,
+    voice: str,
+    language: str,
+    hints: str | None,
+    timeout_s: int,
+    deadline: float | None,
+) -> str:
     prefetch = getattr(speech, "synthesize_async", None)
     if prefetch is not None and len(prompts) > 1:
         for text in prompts:

@@ -1,0 +1,47 @@
+"""TwiML rendering: the reused ``<Say>`` documents equal what the builder makes each time."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from callflow import twiml
+from callflow.services import SaySpeech
+
+
+class _NoAudio:
+    """A speech provider without ``always_say``: every document goes through the builder."""
+
+    def audio_url(self, text: str, **_kw) -> None:
+        return None
+
+
+@pytest.mark.parametrize("listen", [True, False])
+@pytest.mark.parametrize("url", ["/voice/gather?t=3", "https://cf.example.test/voice/gather?t=12&r=1"])
+def test_reused_document_equals_a_fresh_build(listen, url):
+    prompts = ["Thanks, Jane.", 'Is your email "jane at example dot com" & right?']
+    kwargs = dict(listen=listen, action_url=url, voice="Polly.Joanna-Neural", language="en-US",
+                  hints="yes,no", timeout_s=6)
+    fresh = twiml.render(prompts, speech=_NoAudio(), **kwargs)
+    first = twiml.render(prompts, speech=SaySpeech(), **kwargs)
+    again = twiml.render(list(prompts), speech=SaySpeech(), **kwargs)
+    assert first == fresh and again == fresh
+    root = ET.fromstring(fresh)
+    if listen:
+        assert root.find("Gather").get("action") == url and root.find("Redirect").text == url
+        assert [s.text for s in root.iter("Say")] == prompts
+    else:
+        assert root.find("Hangup") is not None and root.find("Gather") is None
+
+
+def test_each_turn_gets_its_own_action_url():
+    docs = [twiml.render(["How can I help?"], listen=True, action_url=f"/voice/gather?t={n}", speech=SaySpeech(),
+                         voice="Polly.Joanna-Neural") for n in (1, 2)]
+    assert [ET.fromstring(d).find("Gather").get("action") for d in docs] == ["/voice/gather?t=1", "/voice/gather?t=2"]
+
+
+def test_a_prompt_containing_the_slot_text_is_not_rewritten():
+    prompt = f"Say {twiml._ACTION_SLOT} now."
+    doc = twiml.render([prompt], listen=True, action_url="/voice/gather?t=9", speech=SaySpeech(), voice="v")
+    root = ET.fromstring(doc)
+    assert root.find("Gather/Say").text == prompt and root.find("Gather").get("action") == "/voice/gather?t=9"
