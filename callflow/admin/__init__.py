@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, current_app, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -74,6 +75,20 @@ def _cookie_defaults(app: Flask) -> None:
             app.config[key] = value
 
 
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer for a request with no cookie.
+
+    Only admin pages carry a session cookie; every Twilio webhook would otherwise pay for an
+    itsdangerous serializer it never uses. Same result as Flask's: an empty new session.
+    https://flask.palletsprojects.com/en/stable/api/#flask.sessions.SecureCookieSessionInterface
+    """
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_admin(app: Flask) -> None:
     """Register the admin page, its login, CSRF, rate limiting and CLI on ``app``."""
     from flask_limiter import Limiter
@@ -88,6 +103,7 @@ def init_admin(app: Flask) -> None:
     app.config.setdefault("ADMIN_PAGE_SIZE", 25)
     _cookie_defaults(app)
 
+    app.session_interface = _CookieSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
