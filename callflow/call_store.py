@@ -3,12 +3,14 @@
 The voice webhooks are the hot path: every caller turn loads one ``call`` row, moves its
 state machine and writes the row back with the turn's utterances. The ORM's unit of work
 (identity map, change tracking, flush planning) cost several times the SQL itself, so a
-turn uses four Core statements on one connection instead:
+turn is a ``SELECT`` of the call and one :func:`write`:
 
-* ``SELECT ... FOR UPDATE`` of the call (the row lock is PostgreSQL's; SQLite ignores it),
-* ``INSERT`` of the call on its first webhook (``RETURNING id``),
-* ``INSERT`` of the turn's utterances (one ``executemany``),
-* ``UPDATE ... SET <changed columns>, version = version + 1 WHERE id = ? AND version = ?``.
+* on PostgreSQL, one statement: a data-modifying CTE that updates the call
+  (``SET <changed columns>, version = version + 1 WHERE id = ? AND version = ?``) or inserts
+  a new one, and inserts the turn's utterances from its ``RETURNING id``. The webhooks run
+  it in autocommit, so a turn is 2 round trips instead of BEGIN, SELECT, INSERT, UPDATE and
+  COMMIT. https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING
+* elsewhere (SQLite), the same writes as separate statements in the caller's transaction.
 
 The ``version`` column is the same optimistic lock the ORM uses for :class:`Call`
 (``version_id_col``), so a Core writer and an ORM writer (the status callback, the
@@ -20,7 +22,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, cast, insert, select, union_all, update
 
 from .clock import utcnow
 from .models import Call, Turn
@@ -30,8 +32,10 @@ TURN = Turn.__table__
 COLUMNS: tuple[str, ...] = tuple(CALL.c.keys())
 _WRITABLE = tuple(name for name in COLUMNS if name not in ("id", "version"))
 
-_SELECT = select(CALL).where(CALL.c.call_sid == bindparam("sid")).with_for_update()
+_SELECT = select(CALL).where(CALL.c.call_sid == bindparam("sid"))
+_SELECT_LOCKED = _SELECT.with_for_update()
 _INSERT_TURNS = insert(TURN)
+TURN_FIELDS = ("seq", "speaker", "text", "state", "created_at", "confidence", "server_ms", "article_id", "article_score")
 
 
 class StaleCall(Exception):
@@ -62,6 +66,17 @@ class CallRecord:
             setattr(self, name, value)
         self._loaded = loaded
 
+    @classmethod
+    def new(cls, values: Mapping[str, Any]) -> "CallRecord":
+        """A call not in the database yet (``id`` None): ``values`` plus :class:`Call`'s defaults.
+
+        :func:`write` inserts it, with its first utterances.
+        """
+        now = utcnow()
+        record = cls({**Call._DEFAULTS, "started_at": now, "last_activity_at": now, **values})
+        record.version = 1
+        return record
+
     @property
     def finalized(self) -> bool:
         """True once the call has ended and its outcome is fixed (``ended_at`` is set)."""
@@ -73,9 +88,13 @@ class CallRecord:
         return {name: value for name in _WRITABLE if (value := getattr(self, name)) != loaded[name]}
 
 
-def load(conn: Connection, call_sid: str) -> Optional[CallRecord]:
-    """The call with this CallSid, row-locked until the transaction ends on PostgreSQL; or None."""
-    row = conn.execute(_SELECT, {"sid": call_sid}).first()
+def load(conn: Connection, call_sid: str, *, lock: bool = True) -> Optional[CallRecord]:
+    """The call with this CallSid, or None.
+
+    ``lock``: ``SELECT … FOR UPDATE`` (PostgreSQL holds the row until the transaction ends;
+    SQLite ignores it). Pointless in autocommit, where :func:`write`'s version check guards.
+    """
+    row = conn.execute(_SELECT_LOCKED if lock else _SELECT, {"sid": call_sid}).first()
     return CallRecord.from_row(row) if row is not None else None
 
 
@@ -85,11 +104,81 @@ def create(conn: Connection, values: Mapping[str, Any]) -> CallRecord:
     Raises :class:`sqlalchemy.exc.IntegrityError` if a concurrent request inserted the same
     CallSid first (the caller retries the turn and finds that row).
     """
-    now = utcnow()
-    row = {**Call._DEFAULTS, "started_at": now, "last_activity_at": now, "version": 1, **values}
-    row["id"] = conn.execute(insert(CALL).values(**{k: v for k, v in row.items() if k != "id"}).returning(CALL.c.id)).scalar_one()
-    record = CallRecord(row)
+    record = CallRecord.new(values)
+    _insert(conn, record)
     return record
+
+
+def _insert(conn: Connection, record: CallRecord) -> None:
+    values = {name: getattr(record, name) for name in COLUMNS if name != "id"}
+    record.id = conn.execute(insert(CALL).values(**values).returning(CALL.c.id)).scalar_one()
+    record._loaded = {name: getattr(record, name) for name in COLUMNS}
+
+
+def write(conn: Connection, record: CallRecord, turns: Sequence[Mapping[str, Any]]) -> None:
+    """Save a turn: insert or update the call, and insert its utterances (``turns``).
+
+    ``turns`` are dicts of :data:`TURN_FIELDS` (``call_id`` is filled in). On PostgreSQL
+    this is one statement (atomic even in autocommit); elsewhere it is up to three
+    statements, atomic within the caller's transaction.
+
+    Raises :class:`StaleCall` if the call's version moved since :func:`load`, and
+    :class:`sqlalchemy.exc.IntegrityError` if a new call's CallSid was inserted meanwhile.
+    """
+    if conn.dialect.name == "postgresql" and turns:
+        _write_one_statement(conn, record, turns)
+        return
+    if record.id is None:
+        _insert(conn, record)
+    else:
+        save(conn, record)
+    add_turns(conn, [{**turn, "call_id": record.id} for turn in turns])
+
+
+def _write_one_statement(conn: Connection, record: CallRecord, turns: Sequence[Mapping[str, Any]]) -> None:
+    params: dict[str, Any] = {}
+    for i, turn in enumerate(turns):
+        for field in TURN_FIELDS:
+            params[f"t{i}_{field}"] = turn.get(field)
+    if record.id is None:
+        values = {name: getattr(record, name) for name in COLUMNS if name != "id"}
+        params.update(values)
+        statement = _insert_call_with_turns(tuple(values), len(turns))
+    else:
+        changed = record.changes()
+        params.update(changed, _id=record.id, _version=record.version)
+        statement = _update_call_with_turns(tuple(changed), len(turns))
+    ids = conn.execute(statement, params).scalars().all()
+    if not ids:
+        raise StaleCall(record.call_sid)
+    if record.id is None:
+        record.id = ids[0]
+    else:
+        record.version += 1
+    record._loaded = {name: getattr(record, name) for name in COLUMNS}
+
+
+def _turns_from(source, count: int):
+    """``INSERT INTO turn (...) SELECT source.id, <turn i's values> ... UNION ALL ...`` (typed binds)."""
+    columns = [TURN.c[field] for field in TURN_FIELDS]
+    rows = [
+        select(source.c.id, *[cast(bindparam(f"t{i}_{col.key}"), col.type) for col in columns])
+        for i in range(count)
+    ]
+    body = rows[0] if count == 1 else union_all(*rows)
+    return insert(TURN).from_select(["call_id", *TURN_FIELDS], body).returning(TURN.c.call_id)
+
+
+@lru_cache(maxsize=256)
+def _update_call_with_turns(names: tuple[str, ...], count: int):
+    moved = _update_of(names).returning(CALL.c.id).cte("moved")
+    return _turns_from(moved, count)
+
+
+@lru_cache(maxsize=8)
+def _insert_call_with_turns(names: tuple[str, ...], count: int):
+    added = insert(CALL).values({name: bindparam(name) for name in names}).returning(CALL.c.id).cte("added")
+    return _turns_from(added, count)
 
 
 def save(conn: Connection, record: CallRecord) -> None:

@@ -164,7 +164,7 @@ class _Turn:
         """Record one utterance, numbered by ``call.turn_count`` (the call's turns are never loaded)."""
         call = self.call
         call.turn_count += 1
-        self.rows.append({**_TURN_DEFAULTS, "call_id": call.id, "seq": call.turn_count, "speaker": speaker,
+        self.rows.append({**_TURN_DEFAULTS, "seq": call.turn_count, "speaker": speaker,
                           "text": text, "state": call.state, "created_at": utcnow(), **extra})
 
     def respond(self, reply: Reply, started: float, token: Optional[str]) -> str:
@@ -182,18 +182,27 @@ class _Turn:
         call.last_twiml = document
         call.last_request_token = token
         call.last_activity_at = utcnow()
-        call_store.add_turns(self.conn, self.rows)
-        call_store.save(self.conn, call)
+        call_store.write(self.conn, call, self.rows)
         return document
 
 
-def _with_retries(step: Callable[[Connection], str]) -> str:
-    """Run one turn in its own transaction, again if a concurrent request changed the row.
+def _one_write_per_turn() -> bool:
+    """True where a turn's writes are one statement (PostgreSQL): then it runs in autocommit."""
+    return db.engine.dialect.name == "postgresql"
 
-    ``step`` gets the transaction's connection; the transaction commits when it returns.
+
+def _with_retries(step: Callable[[Connection], str], *, autocommit: bool = False) -> str:
+    """Run one turn, again if a concurrent request changed the row.
+
+    ``step`` gets a connection: in a transaction that commits when it returns, or with
+    ``autocommit`` (each statement commits by itself: the step must write with one
+    statement, :func:`callflow.call_store.write` on PostgreSQL).
     """
     for attempt in range(MAX_TURN_ATTEMPTS):
         try:
+            if autocommit:
+                with db.engine.connect() as conn:
+                    return step(conn.execution_options(isolation_level="AUTOCOMMIT"))
             with db.engine.begin() as conn:
                 return step(conn)
         except (StaleCall, IntegrityError, OperationalError) as exc:
@@ -230,15 +239,17 @@ def incoming():
     started = time.perf_counter()
     token = (request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
 
+    autocommit = _one_write_per_turn()
+
     def step(conn: Connection) -> str:
-        call = call_store.load(conn, sid)
+        call = call_store.load(conn, sid, lock=not autocommit)
         if call is not None:  # Twilio retried the voice URL: same answer, no new state
             return call.last_twiml or _static([prompts.APOLOGY])
-        turn = _Turn(conn, call_store.create(conn, _new_call_values(sid)))
+        turn = _Turn(conn, CallRecord.new(_new_call_values(sid)))
         return turn.respond(Conversation(turn.call, current_app.extensions).start(), started, token)
 
     try:
-        return twiml_response(_with_retries(step))
+        return twiml_response(_with_retries(step, autocommit=autocommit))
     except (SQLAlchemyError, StaleCall):
         log.exception("database error on incoming call")
         db.session.rollback()
@@ -258,10 +269,12 @@ def gather():
         confidence=parse_confidence(request.form.get("Confidence")),
     )
 
+    autocommit = _one_write_per_turn()
+
     def step(conn: Connection) -> str:
-        call = call_store.load(conn, sid)
+        call = call_store.load(conn, sid, lock=not autocommit)
         if call is None:  # a Gather for a call we never saw: start it properly
-            turn = _Turn(conn, call_store.create(conn, _new_call_values(sid)))
+            turn = _Turn(conn, CallRecord.new(_new_call_values(sid)))
             return turn.respond(Conversation(turn.call, current_app.extensions).start(), started, token)
         if call.last_twiml and ((token and token == call.last_request_token) or (seq is not None and seq != str(call.prompt_seq))):
             return call.last_twiml  # a replayed or stale Gather: same TwiML, machine unmoved
@@ -276,7 +289,7 @@ def gather():
             raise
         except Exception as exc:  # a bug must not reach the caller as an application error
             log.exception("error in a call turn")
-            call = call_store.load(conn, sid)  # nothing was written yet: start from the row again
+            call = call_store.load(conn, sid, lock=not autocommit)  # nothing was written yet: start again
             if call is None:  # the row went away meanwhile (erased?): nothing left to escalate
                 return _static([prompts.APOLOGY, prompts.ESCALATE])
             turn = _Turn(conn, call)
@@ -286,7 +299,7 @@ def gather():
         return turn.respond(reply, started, token)
 
     try:
-        return twiml_response(_with_retries(step))
+        return twiml_response(_with_retries(step, autocommit=autocommit))
     except (SQLAlchemyError, StaleCall):
         log.exception("database error in a call turn")
         return twiml_response(_database_trouble())

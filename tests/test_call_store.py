@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from callflow import call_store
 from callflow.call_store import CallRecord, StaleCall
@@ -149,3 +150,72 @@ def test_each_thread_has_its_own_machine(app):
     for t in threads:
         t.join()
     assert len({id(m) for m in machines}) == 3
+
+
+def _utterance(seq: int, speaker: str, text: str, at) -> dict:
+    return {"seq": seq, "speaker": speaker, "text": text, "state": "greet", "created_at": at,
+            "confidence": 0.8 if speaker == "caller" else None, "server_ms": None if speaker == "caller" else 4,
+            "article_id": None, "article_score": None}
+
+
+def _autocommit():
+    """A connection like the webhooks use on PostgreSQL (autocommit there; a transaction on SQLite)."""
+    if db.engine.dialect.name == "postgresql":
+        conn = db.engine.connect()
+        return conn, conn.execution_options(isolation_level="AUTOCOMMIT")
+    conn = db.engine.connect()
+    conn.begin()
+    return conn, conn
+
+
+def _finish(conn) -> None:
+    if conn.in_transaction():
+        conn.commit()
+    conn.close()
+
+
+def test_write_inserts_a_new_call_with_its_first_utterances(app):
+    sid = "CA" + "8" * 32
+    with app.app_context():
+        record = CallRecord.new({"call_sid": sid, "state": "collect_email", "prompt_seq": 1, "turn_count": 1})
+        assert record.id is None
+        raw, conn = _autocommit()
+        call_store.write(conn, record, [_utterance(1, "agent", "Hello", record.started_at)])
+        _finish(raw)
+        assert record.id is not None and record.changes() == {}
+        row = db.session.get(Call, record.id)
+        assert (row.call_sid, row.state, row.prompt_seq, row.version) == (sid, "collect_email", 1, 1)
+        assert [(t.seq, t.speaker, t.text, t.server_ms) for t in row.turns] == [(1, "agent", "Hello", 4)]
+        # The same CallSid again (a racing duplicate webhook): refused, nothing half-written.
+        raw, conn = _autocommit()
+        with pytest.raises(IntegrityError):
+            call_store.write(conn, CallRecord.new({"call_sid": sid, "state": "greet"}), [_utterance(1, "agent", "Hi", record.started_at)])
+        raw.rollback()
+        raw.close()
+        assert db.session.scalar(select(func.count()).select_from(Turn)) == 1
+
+
+def test_write_updates_the_call_and_adds_utterances_or_nothing_when_stale(app):
+    sid = "CA" + "9" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        record = _load(sid)
+        record.state, record.turn_count = "collect_email", 2
+        raw, conn = _autocommit()
+        call_store.write(conn, record, [_utterance(1, "caller", "Jane", record.started_at),
+                                        _utterance(2, "agent", "Thanks", record.started_at)])
+        _finish(raw)
+        assert record.version == 2
+        stale = _load(sid)
+        mover = _load(sid)
+        mover.retry_count = 1
+        _save(mover)  # someone else moved the row to version 3
+        stale.state, stale.turn_count = "escalate", 3
+        raw, conn = _autocommit()
+        with pytest.raises(StaleCall):
+            call_store.write(conn, stale, [_utterance(3, "caller", "hello?", stale.started_at)])
+        _finish(raw)
+        db.session.expire_all()
+        row = db.session.get(Call, call_id)
+        assert (row.state, row.turn_count, row.retry_count, row.version) == ("collect_email", 2, 1, 3)
+        assert [t.text for t in row.turns] == ["Jane", "Thanks"]  # the stale turn wrote nothing
