@@ -1,8 +1,9 @@
 """Twilio voice webhooks: ``/voice/incoming``, ``/voice/gather`` and ``/voice/status``.
 
-Each caller turn is one round trip: Twilio POSTs the Gather result, we load the call row
-(locked on PostgreSQL, version-checked everywhere), let :class:`Conversation` move its
-state machine, save the row, and answer with TwiML. Nothing about a call lives in a
+Each caller turn is one round trip: Twilio POSTs the Gather result, we load the call row,
+let :class:`Conversation` move its state machine, save the row with the turn's utterances
+(version-checked; one statement in autocommit on PostgreSQL, see :mod:`callflow.call_store`)
+and answer with TwiML. Nothing about a call lives in a
 process, so any worker of any instance can serve any turn.
 
 Replays are harmless: a repeated ``I-Twilio-Idempotency-Token`` or a Gather answered
