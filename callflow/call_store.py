@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from sqlalchemy import Connection, bindparam, cast, insert, select, union_all, update
+from sqlalchemy import Connection, Table, bindparam, cast, insert, select, union_all, update
 
 from .clock import utcnow
 from .models import Call, Turn
@@ -115,39 +115,40 @@ def _insert(conn: Connection, record: CallRecord) -> None:
     record._loaded = {name: getattr(record, name) for name in COLUMNS}
 
 
-def write(conn: Connection, record: CallRecord, turns: Sequence[Mapping[str, Any]]) -> None:
-    """Save a turn: insert or update the call, and insert its utterances (``turns``).
+def write(conn: Connection, record: CallRecord, rows: Sequence[Mapping[str, Any]], table: Table = TURN) -> None:
+    """Save the call (insert it, or update its changed columns) and insert ``rows`` that refer to it.
 
-    ``turns`` are dicts of :data:`TURN_FIELDS` (``call_id`` is filled in). On PostgreSQL
-    this is one statement (atomic even in autocommit); elsewhere it is up to three
-    statements, atomic within the caller's transaction.
+    ``rows``: dicts with the same keys, columns of ``table`` (default ``turn``: the turn's
+    utterances, :data:`TURN_FIELDS`); ``call_id`` is filled in. On PostgreSQL this is one
+    statement, atomic even in autocommit; elsewhere up to three statements, atomic within
+    the caller's transaction.
 
     Raises :class:`StaleCall` if the call's version moved since :func:`load`, and
-    :class:`sqlalchemy.exc.IntegrityError` if a new call's CallSid was inserted meanwhile.
+    :class:`sqlalchemy.exc.IntegrityError` on a unique violation (a new call's CallSid, or
+    a second ticket for the call, inserted meanwhile).
     """
-    if conn.dialect.name == "postgresql" and turns:
-        _write_one_statement(conn, record, turns)
+    if conn.dialect.name == "postgresql" and rows:
+        _write_one_statement(conn, record, rows, table)
         return
     if record.id is None:
         _insert(conn, record)
     else:
         save(conn, record)
-    add_turns(conn, [{**turn, "call_id": record.id} for turn in turns])
+    if rows:
+        conn.execute(insert(table), [{**row, "call_id": record.id} for row in rows])
 
 
-def _write_one_statement(conn: Connection, record: CallRecord, turns: Sequence[Mapping[str, Any]]) -> None:
-    params: dict[str, Any] = {}
-    for i, turn in enumerate(turns):
-        for field in TURN_FIELDS:
-            params[f"t{i}_{field}"] = turn.get(field)
+def _write_one_statement(conn: Connection, record: CallRecord, rows: Sequence[Mapping[str, Any]], table: Table) -> None:
+    fields = tuple(rows[0])
+    params: dict[str, Any] = {f"r{i}_{field}": row[field] for i, row in enumerate(rows) for field in fields}
     if record.id is None:
         values = {name: getattr(record, name) for name in COLUMNS if name != "id"}
         params.update(values)
-        statement = _insert_call_with_turns(tuple(values), len(turns))
+        statement = _insert_call_with(tuple(values), table, fields, len(rows))
     else:
         changed = record.changes()
         params.update(changed, _id=record.id, _version=record.version)
-        statement = _update_call_with_turns(tuple(changed), len(turns))
+        statement = _update_call_with(tuple(changed), table, fields, len(rows))
     ids = conn.execute(statement, params).scalars().all()
     if not ids:
         raise StaleCall(record.call_sid)
@@ -158,27 +159,27 @@ def _write_one_statement(conn: Connection, record: CallRecord, turns: Sequence[M
     record._loaded = {name: getattr(record, name) for name in COLUMNS}
 
 
-def _turns_from(source, count: int):
-    """``INSERT INTO turn (...) SELECT source.id, <turn i's values> ... UNION ALL ...`` (typed binds)."""
-    columns = [TURN.c[field] for field in TURN_FIELDS]
-    rows = [
-        select(source.c.id, *[cast(bindparam(f"t{i}_{col.key}"), col.type) for col in columns])
+def _rows_from(source, table: Table, fields: tuple[str, ...], count: int):
+    """``INSERT INTO table (call_id, ...) SELECT source.id, <row i> UNION ALL ... RETURNING call_id``."""
+    columns = [table.c[field] for field in fields]
+    selects = [
+        select(source.c.id, *[cast(bindparam(f"r{i}_{col.key}", type_=col.type), col.type) for col in columns])
         for i in range(count)
     ]
-    body = rows[0] if count == 1 else union_all(*rows)
-    return insert(TURN).from_select(["call_id", *TURN_FIELDS], body).returning(TURN.c.call_id)
+    body = selects[0] if count == 1 else union_all(*selects)
+    return insert(table).from_select(["call_id", *fields], body).returning(table.c.call_id)
 
 
 @lru_cache(maxsize=256)
-def _update_call_with_turns(names: tuple[str, ...], count: int):
+def _update_call_with(names: tuple[str, ...], table: Table, fields: tuple[str, ...], count: int):
     moved = _update_of(names).returning(CALL.c.id).cte("moved")
-    return _turns_from(moved, count)
+    return _rows_from(moved, table, fields, count)
 
 
-@lru_cache(maxsize=8)
-def _insert_call_with_turns(names: tuple[str, ...], count: int):
+@lru_cache(maxsize=16)
+def _insert_call_with(names: tuple[str, ...], table: Table, fields: tuple[str, ...], count: int):
     added = insert(CALL).values({name: bindparam(name) for name in names}).returning(CALL.c.id).cte("added")
-    return _turns_from(added, count)
+    return _rows_from(added, table, fields, count)
 
 
 def save(conn: Connection, record: CallRecord) -> None:

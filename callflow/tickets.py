@@ -20,7 +20,7 @@ from datetime import datetime
 from html import escape
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from . import call_store
@@ -271,6 +271,8 @@ def close_call(call: Any, *, twilio_status: Optional[str], duration_s: Optional[
 def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int] = None) -> bool:
     """:func:`finalize_call` for a webhook's ``CallRecord``, with Core statements on ``conn``.
 
+    Reads only, then one :func:`callflow.call_store.write` (the call and its ticket: one
+    statement on PostgreSQL, so ``conn`` may be in autocommit).
     Returns False (and changes nothing) if the call already has its ticket. Raises
     ``IntegrityError`` if a concurrent request queued the ticket first, and
     :class:`~callflow.call_store.StaleCall` if the row changed since it was read.
@@ -282,8 +284,8 @@ def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Option
     title = conn.execute(_TITLE_OF_ARTICLE, {"article_id": call.article_id}).scalar() if call.article_id else None
     payload = compose_ticket(call, turns=turns, title=title)
     call.topic, call.sentiment = payload["topic"], payload["sentiment"]
-    conn.execute(insert(_OUTBOX), {"call_id": call.id, "payload": payload, "status": "queued", "next_attempt_at": now})
-    call_store.save(conn, call)
+    ticket = {"payload": payload, "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+    call_store.write(conn, call, [ticket], table=_OUTBOX)
     return True
 
 

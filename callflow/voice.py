@@ -314,8 +314,10 @@ def status():
     raw_duration = request.form.get("CallDuration", "")
     duration = int(raw_duration) if ASCII_INT_RE.fullmatch(raw_duration) else None
 
+    autocommit = _one_write_per_turn()
+
     def step(conn: Connection) -> str:
-        call = call_store.load(conn, sid)
+        call = call_store.load(conn, sid, lock=not autocommit)
         if call is None:
             if call_status not in TERMINAL_STATUSES:
                 return EMPTY_TWIML
@@ -329,7 +331,7 @@ def status():
         return EMPTY_TWIML
 
     try:
-        return twiml_response(_with_retries(step))
+        return twiml_response(_with_retries(step, autocommit=autocommit))
     except (SQLAlchemyError, StaleCall):
         db.session.rollback()
         log.exception("database error in the status callback")

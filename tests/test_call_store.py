@@ -219,3 +219,32 @@ def test_write_updates_the_call_and_adds_utterances_or_nothing_when_stale(app):
         row = db.session.get(Call, call_id)
         assert (row.state, row.turn_count, row.retry_count, row.version) == ("collect_email", 2, 1, 3)
         assert [t.text for t in row.turns] == ["Jane", "Thanks"]  # the stale turn wrote nothing
+
+
+def test_a_stale_finalize_writes_no_ticket(app):
+    """The ticket row and the call update are one write: a moved version leaves neither."""
+    from callflow.models import TicketOutbox
+    from callflow.tickets import finalize_record
+
+    sid = "CA" + "a" * 32
+    call_id = _create(app, sid)
+    with app.app_context():
+        stale = _load(sid)
+        mover = _load(sid)
+        mover.name = "Jane"
+        _save(mover)
+        raw, conn = _autocommit()
+        with pytest.raises(StaleCall):
+            finalize_record(conn, stale, twilio_status="completed", duration_s=30)
+        raw.rollback()
+        raw.close()
+        assert db.session.scalar(select(func.count()).select_from(TicketOutbox)) == 0
+        fresh = _load(sid)
+        raw, conn = _autocommit()
+        assert finalize_record(conn, fresh, twilio_status="completed", duration_s=30) is True
+        _finish(raw)
+        ticket = db.session.scalar(select(TicketOutbox).where(TicketOutbox.call_id == call_id))
+        assert ticket.status == "queued" and ticket.payload["call_sid"] == sid and ticket.attempts == 0
+        assert ticket.payload["requester"]["name"] == "Jane"
+        row = db.session.get(Call, call_id)
+        assert row.ended_at is not None and row.duration_s == 30 and row.outcome == "abandoned"
