@@ -20,7 +20,7 @@ version moved and runs its turn again. Core statements: https://docs.sqlalchemy.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from sqlalchemy import Connection, Table, bindparam, cast, insert, select, union_all, update
 
@@ -34,7 +34,7 @@ _WRITABLE = tuple(name for name in COLUMNS if name not in ("id", "version"))
 
 _SELECT = select(CALL).where(CALL.c.call_sid == bindparam("sid"))
 _SELECT_LOCKED = _SELECT.with_for_update()
-_INSERT_TURNS = insert(TURN)
+# A turn row as the webhooks write it (plus call_id); every row carries every field.
 TURN_FIELDS = ("seq", "speaker", "text", "state", "created_at", "confidence", "server_ms", "article_id", "article_score")
 
 
@@ -73,9 +73,7 @@ class CallRecord:
         :func:`write` inserts it, with its first utterances.
         """
         now = utcnow()
-        record = cls({**Call._DEFAULTS, "started_at": now, "last_activity_at": now, **values})
-        record.version = 1
-        return record
+        return cls({**Call._DEFAULTS, "started_at": now, "last_activity_at": now, "version": 1, **values})
 
     @property
     def finalized(self) -> bool:
@@ -210,10 +208,3 @@ def _update_of(names: tuple[str, ...]):
         .where(CALL.c.id == bindparam("_id"), CALL.c.version == bindparam("_version"))
         .values({**{name: bindparam(name) for name in names}, "version": CALL.c.version + 1})
     )
-
-
-def add_turns(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Insert the turn's utterances (``turn`` rows: call_id, seq, speaker, text, state, ...)."""
-    rows = list(rows)
-    if rows:
-        conn.execute(_INSERT_TURNS, rows)

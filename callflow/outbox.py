@@ -17,11 +17,14 @@ from typing import Any, Callable, Optional
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
+from . import call_store
+from .call_store import StaleCall
 from .clock import utcnow
 from .extensions import db
 from .models import Call, TicketAttempt, TicketOutbox
-from .tickets import compose_ticket, finalize_call_committed, transcript_of
+from .tickets import compose_ticket, finalize_record, transcript_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
     idle = idle or timedelta(minutes=current_app.config["CALL_IDLE_TIMEOUT_MIN"])
     now = utcnow()
     stale = db.session.scalars(
-        select(Call).where(
+        select(Call.call_sid).where(
             Call.ended_at.is_(None),
             or_(
                 Call.last_activity_at < now - idle,
@@ -50,10 +53,20 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
             ),
         ).limit(200)
     ).all()
+    db.session.rollback()  # end the read; each call is finalized in a transaction of its own
     count = 0
-    for call in stale:
-        if finalize_call_committed(call, twilio_status=call.twilio_status or "timeout") is not None:
-            count += 1
+    for sid in stale:
+        try:
+            with db.engine.begin() as conn:
+                call = call_store.load(conn, sid)
+                if call is not None and not call.finalized and finalize_record(
+                    conn, call, twilio_status=call.twilio_status or "timeout"
+                ):
+                    count += 1
+        except (StaleCall, IntegrityError):
+            # A webhook (the status callback, most likely) changed or finalized the call
+            # meanwhile: it queued the ticket, or the next sweep looks at the call again.
+            continue
     return count
 
 

@@ -21,7 +21,6 @@ from html import escape
 from typing import Any, Optional, Sequence
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.exc import IntegrityError
 
 from . import call_store
 from .call_store import CallRecord
@@ -231,27 +230,8 @@ def compose_ticket(
     }
 
 
-def finalize_call(call: Call, *, twilio_status: Optional[str], duration_s: Optional[int] = None) -> TicketOutbox:
-    """End a call and queue its ticket, exactly once (later calls return the same ticket).
-
-    Sets ended time, duration (Twilio's ``CallDuration`` in seconds, else measured) and the
-    outcome (``ai-resolved`` if the caller confirmed an answer, else ``abandoned``, unless
-    already escalated). Does not commit. Raises ``IntegrityError`` at flush if another
-    request queued the ticket first (the unique ``call_id`` keeps it to one per call).
-    """
-    existing = call.ticket or db.session.scalar(select(TicketOutbox).where(TicketOutbox.call_id == call.id))
-    if existing is not None:
-        return existing
-    now = close_call(call, twilio_status=twilio_status, duration_s=duration_s)
-    payload = compose_ticket(call)
-    call.topic, call.sentiment = payload["topic"], payload["sentiment"]
-    ticket = TicketOutbox(call=call, payload=payload, status="queued", next_attempt_at=now)
-    db.session.add(ticket)
-    return ticket
-
-
-def close_call(call: Any, *, twilio_status: Optional[str], duration_s: Optional[int]) -> datetime:
-    """Mark a call (a :class:`Call` or a ``CallRecord``) ended; returns the time used as "now".
+def close_call(call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int]) -> datetime:
+    """Mark a call ended (a ``CallRecord``, not yet saved); returns the time used as "now".
 
     Sets ``ended_at`` (kept if already set), ``twilio_status``, ``duration_s`` (Twilio's
     ``CallDuration`` in seconds, else measured from ``started_at``) and the outcome if none
@@ -269,7 +249,7 @@ def close_call(call: Any, *, twilio_status: Optional[str], duration_s: Optional[
 
 
 def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int] = None) -> bool:
-    """:func:`finalize_call` for a webhook's ``CallRecord``, with Core statements on ``conn``.
+    """End a call and queue its ticket, exactly once: the status callback and the idle sweeper.
 
     Reads only, then one :func:`callflow.call_store.write` (the call and its ticket: one
     statement on PostgreSQL, so ``conn`` may be in autocommit).
@@ -299,12 +279,3 @@ _TURNS_OF_CALL = (
 _TITLE_OF_ARTICLE = select(KbArticle.__table__.c.title).where(KbArticle.__table__.c.external_id == bindparam("article_id"))
 
 
-def finalize_call_committed(call: Call, **kwargs: Any) -> Optional[TicketOutbox]:
-    """:func:`finalize_call` and commit; a concurrent duplicate is absorbed (returns None)."""
-    try:
-        ticket = finalize_call(call, **kwargs)
-        db.session.commit()
-        return ticket
-    except IntegrityError:
-        db.session.rollback()
-        return None

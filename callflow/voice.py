@@ -150,7 +150,7 @@ def _new_call_values(sid: str) -> dict:
     }
 
 
-_TURN_DEFAULTS = {"confidence": None, "server_ms": None, "article_id": None, "article_score": None}
+_TURN_DEFAULTS = dict.fromkeys(call_store.TURN_FIELDS)  # every row has every field (one statement)
 
 
 class _Turn:

@@ -93,19 +93,20 @@ def test_a_deleted_row_makes_save_raise_stale(app):
             _save(record)
 
 
-def test_add_turns_inserts_rows_with_different_optional_fields(app):
+def test_write_inserts_rows_with_different_optional_fields(app):
     sid = "CA" + "6" * 32
     call_id = _create(app, sid)
     with app.app_context():
         with db.engine.begin() as conn:
             record = call_store.load(conn, sid)
-            base = {"call_id": call_id, "state": "greet", "created_at": record.started_at,
+            base = {"state": "greet", "created_at": record.started_at,
                     "confidence": None, "server_ms": None, "article_id": None, "article_score": None}
-            call_store.add_turns(conn, [
+            record.turn_count = 2
+            call_store.write(conn, record, [
                 {**base, "seq": 1, "speaker": "caller", "text": "hello", "confidence": 0.9},
                 {**base, "seq": 2, "speaker": "agent", "text": "hi", "server_ms": 3},
             ])
-            call_store.add_turns(conn, [])  # nothing to insert is fine
+            call_store.write(conn, record, [])  # nothing changed, nothing to insert: fine
         turns = db.session.scalars(select(Turn).where(Turn.call_id == call_id).order_by(Turn.seq)).all()
         assert [(t.speaker, t.text, t.confidence, t.server_ms) for t in turns] == [
             ("caller", "hello", 0.9, None), ("agent", "hi", None, 3)]

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from callflow import prompts
@@ -237,3 +237,34 @@ def test_finished_calls_are_swept_after_two_minutes(app, caller, runner):
     assert "finalized 1" in result.output
     with app.app_context():
         assert db.session.scalar(select(TicketOutbox)).payload["tags"] == ["ai-call", "needs-human"]
+
+
+def test_sweeper_losing_a_race_to_a_webhook_skips_the_call_and_keeps_running(app, caller, runner):
+    """A webhook moving the call between the sweeper's read and its write: no crash, no ticket
+    twice; the next sweep finalizes the call."""
+    caller.start()
+    caller.say("Maria")
+    with app.app_context():
+        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
+        db.session.commit()
+        engine = db.engine
+    raced = {"n": 0}
+
+    def webhook_first(conn, cursor, statement, parameters, context, executemany):
+        if not raced["n"] and "UPDATE call SET" in statement:
+            raced["n"] += 1
+            cursor.execute("UPDATE call SET version = version + 1")  # the "webhook" wins
+
+    event.listen(engine, "before_cursor_execute", webhook_first)
+    try:
+        first = runner.invoke(args=["tickets", "worker", "--once"])
+    finally:
+        event.remove(engine, "before_cursor_execute", webhook_first)
+    assert raced["n"] == 1
+    assert first.exit_code == 0 and "finalized 0" in first.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TicketOutbox)) == 0
+    second = runner.invoke(args=["tickets", "worker", "--once"])
+    assert second.exit_code == 0 and "finalized 1" in second.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TicketOutbox)) == 1
