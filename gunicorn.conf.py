@@ -11,7 +11,7 @@ Environment (also read from ``.env``, like :mod:`config`):
 * ``HOST`` (default ``127.0.0.1``) and ``PORT`` (default ``5000``) -- used when ``BIND`` is
   unset. Behind a load balancer on another host, set ``HOST=0.0.0.0`` (or ``BIND``).
 * ``WEB_CONCURRENCY`` -- worker processes (default 2); ``WEB_THREADS`` -- threads per
-  worker (default 8 when ``OPENAI_API_KEY`` is set, else 2). Each thread serves one webhook at a time: a worker holds one
+  worker (default 8 when ``OPENAI_API_KEY`` is set, else 1). Each thread serves one webhook at a time: a worker holds one
   SQLAlchemy pool, so keep ``threads`` <= the pool size (5 + 10 overflow by default).
 * ``GUNICORN_MAX_REQUESTS`` (default 2000) / ``GUNICORN_MAX_REQUESTS_JITTER`` (default
   200) -- recycle a worker gracefully after that many requests, staggered.
@@ -61,10 +61,12 @@ bind = (
 
 worker_class = "gthread"
 workers = _int("WEB_CONCURRENCY", 2)
-# Without OpenAI a turn is pure CPU (~3 ms): more threads only contend for the GIL and,
-# on PostgreSQL, for row locks (200 paced calls, server p99: 2 threads 15-18 ms, 8 threads
-# 20-137 ms; bench/results.md). With OpenAI a turn waits ~1 s on the network: threads overlap it.
-threads = _int("WEB_THREADS", 8 if os.environ.get("OPENAI_API_KEY", "").strip() else 2)
+# Without OpenAI a turn is pure CPU (~3-4 ms under load) and a worker's threads share one
+# GIL: a second thread only adds GIL hand-offs and lock waits (SQLite, 2 workers saturated:
+# 1 thread 334-408 turns/s, 2 threads 231-353; PostgreSQL 200 paced calls, server p99: 1 thread
+# 14 ms, 2 threads 18 ms, 8 threads 137 ms; bench/results.md). With OpenAI a turn waits ~1 s on
+# the network: 8 threads overlap that wait.
+threads = _int("WEB_THREADS", 8 if os.environ.get("OPENAI_API_KEY", "").strip() else 1)
 
 timeout = 12
 graceful_timeout = 10

@@ -4,6 +4,7 @@ Use them as ``flask --app wsgi <group> <command>``.
 """
 from __future__ import annotations
 
+import logging
 import time
 
 import click
@@ -11,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
 from .models import KbArticle
@@ -19,6 +21,8 @@ from .kb import SAMPLE_KB_PATH, KbLoadError, read_articles_file, upsert_articles
 kb_cli = AppGroup("kb", help="Manage the local knowledge base.")
 tickets_cli = AppGroup("tickets", help="Deliver and retry call tickets.")
 tts_cli = AppGroup("tts", help="Text-to-speech cache.")
+log = logging.getLogger(__name__)
+WORKER_BACKOFF_MAX_S = 60.0  # longest pause of the tickets worker while the database is down
 
 
 @kb_cli.command("load")
@@ -74,12 +78,34 @@ def kb_sync(allow_empty: bool) -> None:
 @tickets_cli.command("worker")
 @click.option("--once", is_flag=True, help="Drain the queue once and exit.")
 def tickets_worker(once: bool) -> None:
-    """Deliver queued tickets (and finalize idle calls); runs until stopped unless --once."""
+    """Deliver queued tickets (and finalize idle calls); runs until stopped unless --once.
+
+    A database error (the server restarting, a failover, a dropped connection) does not end
+    the loop: it is logged (its class only: the message may quote personal data), and the
+    worker tries again after ``TICKET_WORKER_POLL_S`` seconds, doubling up to
+    :data:`WORKER_BACKOFF_MAX_S` while the errors last. With ``--once`` the error ends the
+    command with a non-zero exit code. Tickets are claimed with a lease in the database, so
+    nothing is lost or delivered twice across such a pause.
+    """
     from .outbox import run_once
 
     poll = current_app.config["TICKET_WORKER_POLL_S"]
+    failures = 0
     while True:
-        counts = run_once(out=click.echo)
+        try:
+            counts = run_once(out=click.echo)
+        except SQLAlchemyError as exc:
+            if once:
+                raise
+            failures += 1
+            delay = min(max(poll, 0.1) * 2 ** min(failures - 1, 10), WORKER_BACKOFF_MAX_S)
+            log.warning("tickets worker: database error (%s), trying again in %.1f s", type(exc).__name__, delay)
+            db.session.remove()
+            time.sleep(delay)
+            continue
+        if failures:
+            log.warning("tickets worker: the database is back after %d failed rounds", failures)
+            failures = 0
         if once:
             click.echo("tickets worker: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
             return

@@ -268,3 +268,47 @@ def test_sweeper_losing_a_race_to_a_webhook_skips_the_call_and_keeps_running(app
     assert second.exit_code == 0 and "finalized 1" in second.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(TicketOutbox)) == 1
+
+
+def test_worker_loop_outlives_a_database_outage(app, caller, runner, monkeypatch, caplog):
+    """The long-running ``tickets worker`` keeps going through database errors, backing off,
+    and finalizes the call once the database answers again."""
+    caller.start()
+    caller.say("Maria")
+    with app.app_context():
+        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
+        db.session.commit()
+    pauses: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 4:  # three failed rounds, then one good round
+            raise Stop
+
+    monkeypatch.setattr("callflow.cli.time.sleep", sleep)
+    app.config["TICKET_WORKER_POLL_S"] = 2.0
+    restore = _break_database(app, selects=3)
+    try:
+        result = runner.invoke(args=["tickets", "worker"])
+    finally:
+        restore()
+    assert isinstance(result.exception, Stop)  # the loop was still running: no exit on the errors
+    assert pauses == [2.0, 4.0, 8.0, 2.0]  # backoff while down, the normal poll once back
+    warnings = [r.getMessage() for r in caplog.records if r.name == "callflow.cli"]
+    assert sum("database error (OperationalError)" in m for m in warnings) == 3
+    assert any("the database is back" in m for m in warnings)
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.outcome == "abandoned" and call.ticket is not None
+
+
+def test_worker_once_still_fails_on_a_database_error(app, runner):
+    restore = _break_database(app, selects=1)
+    try:
+        result = runner.invoke(args=["tickets", "worker", "--once"])
+    finally:
+        restore()
+    assert result.exit_code != 0 and isinstance(result.exception, OperationalError)

@@ -43,7 +43,7 @@ def gunicorn_config(settings: dict):
 def test_defaults(monkeypatch):
     conf = load_conf(monkeypatch)
     assert conf["worker_class"] == "gthread"
-    assert conf["workers"] == 2 and conf["threads"] == 2  # embedded default: CPU-bound turns
+    assert conf["workers"] == 2 and conf["threads"] == 1  # embedded default: CPU-bound turns
     assert conf["timeout"] < 15  # Twilio gives up on a webhook after 15 s
     assert conf["timeout"] == 12 and conf["graceful_timeout"] == 10 and conf["keepalive"] == 5
     assert conf["graceful_timeout"] < conf["timeout"]
@@ -53,7 +53,7 @@ def test_defaults(monkeypatch):
     assert "%(U)s" in conf["access_log_format"] and "%(r)s" not in conf["access_log_format"]
     assert "%(q)s" not in conf["access_log_format"] and "%(f)s" not in conf["access_log_format"]
     cfg = gunicorn_config(conf)
-    assert cfg.worker_class_str == "gthread" and cfg.timeout == 12 and cfg.threads == 2
+    assert cfg.worker_class_str == "gthread" and cfg.timeout == 12 and cfg.threads == 1
     assert cfg.address == [("127.0.0.1", 5000)]
     assert cfg.control_socket_disable is True
 
@@ -61,7 +61,7 @@ def test_defaults(monkeypatch):
 def test_threads_follow_openai(monkeypatch):
     """Turns that wait ~1 s on OpenAI get 8 threads per worker; WEB_THREADS always wins."""
     assert load_conf(monkeypatch, OPENAI_API_KEY="sk-test")["threads"] == 8
-    assert load_conf(monkeypatch, OPENAI_API_KEY="  ")["threads"] == 2
+    assert load_conf(monkeypatch, OPENAI_API_KEY="  ")["threads"] == 1
     assert load_conf(monkeypatch, OPENAI_API_KEY="sk-test", WEB_THREADS="3")["threads"] == 3
 
 
