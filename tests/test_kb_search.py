@@ -1,5 +1,6 @@
 """Tests for callflow.kb_search: routing spoken questions to KB articles."""
 
+import heapq
 import json
 import re
 from datetime import datetime
@@ -17,6 +18,7 @@ from callflow.kb_search import (
     KbHit,
     KbIndex,
     _parse_synonyms,
+    _top_by_score,
     content_terms,
     docs_from_articles,
     synonyms,
@@ -749,3 +751,14 @@ def test_derivational_siblings_match():
     assert idx.search("how do I get notified")[0].id == "n"
     assert idx.search("how do I invite someone")[0].id == "i"
     assert idx._derived_terms("customer") == []  # -er is not a derivational ending here
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    acc=st.dictionaries(st.integers(0, 400), st.sampled_from([0.5, 1.0, 1.25, 2.0, 3.5, 7.0]), max_size=80),
+    n=st.integers(0, 40),
+)
+def test_top_by_score_matches_nlargest_with_the_doc_tie_break(acc, n):
+    """Candidate selection keeps the exact order of the former key-based nlargest, ties included."""
+    expected = [(score, d) for d, score in heapq.nlargest(n, acc.items(), key=lambda kv: (kv[1], -kv[0]))]
+    assert _top_by_score(acc, n) == expected
