@@ -2,7 +2,9 @@
 
 1. the machine: cores, memory, CPU model, Python / gunicorn / PostgreSQL versions, load;
 2. answer turn on PostgreSQL (``bench/answer_turn.py --database postgresql``);
-3. call throughput and latency on SQLite and PostgreSQL (``bench/throughput.py``);
+3. call throughput and latency on SQLite and PostgreSQL (``bench/throughput.py``), then
+   the database floor: the bare app plus one read and one write of a call row, against the
+   bare app and callflow (``bench/db_floor.py``);
 4. KB search at 1k / 10k / 100k articles (``bench/kb_search.py``);
 5. per-turn CPU and wall time in-process on PostgreSQL, a diagnostic of where a turn's
    time goes (``bench/profile_turns.py --no-profile``);
@@ -136,7 +138,7 @@ def parse_per_turn(text: str) -> dict:
 
 
 def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[list], routing: dict, per_turn: dict,
-            times: dict) -> None:
+            times: dict, floor: Optional[list[str]] = None) -> None:
     print("\n" + "=" * 100)
     print("SUMMARY (medians; 2 shared cores -- the load generator, the servers, PostgreSQL and anything else")
     print("running on this machine compete for them; ratios come from back-to-back runs in the same session)")
@@ -172,6 +174,10 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
         if bp:
             print(f"  bare app   {tp['args']['calls']} concurrent calls: server p50/p99 {bp['server_p50_ms']:.1f}/{bp['server_p99_ms']:.1f} ms, "
                   f"client p50/p99 {bp['client_p50_ms']:.1f}/{bp['client_p99_ms']:.1f} ms (the floor)")
+    if floor:
+        print("\ndatabase floor (bench/db_floor.py: the bare app plus one SELECT and one UPDATE of a call row):")
+        for line in floor:
+            print("  " + line)
     if kb:
         print("\nKB search (KbIndex.search, limit 3):")
         for r in kb:
@@ -195,7 +201,7 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller, shorter runs (a smoke run, not figures to quote)")
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,kb_search,profile,kb_routing,chaos")
+    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,floor,kb_search,profile,kb_routing,chaos")
     ap.add_argument("--json-dir", default=None, help="keep the raw JSON results here")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -206,7 +212,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "machine.json").write_text(json.dumps(info, indent=2))
     times: dict[str, float] = {}
-    answer, tp, kb, routing, per_turn = [], None, None, {}, {}
+    answer, tp, kb, routing, per_turn, floor = [], None, None, {}, {}, []
     try:
         if "answer" not in skip:
             code, text, times["answer turn"] = stream(
@@ -225,6 +231,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                 timeout=1200)
             if tp_json.exists():
                 tp = json.loads(tp_json.read_text())
+        if "floor" not in skip:
+            code, text, times["database floor"] = stream(
+                "database floor: bare app, bare app + one read and one write of a call row, callflow",
+                [PY, str(BENCH / "db_floor.py"), *(["--rounds", "1", "--window", "4"] if args.quick else [])],
+                timeout=900)
+            floor = [line.strip() for line in text.splitlines() if "floor / bare" in line]
         if "kb_search" not in skip:
             kb_json = out_dir / "kb_search.json"
             code, _, times["kb search"] = stream(
@@ -252,7 +264,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         if not args.json_dir:
             shutil.rmtree(out_dir, ignore_errors=True)
-    summary(info, answer, tp, kb, routing, per_turn, times)
+    summary(info, answer, tp, kb, routing, per_turn, times, floor)
     return 0
 
 
