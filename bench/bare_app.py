@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Callable, Optional
 
 from flask import Flask, Response, g
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -45,7 +46,8 @@ def _document() -> str:
 DOCUMENT = _document()
 
 
-def create_app() -> Flask:
+def create_app(before_answer: Optional[Callable[[], None]] = None) -> Flask:
+    """The bare app; ``before_answer`` (for ``bench/bare_db_app.py``) runs in each POST first."""
     app = Flask(__name__)
 
     @app.before_request
@@ -61,6 +63,8 @@ def create_app() -> Flask:
 
     @app.post(PATH)
     def answer() -> Response:
+        if before_answer is not None:
+            before_answer()
         return Response(DOCUMENT, mimetype="text/xml")
 
     @app.get("/healthz")

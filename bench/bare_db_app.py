@@ -20,15 +20,14 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from flask import Flask, Response, g, request
+from flask import Flask, request
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.exc import DatabaseError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bare_app import DOCUMENT, PATH  # noqa: E402
+from bare_app import DOCUMENT, create_app as bare_create_app  # noqa: E402
 from callflow.extensions import sqlite_pragmas  # noqa: E402
 
 METADATA = MetaData()
@@ -51,7 +50,6 @@ _INSERT = insert(CALLS)
 
 
 def create_app() -> Flask:
-    app = Flask(__name__)
     url = os.environ.get("BARE_DB_URL") or f"sqlite:///{Path(tempfile.gettempdir()) / 'callflow-bare-db.sqlite3'}"
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
@@ -61,19 +59,7 @@ def create_app() -> Flask:
     except DatabaseError:  # the other worker created it at the same moment
         pass
 
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _timing(response: Response) -> Response:
-        started = g.get("started")
-        if started is not None:
-            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-        return response
-
-    @app.post(PATH)
-    def answer() -> Response:
+    def read_and_write_the_call() -> None:
         sid = (request.form.get("CallSid") or "")[:64]
         with engine.begin() as conn:
             row = conn.execute(_SELECT, {"sid": sid}).first()
@@ -81,13 +67,8 @@ def create_app() -> Flask:
                 conn.execute(_INSERT, {"call_sid": sid, "turns": 1, "version": 1, "last_twiml": DOCUMENT})
             else:
                 conn.execute(_UPDATE, {"_id": row.id, "_version": row.version, "turns": row.turns + 1, "twiml": DOCUMENT})
-        return Response(DOCUMENT, mimetype="text/xml")
 
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
-
-    return app
+    return bare_create_app(before_answer=read_and_write_the_call)
 
 
 app = create_app()
