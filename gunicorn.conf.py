@@ -64,7 +64,7 @@ workers = _int("WEB_CONCURRENCY", 2)
 # Without OpenAI a turn is pure CPU (~3-4 ms under load) and a worker's threads share one
 # GIL: a second thread only adds GIL hand-offs and lock waits (SQLite, 2 workers saturated:
 # 1 thread 334-408 turns/s, 2 threads 231-353; PostgreSQL 200 paced calls, server p99: 1 thread
-# 14 ms, 2 threads 18 ms, 8 threads 137 ms; bench/results.md). With OpenAI a turn waits ~1 s on
+# 11-14 ms, 2 threads 22-26 ms, 8 threads 137 ms; bench/results.md). With OpenAI a turn waits ~1 s on
 # the network: 8 threads overlap that wait.
 threads = _int("WEB_THREADS", 8 if os.environ.get("OPENAI_API_KEY", "").strip() else 1)
 
