@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .extensions import db
 from .models import KbArticle
@@ -80,11 +80,13 @@ def kb_sync(allow_empty: bool) -> None:
 def tickets_worker(once: bool) -> None:
     """Deliver queued tickets (and finalize idle calls); runs until stopped unless --once.
 
-    A database error (the server restarting, a failover, a dropped connection) does not end
-    the loop: it is logged (its class only: the message may quote personal data), and the
+    A database outage (the server restarting, a failover, a dropped connection: the
+    driver's ``OperationalError`` or ``InterfaceError``) does not end the loop: it is logged
+    (its class only: the message may quote personal data), and the
     worker tries again after ``TICKET_WORKER_POLL_S`` seconds, doubling up to
     :data:`WORKER_BACKOFF_MAX_S` while the errors last. With ``--once`` the error ends the
-    command with a non-zero exit code. Tickets are claimed with a lease in the database, so
+    command with a non-zero exit code, and any other error (a bug) ends the loop with its
+    traceback for the supervisor to restart it. Tickets are claimed with a lease in the database, so
     nothing is lost or delivered twice across such a pause.
     """
     from .outbox import run_once
@@ -94,7 +96,7 @@ def tickets_worker(once: bool) -> None:
     while True:
         try:
             counts = run_once(out=click.echo)
-        except SQLAlchemyError as exc:
+        except (OperationalError, InterfaceError) as exc:
             if once:
                 raise
             failures += 1

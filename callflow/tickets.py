@@ -27,7 +27,7 @@ from .call_store import CallRecord
 from .clock import utcnow
 from .extensions import db
 from .drafts import CallSummary
-from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox, Turn
+from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox
 
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 MAX_SUBJECT_CHARS = 120
@@ -272,9 +272,9 @@ def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Option
 _OUTBOX = TicketOutbox.__table__
 _TICKET_OF_CALL = select(_OUTBOX.c.id).where(_OUTBOX.c.call_id == bindparam("call_id"))
 _TURNS_OF_CALL = (
-    select(Turn.__table__.c.speaker, Turn.__table__.c.text, Turn.__table__.c.state, Turn.__table__.c.created_at)
-    .where(Turn.__table__.c.call_id == bindparam("call_id"))
-    .order_by(Turn.__table__.c.seq)
+    select(call_store.TURN.c.speaker, call_store.TURN.c.text, call_store.TURN.c.state, call_store.TURN.c.created_at)
+    .where(call_store.TURN.c.call_id == bindparam("call_id"))
+    .order_by(call_store.TURN.c.seq)
 )
 _TITLE_OF_ARTICLE = select(KbArticle.__table__.c.title).where(KbArticle.__table__.c.external_id == bindparam("article_id"))
 

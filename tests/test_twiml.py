@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from callflow import twiml
+from callflow import prompts as fixed, twiml
 from callflow.services import SaySpeech
 
 
@@ -18,8 +18,11 @@ class _NoAudio:
 
 @pytest.mark.parametrize("listen", [True, False])
 @pytest.mark.parametrize("url", ["/voice/gather?t=3", "https://cf.example.test/voice/gather?t=12&r=1"])
-def test_reused_document_equals_a_fresh_build(listen, url):
-    prompts = ["Thanks, Jane.", 'Is your email "jane at example dot com" & right?']
+@pytest.mark.parametrize("prompts", [
+    ["Thanks, Jane.", 'Is your email "jane at example dot com" & right?'],  # caller data: built each time
+    [fixed.SAY_YES_OR_NO, fixed.CHECK_RESOLVED],  # fixed prompts: built once, reused
+])
+def test_reused_document_equals_a_fresh_build(listen, url, prompts):
     kwargs = dict(listen=listen, action_url=url, voice="Polly.Joanna-Neural", language="en-US",
                   hints="yes,no", timeout_s=6)
     fresh = twiml.render(prompts, speech=_NoAudio(), **kwargs)
@@ -45,3 +48,14 @@ def test_a_prompt_containing_the_slot_text_is_not_rewritten():
     doc = twiml.render([prompt], listen=True, action_url="/voice/gather?t=9", speech=SaySpeech(), voice="v")
     root = ET.fromstring(doc)
     assert root.find("Gather/Say").text == prompt and root.find("Gather").get("action") == "/voice/gather?t=9"
+
+
+def test_only_fixed_prompts_are_cached_never_caller_data():
+    """A name or an email read-back must not stay in process memory (``calls forget`` cannot reach it)."""
+    twiml._said.cache_clear()
+    personal = [fixed.thanks_name("Jane"), fixed.confirm_email("jane at example dot com")]
+    twiml.render(personal, listen=True, action_url="/voice/gather?t=2", speech=SaySpeech(), voice="v")
+    assert twiml._said.cache_info().currsize == 0
+    twiml.render([fixed.GREETING, fixed.ASK_NAME], listen=True, action_url="/voice/gather?t=1", speech=SaySpeech(), voice="v")
+    twiml.render([fixed.GREETING, fixed.ASK_NAME], listen=True, action_url="/voice/gather?t=5", speech=SaySpeech(), voice="v")
+    assert twiml._said.cache_info().currsize == 1 and twiml._said.cache_info().hits == 1
