@@ -13,8 +13,8 @@ Environment (also read from ``.env``, like :mod:`config`):
 * ``WEB_CONCURRENCY`` -- worker processes (default 2); ``WEB_THREADS`` -- threads per
   worker (default 8 when ``OPENAI_API_KEY`` is set, else 1). Each thread serves one webhook at a time: a worker holds one
   SQLAlchemy pool, so keep ``threads`` <= the pool size (5 + 10 overflow by default).
-* ``GUNICORN_MAX_REQUESTS`` (default 2000) / ``GUNICORN_MAX_REQUESTS_JITTER`` (default
-  200) -- recycle a worker gracefully after that many requests, staggered.
+* ``GUNICORN_MAX_REQUESTS`` (default 20000) / ``GUNICORN_MAX_REQUESTS_JITTER`` (default
+  2000) -- recycle a worker gracefully after that many requests, staggered.
 * ``GUNICORN_CONTROL_SOCKET`` -- path of gunicorn's control socket (off by default: several
   instances on one host would fight over the default path).
 
@@ -33,6 +33,8 @@ Why these values:
   60 s idle timeout of load balancers, so the server closes first, never mid-request.
 * ``preload_app = False``: each worker builds its own app and database engine after the
   fork (no shared connections), and HUP reloads the application code.
+* ``post_worker_init``: each new worker builds its KB search index before it accepts a
+  request (``callflow.kb.warm_index``), so no caller's turn waits for the build.
 * Access log to stdout (path without query string, no referer: no personal data; with the
   response's ``X-Request-ID``), error log (and the app's JSON logs) to stderr.
 """
@@ -94,3 +96,19 @@ if _control_socket:
     control_socket = _control_socket
 else:
     control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """Build the KB index in a new worker before it takes its first request.
+
+    gunicorn calls this after loading the app and before the worker's accept loop
+    (https://docs.gunicorn.org/en/stable/settings.html#post-worker-init). The heartbeat is
+    kept alive during a long build. Other apps served with this file (the benchmarks' bare
+    app) have no KB: nothing to do.
+    """
+    app = getattr(worker, "wsgi", None)
+    if "kb" not in getattr(app, "extensions", {}):
+        return
+    from callflow.kb import warm_index
+
+    warm_index(app, heartbeat=worker.notify)

@@ -4,7 +4,8 @@
 2. answer turn on PostgreSQL (``bench/answer_turn.py --database postgresql``);
 3. call throughput and latency on SQLite and PostgreSQL (``bench/throughput.py``), then
    the database floor: the bare app plus one read and one write of a call row, against the
-   bare app and callflow (``bench/db_floor.py``);
+   bare app and callflow (``bench/db_floor.py``), and what a fresh worker costs callers
+   with a 10k-article KB, with and without the KB warm-up at boot (``bench/worker_recycle.py``);
 4. KB search at 1k / 10k / 100k articles (``bench/kb_search.py``);
 5. per-turn CPU and wall time in-process on PostgreSQL, a diagnostic of where a turn's
    time goes (``bench/profile_turns.py --no-profile``);
@@ -138,7 +139,7 @@ def parse_per_turn(text: str) -> dict:
 
 
 def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[list], routing: dict, per_turn: dict,
-            times: dict, floor: Optional[list[str]] = None) -> None:
+            times: dict, floor: Optional[list[str]] = None, recycle: Optional[list[str]] = None) -> None:
     print("\n" + "=" * 100)
     print("SUMMARY (medians; 2 shared cores -- the load generator, the servers, PostgreSQL and anything else")
     print("running on this machine compete for them; ratios come from back-to-back runs in the same session)")
@@ -178,6 +179,10 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
         print("\ndatabase floor (bench/db_floor.py: the bare app plus one SELECT and one UPDATE of a call row):")
         for line in floor:
             print("  " + line)
+    if recycle:
+        print("\nfresh workers (bench/worker_recycle.py: 10k-article KB, workers recycled during paced calls):")
+        for line in recycle:
+            print("  " + line)
     if kb:
         print("\nKB search (KbIndex.search, limit 3):")
         for r in kb:
@@ -201,7 +206,8 @@ def summary(info: dict, answer: list[dict], tp: Optional[dict], kb: Optional[lis
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller, shorter runs (a smoke run, not figures to quote)")
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip: answer,throughput,floor,kb_search,profile,kb_routing,chaos")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated steps to skip: answer,throughput,floor,recycle,kb_search,profile,kb_routing,chaos")
     ap.add_argument("--json-dir", default=None, help="keep the raw JSON results here")
     args = ap.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -212,7 +218,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "machine.json").write_text(json.dumps(info, indent=2))
     times: dict[str, float] = {}
-    answer, tp, kb, routing, per_turn, floor = [], None, None, {}, {}, []
+    answer, tp, kb, routing, per_turn, floor, recycle = [], None, None, {}, {}, [], []
     try:
         if "answer" not in skip:
             code, text, times["answer turn"] = stream(
@@ -237,6 +243,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                 [PY, str(BENCH / "db_floor.py"), *(["--rounds", "1", "--window", "4"] if args.quick else [])],
                 timeout=900)
             floor = [line.strip() for line in text.splitlines() if "floor / bare" in line]
+        if "recycle" not in skip:
+            code, text, times["worker recycle"] = stream(
+                "fresh workers: the KB index built at boot (post_worker_init) or in a caller's turn",
+                [PY, str(BENCH / "worker_recycle.py"),
+                 *(["--articles", "3000", "--duration", "15", "--calls", "30"] if args.quick else [])],
+                timeout=900)
+            recycle = [line.strip() for line in text.splitlines() if line.strip().startswith("round ")]
         if "kb_search" not in skip:
             kb_json = out_dir / "kb_search.json"
             code, _, times["kb search"] = stream(
@@ -264,7 +277,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         if not args.json_dir:
             shutil.rmtree(out_dir, ignore_errors=True)
-    summary(info, answer, tp, kb, routing, per_turn, times, floor)
+    summary(info, answer, tp, kb, routing, per_turn, times, floor, recycle)
     return 0
 
 

@@ -158,6 +158,7 @@ def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
         wait_until(lambda: errlog().count("Booting worker") > booted, 15, "a new worker after HUP")
         wait_until(lambda: healthy(base), 10, "/healthz after HUP")
         assert "Hang up" in errlog()
+        wait_until(lambda: errlog().count("KB index ready: ") >= 2, 15, "the new worker's KB index")
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -170,6 +171,11 @@ def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
 
     logs = [json.loads(line) for line in errlog().splitlines() if line.startswith("{")]
     line = next(r for r in logs if r.get("logger") == "callflow.request" and "/voice/incoming" in r["message"])
+    # post_worker_init: every worker (the first, and the one booted by HUP) built its KB index
+    # before it served a request.
+    warmed = [i for i, r in enumerate(logs) if r.get("logger") == "callflow.kb" and r["message"].startswith("KB index ready: ")]
+    served = [i for i, r in enumerate(logs) if r.get("logger") == "callflow.request"]
+    assert len(warmed) == 2 and warmed[0] < served[0], (warmed, served[:1])
     assert line["call_sid"] == sid and line["request_id"] == "gunicorn-test-1"
     assert "4155550100" not in errlog()
     access = (tmp_path / "gunicorn.out").read_text(errors="replace")

@@ -1,10 +1,20 @@
 """The per-process KB index: built once, rebuilt in the background when articles change."""
 from __future__ import annotations
 
+import logging
+import random
+import time
+
+from flask import Flask
+from sqlalchemy import func, select
+
 from callflow.extensions import db
-from callflow.kb import KbLoadError, normalize_article, upsert_articles
+from callflow.kb import KbLoadError, normalize_article, upsert_articles, warm_index
+from callflow.models import KbArticle
 
 import pytest
+
+from .conftest import base_config
 
 NEW = {"id": "n1", "title": "Configuring the quantum flux capacitor", "html": "<p>Open <b>Flux</b> settings.</p>", "tags": ["flux"], "status": "PUBLISHED"}
 
@@ -79,3 +89,53 @@ def test_kb_load_replaces_the_sample_unless_merging(app, runner, tmp_path):
 def test_kb_load_if_empty_leaves_an_existing_kb_alone(app, runner):
     result = runner.invoke(args=["kb", "load", "--if-empty"])
     assert result.exit_code == 0 and "left as it is" in result.output
+
+
+def test_warm_index_builds_the_index_before_any_turn(app):
+    service = app.extensions["kb"]
+    assert not service.is_built()
+    assert warm_index(app) == _published(app) > 10
+    assert service.is_built()
+    with app.app_context():
+        built = service.index()
+        assert warm_index(app) == len(built) and service.index() is built  # already warm: same index
+
+
+def _published(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(KbArticle).where(KbArticle.status == "PUBLISHED"))
+
+
+def test_warm_index_keeps_the_heartbeat_going_during_a_long_build(app):
+    """gunicorn kills a worker whose heartbeat is older than its timeout: a build that takes
+    many heartbeat intervals must still beat every interval."""
+    rng = random.Random(7)
+    words = [f"{a}{b}{c}" for a in "bcdfglmnprst" for b in "aeiou" for c in "klmnrst"]
+    with app.app_context():
+        upsert_articles(
+            [{"id": f"w{i}", "title": " ".join(rng.sample(words, 5)), "text": " ".join(rng.choices(words, k=150)),
+              "tags": rng.sample(words, 2), "status": "PUBLISHED"} for i in range(2500)]
+        )
+        db.session.commit()
+    beats: list[float] = []
+    started = time.monotonic()
+    assert warm_index(app, heartbeat=lambda: beats.append(time.monotonic()), interval_s=0.02) == _published(app)
+    ended = time.monotonic()
+    assert ended - started > 0.2  # long enough to need several beats
+    gaps = [b - a for a, b in zip([started, *beats], [*beats, ended])]
+    assert len(beats) >= 5 and max(gaps) < 0.5, (len(beats), max(gaps))
+
+
+def test_warm_index_survives_an_unreachable_database(tmp_path, caplog):
+    """The worker still boots; the first turn that needs the index builds it later."""
+    from callflow import create_app
+
+    app = create_app(base_config(tmp_path, f"sqlite:///{tmp_path / 'no-such-dir' / 'callflow.sqlite3'}"))
+    with caplog.at_level(logging.WARNING, logger="callflow.kb"):
+        assert warm_index(app, heartbeat=lambda: None, interval_s=0.01) is None
+    assert not app.extensions["kb"].is_built()
+    assert "KB index not built at start (OperationalError)" in caplog.text
+
+
+def test_warm_index_ignores_an_app_without_a_kb():
+    assert warm_index(Flask("bare")) is None
