@@ -223,7 +223,7 @@ class KbService:
 
 
 def warm_index(app: Flask, heartbeat: Optional[Callable[[], None]] = None, interval_s: float = 1.0) -> Optional[int]:
-    """Build ``app``'s KB index now, so that no caller's turn has to.
+    """Build ``app``'s KB index (and its ``<Gather hints>``) now, so that no caller's turn has to.
 
     For a process about to serve calls: gunicorn calls it for each new worker (after a start,
     a HUP, or ``max_requests`` recycling) before the worker accepts its first request; see
@@ -249,6 +249,7 @@ def warm_index(app: Flask, heartbeat: Optional[Callable[[], None]] = None, inter
         try:
             with app.app_context():
                 result["articles"] = len(service.index())
+                service.hints()  # the answer state's <Gather hints>, derived from the index once
         except Exception as exc:  # the worker still boots; the first answer turn retries
             result["error"] = type(exc).__name__
         result["ms"] = (time.perf_counter() - started) * 1000

@@ -99,6 +99,7 @@ def test_warm_index_builds_the_index_before_any_turn(app):
     with app.app_context():
         built = service.index()
         assert warm_index(app) == len(built) and service.index() is built  # already warm: same index
+    assert service._hints is not None and service._hints[0] is built  # the answer state's hints too
 
 
 def _published(app) -> int:
