@@ -109,8 +109,15 @@ def create(conn: Connection, values: Mapping[str, Any]) -> CallRecord:
 
 def _insert(conn: Connection, record: CallRecord) -> None:
     values = {name: getattr(record, name) for name in COLUMNS if name != "id"}
-    record.id = conn.execute(insert(CALL).values(**values).returning(CALL.c.id)).scalar_one()
+    record.id = conn.execute(_insert_call_of(tuple(values)), values).scalar_one()
     record._loaded = {name: getattr(record, name) for name in COLUMNS}
+
+
+@lru_cache(maxsize=4)
+def _insert_call_of(names: tuple[str, ...]):
+    """``INSERT INTO call (<names>) VALUES (:<name>, ...) RETURNING id``, built once: building
+    it per call (every column coerced again) cost more than running it."""
+    return insert(CALL).values({name: bindparam(name) for name in names}).returning(CALL.c.id)
 
 
 def write(conn: Connection, record: CallRecord, rows: Sequence[Mapping[str, Any]], table: Table = TURN) -> None:
