@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import signal
@@ -81,6 +82,8 @@ def main() -> int:
         db.create_all()
         upsert_articles(read_articles_file(SAMPLE_KB_PATH))
         db.session.commit()
+    # werkzeug's server logs every request at INFO unless its logger says otherwise.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
