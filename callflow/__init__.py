@@ -57,8 +57,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
 
     from .http_headers import init_security_headers
+    from .request_body import init_body_limit
 
     init_security_headers(app)
+    init_body_limit(app)
 
     from .services import init_services
 

@@ -1,6 +1,7 @@
 """gunicorn.conf.py: its values, and a real gunicorn serving, reloading on HUP and stopping on TERM."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import runpy
@@ -152,6 +153,14 @@ def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
 
         with urllib.request.urlopen(base + "/healthz?q=secret%40example.com", timeout=5) as response:
             assert response.status == 200
+
+        # a chunked body (no Content-Length) over the wire: 411, not served from a truncated form
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        chunks = [b"CallSid=CA" + b"9" * 32 + b"&SpeechResult="] + [b"x" * 65536] * 32
+        conn.request("POST", "/voice/gather?t=1", body=iter(chunks), encode_chunked=True,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert conn.getresponse().status == 411
+        conn.close()
 
         booted = errlog().count("Booting worker")
         proc.send_signal(signal.SIGHUP)  # graceful reload: new workers, old ones finish and exit

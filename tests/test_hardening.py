@@ -253,6 +253,26 @@ def test_a_multipart_body_over_the_limit_is_a_clean_413(app):
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("path", [*WEBHOOKS, "/admin/login"])
+def test_a_chunked_body_is_refused_with_411_not_served_truncated(app, path):
+    """Without a Content-Length werkzeug would read the first MAX_CONTENT_LENGTH bytes of a
+    chunked body and serve the request from them; callflow asks for the length instead."""
+    from sqlalchemy import func, select
+
+    from callflow.extensions import db
+    from callflow.models import Call
+
+    body = b"CallSid=CA" + b"8" * 32 + b"&CallStatus=completed&SpeechResult=" + b"x" * (2 * app.config["MAX_CONTENT_LENGTH"])
+    response = app.test_client().post(
+        path, input_stream=io.BytesIO(body), content_type="application/x-www-form-urlencoded",
+        headers={"Transfer-Encoding": "chunked", "X-Twilio-Signature": "c2lnbmF0dXJl"},
+    )
+    assert response.status_code == 411
+    assert "Content-Length" in response.get_data(as_text=True) and response.headers["X-Request-ID"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Call)) == 0
+
+
 def test_a_body_just_under_the_limit_is_served(app):
     caller = Caller(app.test_client())
     caller.start()
