@@ -222,7 +222,12 @@ class KbService:
             self._signature = None
 
 
-def warm_index(app: Flask, heartbeat: Optional[Callable[[], None]] = None, interval_s: float = 1.0) -> Optional[int]:
+def warm_index(
+    app: Flask,
+    heartbeat: Optional[Callable[[], None]] = None,
+    interval_s: float = 1.0,
+    limit_s: float = 300.0,
+) -> Optional[int]:
     """Build ``app``'s KB index (and its ``<Gather hints>``) now, so that no caller's turn has to.
 
     For a process about to serve calls: gunicorn calls it for each new worker (after a start,
@@ -233,11 +238,14 @@ def warm_index(app: Flask, heartbeat: Optional[Callable[[], None]] = None, inter
 
     The build runs in a thread; ``heartbeat`` (gunicorn's ``worker.notify``) is called every
     ``interval_s`` seconds until it ends, because the gunicorn master kills a worker whose
-    heartbeat is older than its ``timeout`` (12 s).
+    heartbeat is older than its ``timeout`` (12 s). After ``limit_s`` seconds (a database
+    that neither answers nor fails) it stops waiting, so the worker starts anyway; the build
+    goes on in its thread, and a turn that needs the index meanwhile waits for it.
 
-    Returns the number of articles indexed; None if ``app`` has no KB service or the build
-    failed (database unavailable...), in which case the error's class is logged and the
-    first turn that needs the index builds it, as without warming. Never raises.
+    Returns the number of articles indexed; None if ``app`` has no KB service, the build
+    failed (database unavailable...) or is still running after ``limit_s``. A failure's
+    error class is logged, and the first turn that needs the index builds it, as without
+    warming. Never raises.
     """
     service = getattr(app, "extensions", {}).get("kb")
     if not isinstance(service, KbService):
@@ -256,10 +264,14 @@ def warm_index(app: Flask, heartbeat: Optional[Callable[[], None]] = None, inter
 
     thread = threading.Thread(target=build, name="kb-warm", daemon=True)
     thread.start()
+    deadline = time.monotonic() + limit_s
     while thread.is_alive():
+        if time.monotonic() >= deadline:
+            log.warning("KB index still building after %.0f s: serving without waiting for it", limit_s)
+            return None
         if heartbeat is not None:
             heartbeat()
-        thread.join(interval_s)
+        thread.join(min(interval_s, max(0.0, deadline - time.monotonic())))
     if "error" in result:
         log.warning("KB index not built at start (%s): the first answer turn will build it", result["error"])
         return None

@@ -107,17 +107,22 @@ def _published(app) -> int:
         return db.session.scalar(select(func.count()).select_from(KbArticle).where(KbArticle.status == "PUBLISHED"))
 
 
-def test_warm_index_keeps_the_heartbeat_going_during_a_long_build(app):
-    """gunicorn kills a worker whose heartbeat is older than its timeout: a build that takes
-    many heartbeat intervals must still beat every interval."""
+def _load_many_articles(app, count: int = 2500) -> None:
+    """Enough synthetic articles for an index build of a good fraction of a second."""
     rng = random.Random(7)
     words = [f"{a}{b}{c}" for a in "bcdfglmnprst" for b in "aeiou" for c in "klmnrst"]
     with app.app_context():
         upsert_articles(
             [{"id": f"w{i}", "title": " ".join(rng.sample(words, 5)), "text": " ".join(rng.choices(words, k=150)),
-              "tags": rng.sample(words, 2), "status": "PUBLISHED"} for i in range(2500)]
+              "tags": rng.sample(words, 2), "status": "PUBLISHED"} for i in range(count)]
         )
         db.session.commit()
+
+
+def test_warm_index_keeps_the_heartbeat_going_during_a_long_build(app):
+    """gunicorn kills a worker whose heartbeat is older than its timeout: a build that takes
+    many heartbeat intervals must still beat every interval."""
+    _load_many_articles(app)
     beats: list[float] = []
     started = time.monotonic()
     assert warm_index(app, heartbeat=lambda: beats.append(time.monotonic()), interval_s=0.02) == _published(app)
@@ -140,3 +145,17 @@ def test_warm_index_survives_an_unreachable_database(tmp_path, caplog):
 
 def test_warm_index_ignores_an_app_without_a_kb():
     assert warm_index(Flask("bare")) is None
+
+
+def test_warm_index_stops_waiting_after_its_limit_and_the_build_finishes_behind(app, caplog):
+    """A build that outlasts ``limit_s`` no longer holds the worker back; it completes in its thread."""
+    _load_many_articles(app)
+    service = app.extensions["kb"]
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="callflow.kb"):
+        assert warm_index(app, heartbeat=lambda: None, interval_s=0.01, limit_s=0.05) is None
+    assert time.monotonic() - started < 0.5
+    assert "still building" in caplog.text
+    with app.app_context():
+        assert len(service.index()) == _published(app)  # blocks on the running build (the service lock)
+    assert service.is_built()
