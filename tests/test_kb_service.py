@@ -155,7 +155,7 @@ def test_warm_index_stops_waiting_after_its_limit_and_the_build_finishes_behind(
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="callflow.kb"):
         assert warm_index(app, heartbeat=lambda: None, interval_s=0.01, limit_s=0.05) is None
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # the build alone takes over 1 s here
     assert "still building" in caplog.text
     with app.app_context():
         assert len(service.index()) == _published(app)  # blocks on the running build (the service lock)
