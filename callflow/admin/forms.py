@@ -9,9 +9,10 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Form, PasswordField, SearchField, SelectChoice, SelectField, SubmitField
 from wtforms.fields import DateField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED
+from .metrics import EARLIEST_DATE, LATEST_DATE
 
 IN_PROGRESS = "in-progress"
 OUTCOME_CHOICES = [
@@ -21,6 +22,13 @@ OUTCOME_CHOICES = [
     SelectChoice(ABANDONED, "Abandoned"),
     SelectChoice(IN_PROGRESS, "In progress"),
 ]
+
+
+def within_call_dates(form, field) -> None:
+    """WTForms validator: a date between :data:`~.metrics.EARLIEST_DATE` and
+    :data:`~.metrics.LATEST_DATE` (a filter on 9999-12-31 would overflow the day after it)."""
+    if field.data is not None and not EARLIEST_DATE <= field.data <= LATEST_DATE:
+        raise ValidationError(f"Pick a date between {EARLIEST_DATE} and {LATEST_DATE}.")
 
 
 class LoginForm(FlaskForm):
@@ -44,15 +52,15 @@ class CallFilterForm(Form):
         "Search", validators=[Optional(), Length(max=200)], render_kw={"placeholder": "Email, phone or CallSid"}
     )
     outcome = SelectField("Outcome", choices=OUTCOME_CHOICES, default="", validate_choice=True)
-    date_from = DateField("From", name="from", validators=[Optional()])
-    date_to = DateField("To", name="to", validators=[Optional()])
+    date_from = DateField("From", name="from", validators=[Optional(), within_call_dates])
+    date_to = DateField("To", name="to", validators=[Optional(), within_call_dates])
 
 
 class PeriodForm(Form):
     """The dashboard's period (query string)."""
 
-    date_from = DateField("From", name="from", validators=[Optional()])
-    date_to = DateField("To", name="to", validators=[Optional()])
+    date_from = DateField("From", name="from", validators=[Optional(), within_call_dates])
+    date_to = DateField("To", name="to", validators=[Optional(), within_call_dates])
 
 
 class KbTryForm(Form):

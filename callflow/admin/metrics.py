@@ -32,6 +32,10 @@ TOP_TOPICS = 10
 TOP_QUESTION_GROUPS = 20
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Dates a period may name: wide enough for any call, narrow enough that the day arithmetic
+#: of a period (a day after its end, a default span before it) stays inside ``date``.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -67,9 +71,12 @@ def parse_date(value: Optional[str], name: str) -> Optional[date]:
     if not _ISO_DATE.match(value):
         raise PeriodError(f"'{name}' must be a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise PeriodError(f"'{name}' is not a valid date") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise PeriodError(f"'{name}' must be between {EARLIEST_DATE} and {LATEST_DATE}")
+    return day
 
 
 def make_period(

@@ -25,6 +25,18 @@ from . import bp, wants_json
 from .forms import IN_PROGRESS, CallFilterForm, CsrfForm, KbTryForm, PeriodForm
 from .metrics import DEFAULT_PERIOD_DAYS, PeriodError, compute_metrics, make_period, parse_period
 
+#: Largest row id a URL may name: the ids are 32-bit ``INTEGER`` on PostgreSQL (64-bit on
+#: SQLite). A larger number is a 404 from the URL map, not a database overflow error (500).
+MAX_ROW_ID = 2**31 - 1
+#: Highest page number a list may be asked for: its OFFSET stays far inside a 64-bit integer
+#: (``?page=400000000000000000`` overflowed it: a 500). A page past the last one is empty.
+MAX_PAGE = 100_000
+
+
+def page_number() -> int:
+    """The ``page`` query argument, 1..:data:`MAX_PAGE`; 1 when missing or not a whole number."""
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
 
 def can_retry(ticket: Optional[TicketOutbox]) -> bool:
     """A failed ticket, or a queued one that already failed an attempt (send it now, not after the backoff).
@@ -192,7 +204,9 @@ def calls():
         stmt = stmt.where(Call.started_at >= _day_start(form.date_from.data))
     if form.date_to.data:
         stmt = stmt.where(Call.started_at < _day_start(form.date_to.data + timedelta(days=1)))
-    page = db.paginate(stmt, per_page=current_app.config["ADMIN_PAGE_SIZE"], max_per_page=100, error_out=False)
+    page = db.paginate(
+        stmt, page=page_number(), per_page=current_app.config["ADMIN_PAGE_SIZE"], max_per_page=100, error_out=False
+    )
     filters = {
         key: value
         for key, value in (
@@ -206,7 +220,7 @@ def calls():
     return render_template("admin/calls.html", form=form, page=page, filters=filters, invalid=invalid)
 
 
-@bp.get("/calls/<int:call_id>")
+@bp.get(f"/calls/<int(max={MAX_ROW_ID}):call_id>")
 def call_detail(call_id: int):
     """Show one call: facts, transcript, article, ticket and its delivery attempts."""
     call = db.get_or_404(Call, call_id, description="No such call.")
@@ -227,7 +241,7 @@ def call_detail(call_id: int):
     )
 
 
-@bp.post("/tickets/<int:ticket_id>/retry")
+@bp.post(f"/tickets/<int(max={MAX_ROW_ID}):ticket_id>/retry")
 def retry(ticket_id: int):
     """Queue a failed ticket for delivery again (form button; CSRF checked)."""
     ticket = db.get_or_404(TicketOutbox, ticket_id, description="No such ticket.")
@@ -239,7 +253,7 @@ def retry(ticket_id: int):
     return redirect(url_for("admin.call_detail", call_id=ticket.call_id) + "#ticket")
 
 
-@bp.post("/api/tickets/<int:ticket_id>/retry")
+@bp.post(f"/api/tickets/<int(max={MAX_ROW_ID}):ticket_id>/retry")
 def api_retry(ticket_id: int):
     """Queue a failed ticket again; JSON answer; needs the ``X-CSRFToken`` header."""
     ticket = db.session.get(TicketOutbox, ticket_id)
@@ -268,6 +282,7 @@ def kb():
     last_sync, total = db.session.execute(select(func.max(KbArticle.synced_at), func.count(KbArticle.id))).one()
     page = db.paginate(
         select(KbArticle).order_by(KbArticle.section, KbArticle.title, KbArticle.id),
+        page=page_number(),
         per_page=50,
         max_per_page=200,
         error_out=False,
