@@ -2,7 +2,8 @@
 
 Signed in as an admin (the pages are only reachable that way), on both databases: ids past
 PostgreSQL's 32-bit ``INTEGER``, dates at the ends of Python's ``date`` range and page
-numbers whose OFFSET overflows a 64-bit integer each gave a 500 before.
+numbers whose OFFSET overflows a 64-bit integer and a NUL in the calls search (PostgreSQL
+text refuses it) each gave a 500 before.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def admin_client(tmp_path, database_url):
         ("/admin/calls?to=9999-12-31", 200),  # an invalid filter is shown as such and dropped
         ("/admin/calls?page=400000000000000000", 200),  # OFFSET overflowed: now an empty last page
         ("/admin/kb?page=99999999999999999999", 200),
+        ("/admin/calls?q=%00", 200),  # PostgreSQL text refuses NUL: DataError
+        ("/admin/calls?q=CA%00%1b", 200),
+        ("/admin/kb?q=%00reset%07password", 200),
     ],
 )
 def test_edge_values_that_gave_a_500(admin_client, url, expected):

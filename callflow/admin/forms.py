@@ -6,6 +6,8 @@ change nothing, and a token in a URL would leak into logs and history.
 """
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Form, PasswordField, SearchField, SelectChoice, SelectField, SubmitField
 from wtforms.fields import DateField
@@ -24,6 +26,14 @@ OUTCOME_CHOICES = [
 ]
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def without_control_chars(value: str | None) -> str | None:
+    """WTForms filter: drop C0/C1 control characters (NUL included: PostgreSQL text refuses it)."""
+    return _CONTROL_CHARS.sub("", value) if isinstance(value, str) else value
+
+
 def within_call_dates(form, field) -> None:
     """WTForms validator: a date between :data:`~.metrics.EARLIEST_DATE` and
     :data:`~.metrics.LATEST_DATE` (a filter on 9999-12-31 would overflow the day after it)."""
@@ -34,7 +44,12 @@ def within_call_dates(form, field) -> None:
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)], render_kw={"autocomplete": "username"})
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Length(max=320)],
+        filters=[without_control_chars],
+        render_kw={"autocomplete": "username"},
+    )
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(max=1024)], render_kw={"autocomplete": "current-password"}
     )
@@ -49,7 +64,10 @@ class CallFilterForm(Form):
     """Search and filters of the calls list (query string)."""
 
     q = SearchField(
-        "Search", validators=[Optional(), Length(max=200)], render_kw={"placeholder": "Email, phone or CallSid"}
+        "Search",
+        validators=[Optional(), Length(max=200)],
+        filters=[without_control_chars],
+        render_kw={"placeholder": "Email, phone or CallSid"},
     )
     outcome = SelectField("Outcome", choices=OUTCOME_CHOICES, default="", validate_choice=True)
     date_from = DateField("From", name="from", validators=[Optional(), within_call_dates])
@@ -67,5 +85,8 @@ class KbTryForm(Form):
     """A question to run against the KB index (query string)."""
 
     q = SearchField(
-        "Question", validators=[Optional(), Length(max=500)], render_kw={"placeholder": "How do I reset my password?"}
+        "Question",
+        validators=[Optional(), Length(max=500)],
+        filters=[without_control_chars],
+        render_kw={"placeholder": "How do I reset my password?"},
     )
