@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conftest import Caller
-from .test_admin import create_admin, login, make_admin_app
+from .test_admin import EMAIL, PASSWORD, create_admin, csrf_from, login, make_admin_app
 
 PAGES = ["/admin/", "/admin/api/metrics", "/admin/calls", "/admin/kb", "/admin/calls/1"]
 KEYS = ["from", "to", "q", "page", "per_page", "outcome"]
@@ -60,6 +60,18 @@ def test_edge_values_that_gave_a_500(admin_client, url, expected):
 @pytest.mark.parametrize("url", ["/admin/tickets/99999999999999999999/retry", "/admin/api/tickets/2147483648/retry"])
 def test_retry_of_an_impossible_ticket_id_is_a_404(admin_client, url):
     assert admin_client.post(url).status_code == 404
+
+
+@pytest.mark.parametrize("email", ["\x00", "nobody\x00@example.com", EMAIL + "\x00"])
+def test_a_login_email_with_a_nul_is_not_a_500(tmp_path, database_url, email):
+    """PostgreSQL text refuses NUL: the login form drops control characters before the lookup."""
+    app = make_admin_app(tmp_path, database_url)
+    create_admin(app)
+    client = app.test_client()
+    token = csrf_from(client.get("/admin/login").get_data(as_text=True))
+    response = client.post("/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code < 500
+    assert (response.status_code in (302, 303)) == (email == EMAIL + "\x00")  # the same admin, once cleaned
 
 
 def test_fuzzed_query_strings_never_give_a_500(admin_client):
