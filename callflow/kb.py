@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -60,34 +61,44 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(value: Any) -> str:
+    """``str(value)`` without C0 control characters other than tab and newlines: PostgreSQL
+    text refuses NUL, so one such article from Kayako would fail every sync."""
+    return _CONTROL_CHARS.sub("", str(value))
+
+
 def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Check one article record ``{id, title, html, tags, section, status, updated_at, url?}``.
 
     The body may also come as ``contents``, ``content``, ``body`` or ``text`` (HTML or plain).
+    Control characters other than tab and newlines are dropped from every text field.
 
     Returns a clean dict; raises :class:`KbLoadError` for a record with no id or title.
     """
     if not isinstance(raw, Mapping):
         raise KbLoadError("article is not an object")
-    ext_id = str(raw.get("id") or "").strip()[:64]
-    title = str(raw.get("title") or "").strip()[:MAX_TITLE_CHARS]
+    ext_id = _text(raw.get("id") or "").strip()[:64]
+    title = _text(raw.get("title") or "").strip()[:MAX_TITLE_CHARS]
     if not ext_id or not title:
         raise KbLoadError("article needs an id and a title")
     body = next((raw.get(k) for k in BODY_FIELDS if isinstance(raw.get(k), str) and raw.get(k).strip()), "")
-    html = body[:MAX_HTML_CHARS]
+    html = _text(body)[:MAX_HTML_CHARS]
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
-    tags = [str(t)[:100] for t in tags if str(t).strip()][:50] if isinstance(tags, list) else []
+    tags = [_text(t)[:100] for t in tags if _text(t).strip()][:50] if isinstance(tags, list) else []
     return {
         "external_id": ext_id,
         "title": title,
         "html": html,
         "text": html_to_text(html),
         "tags": tags,
-        "section": (str(raw["section"])[:200] if raw.get("section") else None),
-        "status": str(raw.get("status") or "PUBLISHED").upper()[:32],
-        "url": (str(raw["url"])[:1000] if raw.get("url") else None),
+        "section": (_text(raw["section"])[:200] if raw.get("section") else None),
+        "status": _text(raw.get("status") or "PUBLISHED").upper()[:32],
+        "url": (_text(raw["url"])[:1000] if raw.get("url") else None),
         "updated_at": _parse_time(raw.get("updated_at")),
     }
 

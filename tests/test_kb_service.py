@@ -160,3 +160,19 @@ def test_warm_index_stops_waiting_after_its_limit_and_the_build_finishes_behind(
     with app.app_context():
         assert len(service.index()) == _published(app)  # blocks on the running build (the service lock)
     assert service.is_built()
+
+
+def test_an_article_with_control_characters_is_stored_clean(app):
+    """A NUL from Kayako (or a JSON file) would make PostgreSQL refuse the whole sync."""
+    record = normalize_article(
+        {"id": "nul\x00", "title": "Reset\x00 your password", "html": "<p>Open\x00 Settings\x07.</p>\n<p>Then save.</p>",
+         "tags": ["pass\x00word", "\x00"], "section": "Acc\x1bount", "url": "https://help.example.com/a\x00"}
+    )
+    assert record["external_id"] == "nul" and record["title"] == "Reset your password"
+    assert record["tags"] == ["password"] and record["section"] == "Account" and "\x00" not in record["url"]
+    assert "\n" in record["html"] and "\x00" not in record["text"] and "\x07" not in record["text"]
+    with app.app_context():
+        upsert_articles([{"id": "nul\x00", "title": "Reset\x00 your password", "html": "<p>Open\x00 Settings.</p>"}])
+        db.session.commit()
+        stored = db.session.scalar(select(KbArticle).where(KbArticle.external_id == "nul"))
+        assert stored is not None and stored.title == "Reset your password" and "\x00" not in stored.text
