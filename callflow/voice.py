@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 CALL_SID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NOT_VISIBLE_ASCII = re.compile(r"[^\x21-\x7e]")
 ASCII_INT_RE = re.compile(r"[0-9]{1,6}")  # str.isdigit() accepts "²", which int() refuses
 PHONE_MAX = 64
 EMAIL_HINTS = ("at", "dot", "dot com", "gmail dot com", "underscore", "dash", "hyphen", "at sign")
@@ -87,6 +88,16 @@ def _server_timing(response):
 def _form_text(name: str, limit: int) -> Optional[str]:
     """A form field cleaned like speech (no control characters, NUL included), cut to ``limit``."""
     return clean_speech(request.form.get(name))[:limit] or None
+
+
+def _idempotency_token() -> Optional[str]:
+    """``I-Twilio-Idempotency-Token``: visible ASCII only, at most 200 characters, else None.
+
+    It is stored with the call (``last_request_token``) to recognise a retried webhook, so a
+    control character (PostgreSQL text refuses NUL) must not reach the database.
+    https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides
+    """
+    return _NOT_VISIBLE_ASCII.sub("", request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
 
 
 def _call_sid() -> str:
@@ -238,7 +249,7 @@ def incoming():
     """Answer a new call: create its row and greet the caller."""
     sid = _call_sid()
     started = time.perf_counter()
-    token = (request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
+    token = _idempotency_token()
 
     autocommit = _one_write_per_turn()
 
@@ -262,7 +273,7 @@ def gather():
     """Handle one Gather result (SpeechResult / Digits) and answer with the next step."""
     sid = _call_sid()
     started = time.perf_counter()
-    token = (request.headers.get("I-Twilio-Idempotency-Token") or "")[:200] or None
+    token = _idempotency_token()
     seq = request.args.get("t")
     heard = Heard(
         text=clean_speech(request.form.get("SpeechResult")),
