@@ -160,6 +160,8 @@ _URL_RE = re.compile(
 )
 _MD_IMAGE_OR_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>")
+# Control characters but the line breaks: a NUL is not valid in XML (TwiML) and PostgreSQL text refuses it.
+_CONTROL_RE = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LIST_OR_HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+\u2022]\s+|\d{1,2}[.)]\s+)")
 _EMPHASIS_RE = re.compile(r"(\*\*|__|~~|`+|\*)")
 _UNDERSCORE_EMPHASIS_RE = re.compile(r"(?<!\w)_(\S(?:[^_]*\S)?)_(?!\w)")
@@ -171,11 +173,12 @@ _REPEATED_WEBSITE_RE = re.compile(r"(?:our website)(?:[\s,;/]+(?:or|and)?\s*our 
 def plain_speech(text: str) -> str:
     """Turn model/KB text into one line of plain speech: strip markdown (links keep their label, list markers,
     headings, emphasis, code), HTML tags and URLs (replaced by "our website"); list lines become sentences.
+    Control characters become spaces.
 
     Returns ``""`` when nothing speakable is left. Twilio ``<Say>``/TTS read every character, so markup must go
     (https://www.twilio.com/docs/voice/twiml/say).
     """
-    text = _MD_IMAGE_OR_LINK_RE.sub(r"\1", str(text))
+    text = _MD_IMAGE_OR_LINK_RE.sub(r"\1", _CONTROL_RE.sub(" ", str(text)))
     text = _HTML_TAG_RE.sub(" ", text)
     text = _URL_RE.sub("our website", text)
     parts = []

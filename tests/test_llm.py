@@ -313,6 +313,18 @@ def test_summary_parse_and_request_shape(fake, drafter):
     assert "I can't log in" not in body["messages"][0]["content"]
 
 
+def test_model_output_with_control_characters_is_cleaned(fake, drafter):
+    """A NUL is not valid in XML (the TwiML) and PostgreSQL text refuses it: the model's text loses them."""
+    fake.chat_responder = lambda r: {"summary": "Caller\x00 asked\x07 about\x1b billing.", "topic": "bil\x00ling",
+                                     "sentiment": "neutral"}
+    result = drafter.summarize([("caller", "Hi")])
+    assert result.summary == "Caller asked about billing." and result.topic == "bil ling"
+    assert plain_speech("Open\x00 Settings,\x85 then\ttap\x7fSave.\r\nDone.") == "Open Settings, then tap Save. Done."
+    fake.chat_responder = lambda r: {"answer": "Open the sign-in page\x00 and choose\x0b Forgot password.",
+                                     "article_id": "101", "grounded": True}
+    assert drafter.draft("How do I reset my password?", ARTICLES).answer == "Open the sign-in page and choose Forgot password."
+
+
 def test_summary_with_default_fake_responder(drafter):
     result = drafter.summarize([("caller", "Hi"), ("agent", "Hello")])
     assert result.sentiment == "neutral" and result.topic and 1 <= len(result.summary.splitlines()) <= 3
