@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_RETRIES, CallFlow
 from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
+from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .spoken_email import parse_spoken_email, readback
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_CHARS = 1000
 MAX_NAME_CHARS = 120  # the call.name column
 MAX_QUESTION_WORDS_FOR_YES = 4
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -62,7 +62,7 @@ def clean_speech(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     value = unicodedata.normalize("NFKC", value[: MAX_SPEECH_CHARS * 4])
-    value = _CONTROL.sub(" ", value)
+    value = CONTROL_CHARS.sub(" ", value)
     return " ".join(value.split())[:MAX_SPEECH_CHARS]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from .clock import utcnow
+from .control_chars import CONTROL_CHARS_BUT_LINES
 from .extensions import db
 from .html_text import html_to_text
 from .kb_search import DEFAULT_CUTOFF, KbDoc, KbIndex
@@ -61,13 +61,10 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _text(value: Any) -> str:
-    """``str(value)`` without C0 control characters other than tab and newlines: PostgreSQL
-    text refuses NUL, so one such article from Kayako would fail every sync."""
-    return _CONTROL_CHARS.sub("", str(value))
+    """``str(value)`` without control characters but tab and newlines: PostgreSQL text
+    refuses NUL, so one such article from Kayako would fail every sync."""
+    return CONTROL_CHARS_BUT_LINES.sub("", str(value))
 
 
 def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,7 +86,7 @@ def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
-    tags = [_text(t)[:100] for t in tags if _text(t).strip()][:50] if isinstance(tags, list) else []
+    tags = [t[:100] for t in map(_text, tags) if t.strip()][:50] if isinstance(tags, list) else []
     return {
         "external_id": ext_id,
         "title": title,

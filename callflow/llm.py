@@ -30,6 +30,7 @@ from typing import Iterable
 
 import openai
 
+from .control_chars import CONTROL_CHARS_BUT_LINES
 from .drafts import ArticleContext, CallSummary, DraftAnswer  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -160,8 +161,6 @@ _URL_RE = re.compile(
 )
 _MD_IMAGE_OR_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>")
-# Control characters but the line breaks: a NUL is not valid in XML (TwiML) and PostgreSQL text refuses it.
-_CONTROL_RE = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LIST_OR_HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+\u2022]\s+|\d{1,2}[.)]\s+)")
 _EMPHASIS_RE = re.compile(r"(\*\*|__|~~|`+|\*)")
 _UNDERSCORE_EMPHASIS_RE = re.compile(r"(?<!\w)_(\S(?:[^_]*\S)?)_(?!\w)")
@@ -178,7 +177,7 @@ def plain_speech(text: str) -> str:
     Returns ``""`` when nothing speakable is left. Twilio ``<Say>``/TTS read every character, so markup must go
     (https://www.twilio.com/docs/voice/twiml/say).
     """
-    text = _MD_IMAGE_OR_LINK_RE.sub(r"\1", _CONTROL_RE.sub(" ", str(text)))
+    text = _MD_IMAGE_OR_LINK_RE.sub(r"\1", CONTROL_CHARS_BUT_LINES.sub(" ", str(text)))
     text = _HTML_TAG_RE.sub(" ", text)
     text = _URL_RE.sub("our website", text)
     parts = []

@@ -6,13 +6,12 @@ change nothing, and a token in a URL would leak into logs and history.
 """
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Form, PasswordField, SearchField, SelectChoice, SelectField, SubmitField
 from wtforms.fields import DateField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..control_chars import CONTROL_CHARS
 from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED
 from .metrics import EARLIEST_DATE, LATEST_DATE
 
@@ -26,12 +25,9 @@ OUTCOME_CHOICES = [
 ]
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def without_control_chars(value: str | None) -> str | None:
     """WTForms filter: drop C0/C1 control characters (NUL included: PostgreSQL text refuses it)."""
-    return _CONTROL_CHARS.sub("", value) if isinstance(value, str) else value
+    return CONTROL_CHARS.sub("", value) if isinstance(value, str) else value
 
 
 def within_call_dates(form, field) -> None:
