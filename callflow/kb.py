@@ -253,7 +253,7 @@ def warm_index(
     Returns the number of articles indexed; None if ``app`` has no KB service, the build
     failed (database unavailable...) or is still running after ``limit_s``. A failure's
     error class is logged, and the first turn that needs the index builds it, as without
-    warming. Never raises.
+    warming. Raises only what ``heartbeat`` raises.
     """
     service = getattr(app, "extensions", {}).get("kb")
     if not isinstance(service, KbService):
