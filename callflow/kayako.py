@@ -9,15 +9,19 @@ from __future__ import annotations
 import base64
 import email.utils
 import logging
+import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
+from requests.utils import guess_json_utf
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-from urllib3.exceptions import ConnectTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, DecodeError, HTTPError as Urllib3Error, ReadTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,32 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _WITHHELD = frozenset({"+266696687", "+7378742833", "+8656696", "+2562533", "+86282452253"})
 _LEVEL_SLOT = {"low": 0, "normal": 1, "high": -2, "urgent": -1}
 DEFAULT_NAME = "Phone caller"
+#: Largest response body read from Kayako (bytes, after gzip decoding). A page of 100
+#: help-center articles is well under 1 MiB; anything far bigger is not an API answer.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Longest time spent reading one response body (seconds). ``read_timeout`` only bounds the
+#: wait for each next byte, so a server trickling bytes could otherwise hold a call for hours.
+MAX_RESPONSE_S = 60.0
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One Kayako HTTP response, its body read in full within the client's limits.
+
+    ``status_code`` (int), ``headers`` (case-insensitive), ``content`` (bytes, decoded from any
+    ``Content-Encoding``).
+    """
+
+    status_code: int
+    headers: CaseInsensitiveDict
+    content: bytes
+
+    def json(self) -> Any:
+        """The body decoded as JSON (UTF-8/16/32, as RFC 8259 allows). Raises ValueError."""
+        if not self.content:
+            raise ValueError("empty body")
+        return json.loads(self.content.decode(guess_json_utf(self.content) or "utf-8"))
 
 
 class _RedactQuery(logging.Filter):
@@ -71,7 +101,7 @@ class KayakoError(Exception):
         return f"Kayako {self.status or 'no response'} {self.code or 'ERROR'}{where}: {self.message}"
 
     @classmethod
-    def from_response(cls, resp: requests.Response) -> "KayakoError":
+    def from_response(cls, resp: "Reply") -> "KayakoError":
         """Build from an error response, tolerating non-JSON and malformed envelopes."""
         try:
             body = resp.json()
@@ -182,7 +212,10 @@ class KayakoClient:
     (no response, 408, 429, 5xx) are retried up to ``max_attempts`` with exponential backoff
     (``backoff`` * 2**n seconds) or ``Retry-After``, both capped at ``max_retry_wait`` seconds;
     ``sleep`` is injectable for tests. Non-idempotent POSTs are only retried when they were
-    certainly not processed (connection never made, 429).
+    certainly not processed (connection never made, 429). A response body is read up to
+    ``max_response_bytes`` (bytes, after gzip decoding) within ``max_response_s`` seconds (plus at
+    most one ``read_timeout``); a larger or slower one is a transient ``KayakoError``, so a hostile
+    or misrouted server cannot exhaust memory or hold the tickets worker.
     Auth: https://developer.kayako.com/api/v1/reference/authentication/ ,
     rate limits: https://developer.kayako.com/api/v1/reference/rate_limiting/
     Raises ValueError for a bad ``base_url``/``channel``/``max_attempts``.
@@ -192,7 +225,8 @@ class KayakoClient:
                  channel: str = "NOTE", connect_timeout: float = 3.0, read_timeout: float = 10.0,
                  max_attempts: int = 4, max_retry_wait: float = 30.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 backoff: float = 0.5, max_pages: int = 200) -> None:
+                 backoff: float = 0.5, max_pages: int = 200, max_response_bytes: int = MAX_RESPONSE_BYTES,
+                 max_response_s: float = MAX_RESPONSE_S) -> None:
         parts = urlsplit(base_url or "")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("base_url must be an absolute http(s) URL")
@@ -206,6 +240,7 @@ class KayakoClient:
         self.locale, self.channel = (locale or "en-us").lower(), channel.upper()
         self.timeout = (float(connect_timeout), float(read_timeout))
         self.max_attempts, self.max_retry_wait, self.max_pages = max_attempts, float(max_retry_wait), max_pages
+        self.max_response_bytes, self.max_response_s = int(max_response_bytes), float(max_response_s)
         self._sleep, self._backoff = sleep, wait_exponential(multiplier=backoff, max=max_retry_wait)
         self._http = session or requests.Session()
         self._lock = threading.RLock()
@@ -216,19 +251,61 @@ class KayakoClient:
         self._mail_channel: int | None = None
 
     # ---------------------------------------------------------------- transport
-    def _send(self, method: str, path: str, *, params=None, json_body=None, headers: dict) -> requests.Response:
+    def _send(self, method: str, path: str, *, params=None, json_body=None, headers: dict) -> Reply:
+        """Send one request and read its whole body: at most ``max_response_bytes`` (after
+        decoding) within ``max_response_s`` seconds. Raises KayakoError (transient) when there is
+        no response, or when the body is too large (``RESPONSE_TOO_LARGE``) or too slow
+        (``TIMEOUT``); for a non-idempotent request those are ``ambiguous``."""
         try:
-            return self._http.request(method, urljoin(self._api, path.lstrip("/")), params=params, json=json_body,
-                                      headers=headers, timeout=self.timeout, allow_redirects=False)
+            resp = self._http.request(method, urljoin(self._api, path.lstrip("/")), params=params, json=json_body,
+                                      headers=headers, timeout=self.timeout, allow_redirects=False, stream=True)
         except requests.exceptions.RequestException as exc:
             # No chaining: requests' messages contain the URL, whose query may hold an email.
             network = isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
             code = "TIMEOUT" if isinstance(exc, requests.exceptions.Timeout) else "CONNECTION_ERROR"
             raise KayakoError(f"{method} {path}: {type(exc).__name__}", code=code, transient=network,
                               ambiguous=network and method not in _SAFE and not _not_sent(exc)) from None
+        try:
+            content = self._read_body(resp, method, path)
+        finally:
+            resp.close()
+        return Reply(resp.status_code, resp.headers, content)
+
+    def _read_body(self, resp: requests.Response, method: str, path: str) -> bytes:
+        """Read the body with ``read1`` (whatever has arrived, never waiting for a full chunk),
+        so the size and time limits are checked as the bytes come in."""
+        deadline = time.monotonic() + self.max_response_s
+        chunks: list[bytes] = []
+        size = 0
+        declared = resp.headers.get("Content-Length", "")
+        too_large = KayakoError(f"{method} {path}: response body over {self.max_response_bytes} bytes",
+                                status=resp.status_code, code="RESPONSE_TOO_LARGE", transient=True,
+                                ambiguous=method not in _SAFE)
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_response_bytes \
+                and not resp.headers.get("Content-Encoding"):
+            raise too_large
+        try:
+            while True:
+                chunk = resp.raw.read1(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise too_large
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise KayakoError(f"{method} {path}: response body still arriving after "
+                                      f"{self.max_response_s:g} s", status=resp.status_code, code="TIMEOUT",
+                                      transient=True, ambiguous=method not in _SAFE)
+        except (Urllib3Error, OSError) as exc:  # cut short, silent for read_timeout, or bad gzip
+            code = ("TIMEOUT" if isinstance(exc, (ReadTimeoutError, TimeoutError))
+                    else "INVALID_RESPONSE" if isinstance(exc, DecodeError) else "CONNECTION_ERROR")
+            raise KayakoError(f"{method} {path}: {type(exc).__name__} while reading the response",
+                              status=resp.status_code, code=code, transient=True,
+                              ambiguous=method not in _SAFE) from None
 
     @staticmethod
-    def _parse(resp: requests.Response, method: str) -> dict:
+    def _parse(resp: Reply, method: str) -> dict:
         if 200 <= resp.status_code < 300:
             if not resp.content:
                 return {}
@@ -280,7 +357,7 @@ class KayakoClient:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _session_rejected(resp: requests.Response) -> bool:
+    def _session_rejected(resp: Reply) -> bool:
         if resp.status_code in (401, 454):
             return True
         return resp.status_code == 403 and KayakoError.from_response(resp).code == "CSRF_FAILED"

@@ -215,6 +215,65 @@ def test_read_timeout_is_transient_and_get_is_retried(make_client, fake, sleeps)
     assert time.monotonic() - started < 2
 
 
+# ---------------------------------------------------------------- hostile response bodies
+MIB = 1024 * 1024
+
+
+def test_padded_and_gzipped_bodies_within_limits_are_read(client, fake):
+    fake.pad_body(200_000, "/api/v1/roles", chunk_bytes=7_000)
+    assert client.customer_role_id() == 7
+    fake.pad_body(3 * MIB, "/api/v1/cases/priorities", gzip=True)
+    assert client.priority_id("Urgent") == 14
+    assert len(fake.streamed) == 2 and fake.streamed[1] < MIB  # the gzip stream itself was small
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip-bomb"])
+def test_oversized_body_is_refused_without_reading_it_all(make_client, fake, sleeps, gzip):
+    client = make_client(max_response_bytes=MIB, max_attempts=2)
+    fake.pad_body(256 * MIB, "/api/v1/roles", n=2, gzip=gzip)
+    started = time.monotonic()
+    with pytest.raises(KayakoError) as info:
+        client.customer_role_id()
+    err = info.value
+    assert (err.code, err.status, err.transient, err.ambiguous) == ("RESPONSE_TOO_LARGE", 200, True, False)
+    assert len(fake.requests_for("/api/v1/roles")) == 2 and sleeps == [0.5]  # retried like a 5xx
+    assert time.monotonic() - started < 10
+    for _ in range(100):  # the server notices the closed connection on its next write
+        if len(fake.streamed) == 2:
+            break
+        time.sleep(0.05)
+    limit = 64 * MIB if not gzip else MIB  # loopback socket buffers hold a few MiB at most
+    assert len(fake.streamed) == 2 and max(fake.streamed) < limit, fake.streamed
+    assert client.customer_role_id() == 7  # and the next, normal answer is read
+
+
+def test_declared_oversized_body_is_refused_before_reading(make_client, fake):
+    client = make_client(max_response_bytes=1000, max_attempts=1)
+    fake.respond_next(200, {"status": 200, "data": [{"id": 7, "type": "CUSTOMER"}] * 100}, path_prefix="/api/v1/roles")
+    with pytest.raises(KayakoError) as info:
+        client.customer_role_id()
+    assert info.value.code == "RESPONSE_TOO_LARGE"
+
+
+def test_trickling_body_is_cut_at_the_deadline(make_client, fake, sleeps):
+    client = make_client(max_response_s=1.0, read_timeout=5.0, max_attempts=1)
+    fake.pad_body(200, "/api/v1/roles", chunk_bytes=1, interval=0.05)  # 10 s in all, never 5 s silent
+    started = time.monotonic()
+    with pytest.raises(KayakoError) as info:
+        client.customer_role_id()
+    elapsed = time.monotonic() - started
+    assert (info.value.code, info.value.transient) == ("TIMEOUT", True)
+    assert 1.0 <= elapsed < 3.0
+
+
+def test_oversized_answer_to_case_creation_does_not_duplicate_the_case(make_client, fake, sleeps):
+    client = make_client(max_response_bytes=MIB)
+    fake.pad_body(8 * MIB, "/api/v1/cases", method="POST", exact=True)  # the case is created, the answer is junk
+    case_id, _ = client.deliver(payload())
+    assert list(fake.cases) == [case_id]
+    assert len(fake.requests_for("/api/v1/cases", method="POST")) == 1  # found by its marker, not re-posted
+
+
 # ---------------------------------------------------------------- articles
 def test_pages_through_250_articles(fake, sleeps):
     with FakeKayako(articles=make_articles(250)) as big:

@@ -46,7 +46,7 @@ with expanded locale fields; append raw, even malformed, dicts to test hostile p
 Fault injection (all times in seconds; ``path_prefix`` matches whole segments of the path with the
 ``.json`` suffix removed, e.g. ``"/api/v1/cases"`` matches ``/api/v1/cases.json`` and
 ``/api/v1/cases/12`` unless ``exact=True``; ``None`` matches everything, including the ``me.json`` login):
-:meth:`fail_next`, :meth:`respond_next`, :meth:`delay`, :meth:`down`/:meth:`up`,
+:meth:`fail_next`, :meth:`respond_next`, :meth:`delay`, :meth:`pad_body`, :meth:`down`/:meth:`up`,
 :meth:`expire_sessions`, :meth:`invalidate_csrf`, :meth:`clear_faults`.
 """
 from __future__ import annotations
@@ -58,6 +58,7 @@ import json
 import re
 import secrets
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -129,7 +130,7 @@ class RecordedRequest:
 
 @dataclass
 class _Rule:
-    kind: str  # "respond" | "delay"
+    kind: str  # "respond" | "delay" | "pad"
     remaining: int | None
     path_prefix: str | None
     method: str | None
@@ -138,6 +139,7 @@ class _Rule:
     headers: dict | None = None
     seconds: float = 0.0
     exact: bool = False
+    pad: dict | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -185,6 +187,7 @@ class FakeKayako:
         self.cases: dict[int, dict] = {}
         self.articles: list[dict] = []
         self.requests: list[RecordedRequest] = []
+        self.streamed: list[int] = []  # body bytes yielded by each pad_body() response
         self.sessions: dict[str, str] = {}
         self.basic_auth_count = 0
         self._ids = itertools.count(101)  # users, identities
@@ -319,6 +322,20 @@ class FakeKayako:
         with self.lock:
             self._rules.append(_Rule("delay", n, path_prefix, method, seconds=seconds, exact=exact))
 
+    def pad_body(self, padding_bytes: int, path_prefix: str | None = None, *, method: str | None = None,
+                 n: int | None = 1, chunk_bytes: int = 64 * 1024, interval: float = 0.0, gzip: bool = False,
+                 exact: bool = False) -> None:
+        """Matching requests are processed normally, but the JSON body is sent after
+        ``padding_bytes`` of leading spaces (still valid JSON), streamed in ``chunk_bytes`` pieces
+        ``interval`` seconds apart with no ``Content-Length``; ``gzip=True`` compresses the whole
+        stream (``Content-Encoding: gzip``: a decompression bomb when the padding is large). The
+        bytes of body actually yielded per response are appended to ``fake.streamed``, once the
+        response ends or the client goes away."""
+        with self.lock:
+            self._rules.append(_Rule("pad", n, path_prefix, method, exact=exact,
+                                     pad={"bytes": padding_bytes, "chunk": chunk_bytes, "interval": interval,
+                                          "gzip": gzip}))
+
     def down(self, mode: str = "refuse") -> None:
         """``"refuse"``: close the listening socket (connection refused); ``"503"``: answer every
         request with a non-JSON 503 page, as a load balancer would."""
@@ -356,10 +373,55 @@ class FakeKayako:
         request = Request(environ)
         with self.lock:
             response, delay = self._handle(request)
+            pad = next((rule for rule in self._rules if rule.kind == "pad" and rule.matches(
+                request.method, _strip_json(request.path))), None)
+            if pad is not None and pad.remaining is not None:
+                pad.remaining -= 1
+                if pad.remaining <= 0:
+                    self._rules.remove(pad)
         response.headers["X-API-Version"] = "1"
         if delay:
             self._stopping.wait(delay)
+        if pad is not None:
+            response = self._padded(response, **pad.pad)
         return response(environ, start_response)
+
+    def _padded(self, response: Response, *, bytes: int, chunk: int, interval: float, gzip: bool) -> Response:  # noqa: A002
+        data = response.get_data()
+        record = self.streamed
+
+        def pieces() -> Iterable[bytes]:
+            left = bytes
+            while left > 0:
+                yield b" " * min(chunk, left)
+                left -= chunk
+                if interval and self._stopping.wait(interval):
+                    return
+            yield data
+
+        def body() -> Iterable[bytes]:
+            sent = 0
+            packer = zlib.compressobj(wbits=31) if gzip else None
+            try:
+                for piece in pieces():
+                    out = packer.compress(piece) if packer else piece
+                    if out:
+                        sent += len(out)
+                        yield out
+                if packer:
+                    tail = packer.flush()
+                    sent += len(tail)
+                    yield tail
+            finally:
+                record.append(sent)
+
+        padded = Response(body(), status=response.status_code, mimetype=response.mimetype)
+        for key, value in response.headers.items():
+            if key.lower() not in ("content-length", "content-type"):
+                padded.headers[key] = value
+        if gzip:
+            padded.headers["Content-Encoding"] = "gzip"
+        return padded
 
     def _handle(self, request: Request) -> tuple[Response, float]:
         method, path = request.method, _strip_json(request.path)
@@ -378,7 +440,7 @@ class FakeKayako:
             return Response("<html><body>503 Service Unavailable</body></html>", 503, mimetype="text/html"), 0.0
         delay = 0.0
         for rule in list(self._rules):
-            if not rule.matches(method, path):
+            if rule.kind == "pad" or not rule.matches(method, path):  # "pad" applies in _wsgi
                 continue
             if rule.remaining is not None:
                 rule.remaining -= 1
