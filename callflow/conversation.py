@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, Mapping
 
 from . import prompts
-from .flow import MAX_EMAIL_ATTEMPTS, MAX_RETRIES, CallFlow
+from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
@@ -231,6 +231,10 @@ class Conversation:
             return Reply([prompts.GOODBYE], listen=False)
         short = len(heard.text.split()) <= MAX_QUESTION_WORDS_FOR_YES
         if not heard.text or (short and yes_no(heard.text, heard.digits or None) == "yes"):
+            # "Yes" (or a key) but no question yet: an unclear answer, counted like one.
+            self.call.retry_count += 1
+            if self.call.retry_count > MAX_RETRIES:
+                return self._escalate("unclear")
             self.machine.send("ask_again")
             return Reply([prompts.WHAT_IS_YOUR_QUESTION])
         return self._answer_question(heard.text)
@@ -261,8 +265,10 @@ class Conversation:
 
     def _answer_question(self, question: str) -> Reply:
         call = self.call
-        call.questions_asked += 1
         call.last_question = question
+        if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
+            return self._escalate("question-limit", prompts.QUESTION_LIMIT)
+        call.questions_asked += 1
         index = self.services["kb"].index()
         hits = index.search(question, limit=3)
         top = hits[0] if hits else None
@@ -295,11 +301,11 @@ class Conversation:
             return self._escalate(reason)
         return Reply([apology, self.current_question()])
 
-    def _escalate(self, reason: str) -> Reply:
+    def _escalate(self, reason: str, prompt: str = prompts.ESCALATE) -> Reply:
         self.call.escalation_reason = reason
         self.machine.send("escalate_call")
         self.call.outcome = NEEDS_HUMAN
-        return Reply([prompts.ESCALATE], listen=False)
+        return Reply([prompt], listen=False)
 
     def current_question(self) -> str:
         """The question the caller is being asked in the current state (for re-prompts)."""

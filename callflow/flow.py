@@ -21,6 +21,7 @@ from statemachine import State, StateMachine
 
 MAX_EMAIL_ATTEMPTS = 3
 MAX_RETRIES = 2  # re-prompts after silence or an unclear answer, then escalate
+MAX_QUESTIONS = 5  # questions answered in one call; the next one is passed to a person
 
 
 class CallFlow(StateMachine, strict_states=True):
@@ -66,8 +67,12 @@ class CallFlow(StateMachine, strict_states=True):
         self.model.resolved_count += 1
         self.model.anything_else_asked = True
 
-    def on_enter_state(self, target: State) -> None:
-        self.model.retry_count = 0
+    def on_enter_state(self, event: str) -> None:
+        """Progress clears the count of silent/unclear turns. ``ask_again`` ("yes" with no
+        question yet) is not progress: it keeps counting, so a caller cannot loop in the
+        answer state forever (the conversation escalates after ``MAX_RETRIES``)."""
+        if event != "ask_again":
+            self.model.retry_count = 0
 
     def on_enter_escalate(self) -> None:
         if not self.model.escalation_reason:

@@ -16,6 +16,10 @@ ESCALATE = (
     "I'm sorry, I don't have that information right now, but I'll pass this on to our expert team. "
     "They will follow up shortly."
 )
+QUESTION_LIMIT = (
+    "We've covered a lot on this call, so I'll pass your question on to our expert team. "
+    "They will follow up shortly."
+)
 GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
 DIDNT_CATCH = "Sorry, I didn't catch that."
 SAY_YES_OR_NO = "Sorry, please say yes or no. You can also press 1 for yes or 2 for no."
@@ -25,7 +29,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
-    ANYTHING_ELSE, ESCALATE, GOODBYE, DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
+    ANYTHING_ELSE, ESCALATE, QUESTION_LIMIT, GOODBYE, DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 
 

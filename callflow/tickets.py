@@ -40,6 +40,7 @@ _REASONS = {
     "silence": "The caller stopped responding, so the call was escalated.",
     "unclear": "The caller's answers could not be understood, so the call was escalated.",
     "error": "A system error interrupted the call.",
+    "question-limit": "The caller had more questions than one call answers, so a person needs to take the rest.",
 }
 
 

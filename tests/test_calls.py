@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from callflow import prompts
 from callflow.extensions import db
+from callflow.flow import MAX_QUESTIONS, MAX_RETRIES
 from callflow.models import Call, TicketOutbox, Turn
 
 from .conftest import Caller
@@ -114,6 +115,50 @@ def test_silence_reprompts_twice_then_escalates(app, caller):
     assert caller.hung_up and prompts.ESCALATE in caller.text()
     caller.hangup()
     assert ticket_of(app, caller).payload["tags"] == ["ai-call", "needs-human"]
+
+
+def test_yes_without_a_question_cannot_loop_forever(app, caller):
+    identify(caller)
+    for _ in range(MAX_RETRIES):
+        caller.say("yes")
+        assert prompts.WHAT_IS_YOUR_QUESTION in caller.text() and caller.listening
+    caller.say("yes")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "needs-human"] and "could not be understood" in p["summary"]
+
+
+def test_a_question_after_yes_starts_the_count_again(app, caller):
+    identify(caller)
+    for _ in range(MAX_RETRIES):
+        caller.say("yes")
+    caller.say(PASSWORD_QUESTION)
+    assert prompts.CHECK_RESOLVED in caller.text()
+    caller.say("yes it did")
+    for _ in range(MAX_RETRIES):
+        caller.say("yes")
+        assert prompts.WHAT_IS_YOUR_QUESTION in caller.text() and caller.listening
+
+
+def test_questions_beyond_the_limit_go_to_a_person(app, caller):
+    identify(caller)
+    for n in range(MAX_QUESTIONS):
+        caller.say(f"{PASSWORD_QUESTION} {n}")
+        assert prompts.CHECK_RESOLVED in caller.text(), n
+        caller.say("yes it did")
+        assert prompts.ANYTHING_ELSE in caller.text()
+    caller.say("how do I export my tickets to a spreadsheet")
+    assert caller.hung_up and caller.text() == prompts.QUESTION_LIMIT
+    caller.hangup()
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert (call.questions_asked, call.escalation_reason) == (MAX_QUESTIONS, "question-limit")
+        assert call.last_question == "how do I export my tickets to a spreadsheet"
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "needs-human"] and p["priority"] == "urgent"
+    assert "more questions than one call answers" in p["summary"]
+    assert "export my tickets" in p["contents_html"]
 
 
 def test_hangup_mid_call_is_abandoned(app, caller):

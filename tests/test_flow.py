@@ -99,6 +99,15 @@ def test_retry_counter_resets_on_a_new_state():
     assert row.retry_count == 0
 
 
+def test_ask_again_keeps_counting_but_a_new_email_candidate_resets():
+    sm, row = machine("answer", retry_count=2)
+    sm.send("ask_again")
+    assert (row.state, row.retry_count) == ("answer", 2)
+    sm, row = machine("confirm_email", retry_count=2)
+    sm.send("email_heard")
+    assert (row.state, row.retry_count) == ("confirm_email", 0)
+
+
 @pytest.mark.parametrize("state", ["escalate", "goodbye"])
 def test_final_states_accept_nothing(state):
     sm, row = machine(state)
