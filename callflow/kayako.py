@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import guess_json_utf
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any, wait_exponential
 from urllib3.exceptions import ConnectTimeoutError, DecodeError, HTTPError as Urllib3Error, ReadTimeoutError
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ class KayakoClient:
         self._sleep, self._backoff = sleep, wait_exponential(multiplier=backoff, max=max_retry_wait)
         self._http = session or requests.Session()
         self._lock = threading.RLock()
+        self._budget = threading.local()  # .deadline (time.monotonic()) of this thread's deliver(), if any
         self._session_id: str | None = None
         self._csrf: str | None = None
         self._priorities: list[dict] | None = None
@@ -275,6 +277,9 @@ class KayakoClient:
         """Read the body with ``read1`` (whatever has arrived, never waiting for a full chunk),
         so the size and time limits are checked as the bytes come in."""
         deadline = time.monotonic() + self.max_response_s
+        budget = getattr(self._budget, "deadline", None)
+        if budget is not None:
+            deadline = min(deadline, budget)
         chunks: list[bytes] = []
         size = 0
         declared = resp.headers.get("Content-Length", "")
@@ -293,7 +298,9 @@ class KayakoClient:
                 if size > self.max_response_bytes:
                     raise too_large
                 chunks.append(chunk)
-                if time.monotonic() > deadline:
+                # Past the deadline with more to come (length_remaining: bytes still due by
+                # Content-Length, None when unknown): cut. A body that has all arrived is kept.
+                if time.monotonic() > deadline and resp.raw.length_remaining != 0:
                     raise KayakoError(f"{method} {path}: response body still arriving after "
                                       f"{self.max_response_s:g} s", status=resp.status_code, code="TIMEOUT",
                                       transient=True, ambiguous=method not in _SAFE)
@@ -377,9 +384,33 @@ class KayakoClient:
         def retryable(exc: BaseException) -> bool:
             return isinstance(exc, KayakoError) and exc.transient and (repeatable or not exc.ambiguous)
 
-        retrying = Retrying(stop=stop_after_attempt(attempts or self.max_attempts), wait=self._wait,
+        self._check_budget(method, path)
+        retrying = Retrying(stop=self._stop(attempts or self.max_attempts), wait=self._wait,
                             retry=retry_if_exception(retryable), sleep=self._sleep, reraise=True)
         return retrying(self._call_once, method, path, params, json_body)
+
+    @contextmanager
+    def _time_budget(self, seconds: float | None) -> Iterator[None]:
+        """Within the block, this thread's requests stop retrying, and no new request starts,
+        once ``seconds`` have passed (None: no budget)."""
+        self._budget.deadline = time.monotonic() + seconds if seconds else None
+        try:
+            yield
+        finally:
+            self._budget.deadline = None
+
+    def _check_budget(self, method: str, path: str) -> None:
+        deadline = getattr(self._budget, "deadline", None)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise KayakoError(f"{method} {path}: time budget used up", code="DEADLINE", transient=True)
+
+    def _stop(self, attempts: int):
+        """tenacity stop: after ``attempts``, or when the next wait would end past the budget."""
+        deadline = getattr(self._budget, "deadline", None)
+        if deadline is None:
+            return stop_after_attempt(attempts)
+        return stop_any(stop_after_attempt(attempts),
+                        lambda state: time.monotonic() + (state.upcoming_sleep or 0.0) >= deadline)
 
     def _paginate(self, path: str, params: dict | None = None, limit: int = 100) -> Iterator[dict]:
         """Yield the dict items of a collection, page by page (``offset``/``limit``, ``next_url``).
@@ -681,15 +712,19 @@ class KayakoClient:
         https://developer.kayako.com/api/v1/cases/cases/ ; unconfirmed by the docs)."""
         return f"{self.base_url}/agent/conversations/{int(case_id)}"
 
-    def deliver(self, payload: dict) -> tuple[int, str]:
+    def deliver(self, payload: dict, *, time_budget_s: float | None = None) -> tuple[int, str]:
         """Helpdesk interface: create the one case for a finished call; returns ``(case_id, case_url)``.
 
         ``payload``: ``{"call_sid": str, "subject": str, "contents_html": str, "priority":
         "urgent"|"normal", "tags": [str], "requester": {"name", "email", "phone"}}`` (extra keys
         ignored). Steps: requester -> existing case by marker (idempotent) -> create. Ambiguous
         failures are retried (``max_attempts``), each retry checking the marker first, so a
-        call never gets two cases. Raises KayakoError (``.transient`` says whether to retry
-        later; ``INVALID_PAYLOAD`` is permanent).
+        call never gets two cases. ``time_budget_s`` (seconds): no request starts and no retry
+        waits past it, and a body still arriving is cut at it (``DEADLINE``/``TIMEOUT``, transient),
+        so a delivery ends within the budget plus one connect and read timeout -- the outbox
+        keeps that under its claim, so no second worker picks the ticket up meanwhile.
+        Raises KayakoError (``.transient`` says whether to retry later; ``INVALID_PAYLOAD`` is
+        permanent).
         https://developer.kayako.com/api/v1/cases/cases/
         """
         if not isinstance(payload, dict):
@@ -712,10 +747,11 @@ class KayakoClient:
                                     requester_id=requester_id, priority_label=priority,
                                     tags=payload.get("tags"), call_sid=call_sid)
 
-        retrying = Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait, sleep=self._sleep,
-                            retry=retry_if_exception(lambda e: isinstance(e, KayakoError) and e.ambiguous),
-                            reraise=True)
-        case_id = retrying(attempt)
+        with self._time_budget(time_budget_s):
+            retrying = Retrying(stop=self._stop(self.max_attempts), wait=self._wait, sleep=self._sleep,
+                                retry=retry_if_exception(lambda e: isinstance(e, KayakoError) and e.ambiguous),
+                                reraise=True)
+            case_id = retrying(attempt)
         return case_id, self.case_url(case_id)
 
     # ---------------------------------------------------------------- health

@@ -106,6 +106,26 @@ def claim_due(limit: int = 10, owner: Optional[str] = None) -> list[TicketOutbox
     return list(db.session.scalars(select(TicketOutbox).where(TicketOutbox.id.in_(claimed)).order_by(TicketOutbox.id)))
 
 
+def renew_claim(ticket: TicketOutbox, owner: Optional[str] = None) -> bool:
+    """Extend this worker's claim on ``ticket`` to a full ``TICKET_CLAIM_TTL_S`` (seconds) from
+    now, just before delivering it; commit. Returns False (the ticket is not delivered) when the
+    claim has passed to another worker: a batch's later tickets may wait longer than the TTL.
+    """
+    owner = owner or worker_id()
+    until = utcnow() + timedelta(seconds=current_app.config["TICKET_CLAIM_TTL_S"])
+    result = db.session.execute(
+        update(TicketOutbox)
+        .where(TicketOutbox.id == ticket.id, TicketOutbox.status == "sending", TicketOutbox.claimed_by == owner)
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        log.info("ticket %s: claim taken over by another worker, skipping it", ticket.id)
+        return False
+    return True
+
+
 def _backoff(attempts: int) -> timedelta:
     cfg = current_app.config
     seconds = min(cfg["TICKET_RETRY_MAX_S"], cfg["TICKET_RETRY_BASE_S"] * (2 ** max(0, attempts - 1)))
@@ -143,7 +163,8 @@ def deliver(ticket: TicketOutbox, out: Callable[[str], None] | None = None) -> s
         return ticket.status
     try:
         _enrich(ticket)
-        result = helpdesk.deliver(ticket.payload)
+        # Half the claim for the helpdesk: its last request ends well inside the claim.
+        result = helpdesk.deliver(ticket.payload, time_budget_s=current_app.config["TICKET_CLAIM_TTL_S"] / 2)
     except Exception as exc:
         elapsed = int((time.perf_counter() - started) * 1000)
         message = f"{type(exc).__name__}: {exc}"[:1000]
@@ -185,11 +206,15 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
         claimed = claim_due(batch)
         if not claimed:
             break
+        delivered = []
         for ticket in claimed:
+            if not renew_claim(ticket):
+                continue
             status = deliver(ticket, out)
             counts[status] = counts.get(status, 0) + 1
-        if all(t.status in ("queued",) for t in claimed):
-            break  # everything failed transiently: wait for the backoff
+            delivered.append(ticket)
+        if all(t.status in ("queued",) for t in delivered):
+            break  # everything failed transiently (or went to other workers): wait for the backoff
     return counts
 
 

@@ -51,7 +51,8 @@ class Speech(Protocol):
 class Helpdesk(Protocol):
     """Delivers a ticket payload; returns ``(case_id, case_url)`` or None if kept locally."""
 
-    def deliver(self, payload: dict[str, Any]) -> tuple[Any, str | None] | None: ...
+    def deliver(self, payload: dict[str, Any], *, time_budget_s: float | None = None) -> tuple[Any, str | None] | None:
+        """``time_budget_s``: seconds the delivery may take (the caller's claim on the ticket)."""
 
 
 class ExtractiveDrafter:
@@ -106,7 +107,7 @@ class LocalOutbox:
 
     is_local = True
 
-    def deliver(self, payload: dict[str, Any]) -> None:
+    def deliver(self, payload: dict[str, Any], *, time_budget_s: float | None = None) -> None:
         return None
 
 

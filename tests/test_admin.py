@@ -467,7 +467,7 @@ def test_pagination_links_keep_the_filters(app, signed_in, many_calls):
 class _DownHelpdesk:
     """A helpdesk that always refuses the ticket (a permanent error: the ticket fails)."""
 
-    def deliver(self, payload):
+    def deliver(self, payload, *, time_budget_s=None):
         error = RuntimeError("Kayako answered 422: requester email invalid")
         error.transient = False
         raise error

@@ -130,6 +130,58 @@ def test_worker_killed_mid_delivery_makes_no_duplicate_case(tmp_path, kayako):
         assert ticket.status == "delivered" and ticket.external_id == str(next(iter(kayako.cases)))
 
 
+def test_slow_delivery_never_overlaps_a_second_worker(tmp_path, kayako):
+    """Two real worker processes. Kayako rate-limits the case POST with a Retry-After longer
+    than the ticket's claim: the first worker must give up before its claim expires, else the
+    second worker claims the ticket, creates the case, and the first one's retry creates another."""
+    db_url = f"sqlite:///{tmp_path / 'overlap.sqlite3'}"
+    config = base_config(tmp_path, db_url)
+    config.update(KAYAKO_URL=kayako.url, KAYAKO_EMAIL=kayako.email, KAYAKO_PASSWORD=kayako.password)
+    app = make_app(config)
+    resolved_call(Caller(app.test_client()))
+    env = dict(os.environ, DATABASE_URL=db_url, KAYAKO_URL=kayako.url, KAYAKO_EMAIL=kayako.email,
+               KAYAKO_PASSWORD=kayako.password, TICKET_CLAIM_TTL_S="2", TICKET_RETRY_BASE_S="0",
+               LOG_LEVEL="WARNING", OPENAI_API_KEY="")
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "tickets", "worker", "--once"]
+    kayako.fail_next(429, retry_after=4, path_prefix="/api/v1/cases", method="POST", exact=True)
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not kayako.requests_for("/api/v1/cases", method="POST") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kayako.requests_for("/api/v1/cases", method="POST"), "the first worker never reached Kayako"
+    time.sleep(2.3)  # the first worker's claim has expired by now
+    second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert first.wait(timeout=30) == 0, first.stderr.read()[-2000:]
+    assert len(kayako.cases) == 1, kayako.cases
+    with app.app_context():
+        ticket = db.session.scalar(select(TicketOutbox))
+        assert ticket.status == "delivered" and ticket.external_id == str(next(iter(kayako.cases)))
+        assert [a.ok for a in ticket.attempt_log] == [False, True]
+        assert "429" in ticket.attempt_log[0].error
+
+
+def test_a_claim_taken_over_is_not_delivered_twice(kayako_app, kayako):
+    from callflow.outbox import claim_due, renew_claim
+
+    kayako_app.config["TICKET_CLAIM_TTL_S"] = 60
+    for _ in range(2):
+        resolved_call(Caller(kayako_app.test_client()))
+    with kayako_app.app_context():
+        first, second = claim_due(owner="worker-a")
+        # worker-a spends its whole claim on the first ticket; worker-b takes the second one over
+        db.session.execute(update(TicketOutbox).values(claimed_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        (taken,) = claim_due(limit=1, owner="worker-b")
+        assert taken.id == first.id  # the oldest expired claim goes first
+        assert renew_claim(second, owner="worker-a")  # still its own: renewed for a full TTL
+        db.session.refresh(second)
+        assert second.claimed_until > utcnow() + timedelta(seconds=50)
+        assert not renew_claim(first, owner="worker-a")  # worker-b has it now
+        row = db.session.get(TicketOutbox, first.id)
+        assert (row.status, row.claimed_by) == ("sending", "worker-b")
+
+
 def test_openai_slow_falls_back_within_the_turn_deadline(tmp_path):
     with FakeOpenAI(api_key="sk-test") as fake:
         config = base_config(tmp_path)

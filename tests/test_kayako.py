@@ -530,6 +530,29 @@ def test_ambiguous_timeout_on_create_does_not_duplicate_case(make_client, fake, 
     assert client.deliver(payload())[0] == case_id and len(fake.cases) == 1
 
 
+def test_time_budget_stops_waits_and_requests_past_it(make_client, fake):
+    client = make_client(sleep=time.sleep)  # real waits: the budget is wall-clock time
+    fake.fail_next(429, retry_after=5, path_prefix="/api/v1/cases", method="POST", exact=True)
+    started = time.monotonic()
+    with pytest.raises(KayakoError) as info:
+        client.deliver(payload(), time_budget_s=1.0)
+    assert time.monotonic() - started < 1.5  # no 5 s wait inside a 1 s budget
+    assert (info.value.status, info.value.transient, info.value.ambiguous) == (429, True, False)
+    assert not fake.cases
+    fake.pad_body(100, "/api/v1/cases", method="GET", exact=True, chunk_bytes=1, interval=0.05)  # 5 s of trickle
+    started = time.monotonic()
+    with pytest.raises(KayakoError) as info:
+        client.deliver(payload(), time_budget_s=1.0)
+    assert time.monotonic() - started < 2.0 and info.value.code == "TIMEOUT"
+    fake.delay(1.2, None, n=1)  # the first request alone (the requester lookup) uses the budget up
+    with pytest.raises(KayakoError) as info:
+        client.deliver(payload(), time_budget_s=1.0)
+    assert info.value.code == "DEADLINE" and info.value.transient and not fake.cases
+    fake.clear_faults()
+    case_id, _ = client.deliver(payload(), time_budget_s=1.0)  # and within the budget, as usual
+    assert list(fake.cases) == [case_id]
+
+
 def test_create_case_alone_reports_ambiguity(make_client, fake):
     client = make_client(read_timeout=0.3)
     requester = client.find_or_create_requester(name="J", email="j@example.com", phone=None)
