@@ -285,3 +285,52 @@ def test_fuzzed_conversations_stay_twiml(fuzz_app, turns, replay, token, hang_up
         caller._follow(response)
     assert_clean(caller.post("/voice/status", caller.params(CallStatus=hang_up_with, CallDuration=duration)))
     no_errors_logged(fuzz_app)
+
+
+# Caller lines that keep a call going if anything can: yes/no, silence, keys, addresses, questions.
+CALLER_LINES = [
+    None, "", "yes", "yeah sure", "no", "nope", "maybe", "hmm", "what", "1", "2", "9", "*",
+    "jane at example dot com", "john dot smith at gmail dot com", "j a n e at example dot org", "at dot",
+    "how do I reset my password", "how do I export my tickets", "my dog barks every morning",
+    "can you repeat that", "thanks", "okay", "I have another question", "Jane Doe",
+]
+#: A call ends (hangs up) within this many caller turns, whatever the caller says: greeting and
+#: retries, 3 email attempts with their re-prompts, and at most MAX_QUESTIONS answered questions
+#: (the longest call found by hand takes 48, see the example below).
+MAX_CALLER_TURNS = 80
+
+
+@settings(FUZZ, max_examples=40)
+@given(script=st.lists(st.sampled_from(CALLER_LINES), min_size=1, max_size=60), cycle=st.integers(1, 5))
+@example(script=["Jane", "jane at example dot com", "yes", "yes"], cycle=5)  # "yes" forever
+@example(script=["Jane", "jane at example dot com", "yes", "how do I reset my password", "yes"], cycle=5)
+# the longest call found by hand (48 caller turns): every re-prompt, all 3 email attempts, 5 questions
+@example(script=[None, None, "Jane", None, None, "at dot", None, None, "at dot", None, None, "jane at example dot com",
+                 "maybe", "maybe", "no it is john dot smith at gmail dot com"]
+         + ["yes", "yes", "how do I reset my password", "maybe", "maybe", "yes"] * 6, cycle=1)
+def test_every_call_ends_and_leaves_one_ticket(fuzz_app, script, cycle):
+    """The caller repeats ``script`` (its tail for ever, ``cycle`` times over): the call hangs up
+    within MAX_CALLER_TURNS turns, and the status callback leaves exactly one ticket."""
+    from sqlalchemy import func, select
+
+    from callflow.extensions import db
+    from callflow.models import Call, TicketOutbox
+
+    fuzz_app.extensions["fuzz_errors"].take()
+    caller = Caller(fuzz_app.test_client())
+    caller.start()
+    lines = script + script[-1:] * 10 * cycle + script * cycle + script[-1:] * 200
+    turns = 0
+    for line in lines:
+        if not caller.action:
+            break
+        turns += 1
+        assert turns <= MAX_CALLER_TURNS, f"still listening after {MAX_CALLER_TURNS} caller turns"
+        caller.say(line)
+        assert_clean(caller.responses[-1])
+    assert caller.hung_up
+    assert_clean(caller.post("/voice/status", caller.params(CallStatus="completed", CallDuration="60")))
+    with fuzz_app.app_context():
+        call_id = db.session.scalar(select(Call.id).where(Call.call_sid == caller.call_sid))
+        assert db.session.scalar(select(func.count()).select_from(TicketOutbox).where(TicketOutbox.call_id == call_id)) == 1
+    no_errors_logged(fuzz_app)
