@@ -118,12 +118,14 @@ def tickets_worker(once: bool) -> None:
 @tickets_cli.command("retry")
 @click.argument("ticket_id", type=int)
 def tickets_retry(ticket_id: int) -> None:
-    """Queue a failed ticket for delivery again."""
+    """Queue a failed ticket for delivery again (not one a worker is sending right now)."""
     from .outbox import retry_ticket
 
     ticket = retry_ticket(ticket_id)
     if ticket is None:
         raise click.ClickException(f"no ticket {ticket_id}")
+    if ticket.status == "sending":
+        raise click.ClickException(f"ticket {ticket_id} is being sent by a worker right now; not queued again")
     click.echo(f"ticket {ticket_id}: {ticket.status}")
 
 

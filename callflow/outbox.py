@@ -219,17 +219,28 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
 
 
 def retry_ticket(ticket_id: int) -> Optional[TicketOutbox]:
-    """Make a (failed) ticket due again now; returns it, or None if there is no such ticket."""
-    ticket = db.session.get(TicketOutbox, ticket_id)
-    if ticket is None:
-        return None
-    if ticket.status != "delivered":
-        ticket.status = "queued"
-        ticket.next_attempt_at = utcnow()
-        ticket.created_at = utcnow()  # a fresh maximum age for the new round of attempts
-        ticket.claimed_by = ticket.claimed_until = None
-        db.session.commit()
-    return ticket
+    """Make a ticket due again now; returns it (with its status), or None if there is no such ticket.
+
+    One conditional ``UPDATE``, so it cannot race a worker: a ``delivered`` ticket is left
+    alone, and so is a ``sending`` one whose claim is still running (a worker is delivering
+    it; re-queuing it would let a second worker deliver it at the same time). A ``sending``
+    ticket whose worker died (claim expired) is queued again.
+    """
+    now = utcnow()
+    db.session.execute(
+        update(TicketOutbox)
+        .where(
+            TicketOutbox.id == ticket_id,
+            TicketOutbox.status != "delivered",
+            or_(TicketOutbox.status != "sending", TicketOutbox.claimed_until.is_(None),
+                TicketOutbox.claimed_until < now),
+        )
+        # created_at: a fresh maximum age for the new round of attempts
+        .values(status="queued", next_attempt_at=now, created_at=now, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return db.session.get(TicketOutbox, ticket_id, populate_existing=True)
 
 
 def format_ticket(ticket: TicketOutbox) -> str:

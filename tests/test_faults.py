@@ -182,6 +182,28 @@ def test_a_claim_taken_over_is_not_delivered_twice(kayako_app, kayako):
         assert (row.status, row.claimed_by) == ("sending", "worker-b")
 
 
+def test_retry_leaves_a_ticket_being_sent_alone(kayako_app, kayako):
+    from callflow.outbox import claim_due
+
+    kayako_app.config["TICKET_CLAIM_TTL_S"] = 60
+    resolved_call(Caller(kayako_app.test_client()))
+    with kayako_app.app_context():
+        (ticket,) = claim_due(owner="worker-a")
+        ticket_id = ticket.id
+    result = kayako_app.test_cli_runner().invoke(args=["tickets", "retry", str(ticket_id)])
+    assert result.exit_code != 0 and "being sent" in result.output
+    with kayako_app.app_context():
+        row = db.session.get(TicketOutbox, ticket_id)
+        assert (row.status, row.claimed_by) == ("sending", "worker-a")  # the worker's claim stands
+        db.session.execute(update(TicketOutbox).values(claimed_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    result = kayako_app.test_cli_runner().invoke(args=["tickets", "retry", str(ticket_id)])
+    assert result.exit_code == 0 and "queued" in result.output  # its worker died: queued again
+    with kayako_app.app_context():
+        row = db.session.get(TicketOutbox, ticket_id)
+        assert (row.status, row.claimed_by, row.claimed_until) == ("queued", None, None)
+
+
 def test_openai_slow_falls_back_within_the_turn_deadline(tmp_path):
     with FakeOpenAI(api_key="sk-test") as fake:
         config = base_config(tmp_path)

@@ -241,15 +241,22 @@ def call_detail(call_id: int):
     )
 
 
+def _requeue(ticket: TicketOutbox) -> bool:
+    """Queue ``ticket`` again if :func:`can_retry`; False if not, or if a worker claimed it in
+    between (``retry_ticket`` leaves a ticket being sent alone). ``ticket`` is refreshed."""
+    if not can_retry(ticket):
+        return False
+    return retry_ticket(ticket.id).status == "queued"
+
+
 @bp.post(f"/tickets/<int(max={MAX_ROW_ID}):ticket_id>/retry")
 def retry(ticket_id: int):
     """Queue a failed ticket for delivery again (form button; CSRF checked)."""
     ticket = db.get_or_404(TicketOutbox, ticket_id, description="No such ticket.")
-    if not can_retry(ticket):
-        flash(f"Ticket {ticket.id} is {ticket.status}: nothing to retry.", "warning")
-    else:
-        retry_ticket(ticket.id)
+    if _requeue(ticket):
         flash(f"Ticket {ticket.id} is queued for delivery again.", "success")
+    else:
+        flash(f"Ticket {ticket.id} is {ticket.status}: nothing to retry.", "warning")
     return redirect(url_for("admin.call_detail", call_id=ticket.call_id) + "#ticket")
 
 
@@ -259,9 +266,8 @@ def api_retry(ticket_id: int):
     ticket = db.session.get(TicketOutbox, ticket_id)
     if ticket is None:
         return jsonify(error="no such ticket"), 404
-    if not can_retry(ticket):
+    if not _requeue(ticket):
         return jsonify(error=f"ticket is {ticket.status}", id=ticket.id, status=ticket.status), 409
-    ticket = retry_ticket(ticket.id)
     return jsonify(id=ticket.id, status=ticket.status, next_attempt_at=ticket.next_attempt_at.isoformat())
 
 
