@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import logging
 import json
+import logging
 import re
 import threading
 import time
@@ -280,15 +280,18 @@ class KayakoClient:
         budget = getattr(self._budget, "deadline", None)
         if budget is not None:
             deadline = min(deadline, budget)
-        chunks: list[bytes] = []
-        size = 0
+
+        def failed(code: str, why: str) -> KayakoError:
+            return KayakoError(f"{method} {path}: {why}", status=resp.status_code, code=code, transient=True,
+                               ambiguous=method not in _SAFE)
+
+        too_large = f"response body over {self.max_response_bytes} bytes"
         declared = resp.headers.get("Content-Length", "")
-        too_large = KayakoError(f"{method} {path}: response body over {self.max_response_bytes} bytes",
-                                status=resp.status_code, code="RESPONSE_TOO_LARGE", transient=True,
-                                ambiguous=method not in _SAFE)
         if declared.isascii() and declared.isdigit() and int(declared) > self.max_response_bytes \
                 and not resp.headers.get("Content-Encoding"):
-            raise too_large
+            raise failed("RESPONSE_TOO_LARGE", too_large)
+        chunks: list[bytes] = []
+        size = 0
         try:
             while True:
                 chunk = resp.raw.read1(_READ_CHUNK, decode_content=True)
@@ -296,20 +299,16 @@ class KayakoClient:
                     return b"".join(chunks)
                 size += len(chunk)
                 if size > self.max_response_bytes:
-                    raise too_large
+                    raise failed("RESPONSE_TOO_LARGE", too_large)
                 chunks.append(chunk)
                 # Past the deadline with more to come (length_remaining: bytes still due by
                 # Content-Length, None when unknown): cut. A body that has all arrived is kept.
                 if time.monotonic() > deadline and resp.raw.length_remaining != 0:
-                    raise KayakoError(f"{method} {path}: response body still arriving after "
-                                      f"{self.max_response_s:g} s", status=resp.status_code, code="TIMEOUT",
-                                      transient=True, ambiguous=method not in _SAFE)
+                    raise failed("TIMEOUT", "response body still arriving at its deadline")
         except (Urllib3Error, OSError) as exc:  # cut short, silent for read_timeout, or bad gzip
             code = ("TIMEOUT" if isinstance(exc, (ReadTimeoutError, TimeoutError))
                     else "INVALID_RESPONSE" if isinstance(exc, DecodeError) else "CONNECTION_ERROR")
-            raise KayakoError(f"{method} {path}: {type(exc).__name__} while reading the response",
-                              status=resp.status_code, code=code, transient=True,
-                              ambiguous=method not in _SAFE) from None
+            raise failed(code, f"{type(exc).__name__} while reading the response") from None
 
     @staticmethod
     def _parse(resp: Reply, method: str) -> dict:

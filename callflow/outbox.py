@@ -206,14 +206,14 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
         claimed = claim_due(batch)
         if not claimed:
             break
-        delivered = []
+        attempted = []
         for ticket in claimed:
-            if not renew_claim(ticket):
+            if not renew_claim(ticket):  # renewed just before its delivery, not for the whole batch
                 continue
             status = deliver(ticket, out)
             counts[status] = counts.get(status, 0) + 1
-            delivered.append(ticket)
-        if all(t.status in ("queued",) for t in delivered):
+            attempted.append(ticket)
+        if all(t.status in ("queued",) for t in attempted):
             break  # everything failed transiently (or went to other workers): wait for the backoff
     return counts
 

@@ -16,9 +16,13 @@ from uuid import uuid4
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
+
+from callflow.extensions import db
+from callflow.models import Call, TicketOutbox
 
 from .conftest import DATABASES, PUBLIC_BASE, TOKEN, Caller, base_config, make_app
 
@@ -108,8 +112,6 @@ def fuzz_app(request, tmp_path_factory):
     app.extensions["fuzz_errors"] = errors
     yield app
     logging.getLogger("callflow").removeHandler(errors)
-    from callflow.extensions import db
-
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -311,11 +313,6 @@ MAX_CALLER_TURNS = 80
 def test_every_call_ends_and_leaves_one_ticket(fuzz_app, script, cycle):
     """The caller repeats ``script`` (its tail for ever, ``cycle`` times over): the call hangs up
     within MAX_CALLER_TURNS turns, and the status callback leaves exactly one ticket."""
-    from sqlalchemy import func, select
-
-    from callflow.extensions import db
-    from callflow.models import Call, TicketOutbox
-
     fuzz_app.extensions["fuzz_errors"].take()
     caller = Caller(fuzz_app.test_client())
     caller.start()

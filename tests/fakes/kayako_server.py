@@ -333,7 +333,7 @@ class FakeKayako:
         response ends or the client goes away."""
         with self.lock:
             self._rules.append(_Rule("pad", n, path_prefix, method, exact=exact,
-                                     pad={"bytes": padding_bytes, "chunk": chunk_bytes, "interval": interval,
+                                     pad={"size": padding_bytes, "chunk": chunk_bytes, "interval": interval,
                                           "gzip": gzip}))
 
     def down(self, mode: str = "refuse") -> None:
@@ -375,10 +375,8 @@ class FakeKayako:
             response, delay = self._handle(request)
             pad = next((rule for rule in self._rules if rule.kind == "pad" and rule.matches(
                 request.method, _strip_json(request.path))), None)
-            if pad is not None and pad.remaining is not None:
-                pad.remaining -= 1
-                if pad.remaining <= 0:
-                    self._rules.remove(pad)
+            if pad is not None:
+                self._use(pad)
         response.headers["X-API-Version"] = "1"
         if delay:
             self._stopping.wait(delay)
@@ -386,12 +384,19 @@ class FakeKayako:
             response = self._padded(response, **pad.pad)
         return response(environ, start_response)
 
-    def _padded(self, response: Response, *, bytes: int, chunk: int, interval: float, gzip: bool) -> Response:  # noqa: A002
+    def _use(self, rule: _Rule) -> None:
+        """Count one use of a matched rule; drop it when it is used up (call with the lock held)."""
+        if rule.remaining is not None:
+            rule.remaining -= 1
+            if rule.remaining <= 0:
+                self._rules.remove(rule)
+
+    def _padded(self, response: Response, *, size: int, chunk: int, interval: float, gzip: bool) -> Response:
         data = response.get_data()
         record = self.streamed
 
         def pieces() -> Iterable[bytes]:
-            left = bytes
+            left = size
             while left > 0:
                 yield b" " * min(chunk, left)
                 left -= chunk
@@ -442,10 +447,7 @@ class FakeKayako:
         for rule in list(self._rules):
             if rule.kind == "pad" or not rule.matches(method, path):  # "pad" applies in _wsgi
                 continue
-            if rule.remaining is not None:
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    self._rules.remove(rule)
+            self._use(rule)
             if rule.kind == "delay":
                 delay = max(delay, rule.seconds)
                 continue
