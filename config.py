@@ -97,6 +97,9 @@ class Config:
     TTS_S3_ADDRESSING_STYLE = _env("TTS_S3_ADDRESSING_STYLE")  # auto|path|virtual; default: path with an endpoint
     TTS_S3_TIMEOUT_S = float(_env("TTS_S3_TIMEOUT_S", "2"))
     TTS_S3_LOCAL_DIR = _env("TTS_S3_LOCAL_DIR")  # optional per-instance read-through copy for serving
+    # A call's personal audio (name, email read-back, answers) is deleted when the call ends; the tickets worker
+    # also deletes any older than this (seconds; Twilio's longest call is 4 hours).
+    TTS_CALL_AUDIO_MAX_AGE_S = float(_env("TTS_CALL_AUDIO_MAX_AGE_S", "14400"))
 
     # Tickets
     CALL_IDLE_TIMEOUT_MIN = float(_env("CALL_IDLE_TIMEOUT_MIN", "30"))

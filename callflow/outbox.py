@@ -25,6 +25,7 @@ from .clock import utcnow
 from .extensions import db
 from .models import Call, TicketAttempt, TicketOutbox
 from .tickets import compose_ticket, finalize_record, transcript_of
+from .tts import delete_call_audio, expire_call_audio
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
         ).limit(200)
     ).all()
     db.session.rollback()  # end the read; each call is finalized in a transaction of its own
-    count = 0
+    finalized = []
     for sid in stale:
         try:
             with db.engine.begin() as conn:
@@ -62,12 +63,13 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
                 if call is not None and not call.finalized and finalize_record(
                     conn, call, twilio_status=call.twilio_status or "timeout"
                 ):
-                    count += 1
+                    finalized.append(sid)
         except (StaleCall, IntegrityError):
             # A webhook (the status callback, most likely) changed or finalized the call
             # meanwhile: it queued the ticket, or the next sweep looks at the call again.
             continue
-    return count
+    delete_call_audio(finalized)
+    return len(finalized)
 
 
 def claim_due(limit: int = 10, owner: Optional[str] = None) -> list[TicketOutbox]:
@@ -199,9 +201,27 @@ def deliver(ticket: TicketOutbox, out: Callable[[str], None] | None = None) -> s
     return ticket.status
 
 
+#: Seconds between two expiries of old personal TTS audio by one worker process.
+AUDIO_EXPIRY_INTERVAL_S = 600.0
+_next_audio_expiry = 0.0
+
+
+def expire_audio_now_and_then() -> int:
+    """Run :func:`callflow.tts.expire_call_audio` at most every ``AUDIO_EXPIRY_INTERVAL_S`` per process (it
+    lists the store: a directory scan or bucket listing, too much for every poll); returns files deleted."""
+    global _next_audio_expiry
+    now = time.monotonic()
+    if now < _next_audio_expiry:
+        return 0
+    _next_audio_expiry = now + AUDIO_EXPIRY_INTERVAL_S
+    return expire_call_audio()
+
+
 def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[str, int]:
-    """Sweep idle calls, then deliver every due ticket; returns counts by resulting status."""
+    """Sweep idle calls, expire old personal audio now and then, then deliver every due ticket; returns counts by
+    resulting status (and ``finalized`` calls)."""
     counts: dict[str, int] = {"finalized": sweep_idle_calls()}
+    expire_audio_now_and_then()
     while True:
         claimed = claim_due(batch)
         if not claimed:

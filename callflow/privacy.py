@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, or_, select
 from .clock import utcnow
 from .extensions import db
 from .models import Call, TicketAttempt, TicketOutbox, Turn
+from .tts import delete_call_audio
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ class DeleteCounts:
     attempts: int = 0
     #: Kayako case ids of the deleted tickets that were delivered (to erase there too).
     case_ids: list[str] = field(default_factory=list)
+    #: CallSids of the deleted calls (their personal TTS audio goes after the commit; never printed).
+    call_sids: list[str] = field(default_factory=list, repr=False)
+    #: Personal TTS audio files deleted (a name or email read-back; 0 on a dry run).
+    audio: int = 0
 
     def add(self, other: "DeleteCounts") -> None:
         self.calls += other.calls
@@ -82,6 +87,8 @@ class DeleteCounts:
         self.tickets += other.tickets
         self.attempts += other.attempts
         self.case_ids.extend(other.case_ids)
+        self.call_sids.extend(other.call_sids)
+        self.audio += other.audio
 
 
 @dataclass
@@ -112,6 +119,7 @@ def _delete_calls(call_ids: list[int], dry_run: bool) -> DeleteCounts:
     """Delete the calls ``call_ids`` with their attempts, tickets and turns (children first)."""
     counts = DeleteCounts()
     for chunk in _chunks(call_ids):
+        counts.call_sids.extend(db.session.scalars(select(Call.call_sid).where(Call.id.in_(chunk))))
         ticket_ids = list(db.session.scalars(select(TicketOutbox.id).where(TicketOutbox.call_id.in_(chunk))))
         counts.case_ids.extend(
             str(case)
@@ -189,12 +197,14 @@ def purge_calls(older_than: timedelta, *, now: Optional[datetime] = None, dry_ru
 
 
 def _delete_and_finish(report, call_ids: list[int], dry_run: bool) -> None:
-    """Delete the calls (counting into ``report``), then commit, or roll back on a dry run."""
+    """Delete the calls (counting into ``report``), then commit and delete their personal TTS audio, or roll
+    back on a dry run."""
     report.add(_delete_calls(call_ids, dry_run))
     if dry_run:
         db.session.rollback()
     else:
         db.session.commit()
+        report.audio = delete_call_audio(report.call_sids)
 
 
 def _calls_of(email: Optional[str], phone: Optional[str]) -> list[int]:
@@ -266,9 +276,10 @@ KAYAKO_NOTE = (
 )
 
 
-def _counts_line(counts: DeleteCounts, calls_qualifier: str = "") -> str:
-    return (f"{counts.calls} calls{calls_qualifier}, with {counts.turns} turns, {counts.tickets} tickets "
+def _counts_line(counts: DeleteCounts, calls_qualifier: str = "", dry_run: bool = False) -> str:
+    line = (f"{counts.calls} calls{calls_qualifier}, with {counts.turns} turns, {counts.tickets} tickets "
             f"and {counts.attempts} delivery attempts")
+    return line if dry_run else f"{line}; {counts.audio} personal audio files"
 
 
 @calls_cli.command("purge")
@@ -287,7 +298,7 @@ def purge_command(older_than: str, dry_run: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     report = purge_calls(age, dry_run=dry_run)
     prefix = "calls purge (dry run): would delete" if dry_run else "calls purge: deleted"
-    click.echo(f"{prefix} {_counts_line(report, f' started before {report.cutoff:%Y-%m-%d %H:%M} UTC')}")
+    click.echo(f"{prefix} {_counts_line(report, f' started before {report.cutoff:%Y-%m-%d %H:%M} UTC', dry_run)}")
     click.echo(f"calls purge: kept {report.kept} older calls whose ticket is not delivered (or not composed) yet")
 
 
@@ -308,7 +319,7 @@ def forget_command(email: Optional[str], phone: Optional[str], dry_run: bool) ->
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     prefix = "calls forget (dry run): would delete" if dry_run else "calls forget: deleted"
-    click.echo(f"{prefix} {_counts_line(report)}"
+    click.echo(f"{prefix} {_counts_line(report, dry_run=dry_run)}"
                + (f" ({report.undelivered} tickets had not reached the helpdesk)" if report.undelivered else ""))
     if report.case_ids:
         click.echo("Kayako cases of these calls: " + ", ".join(report.case_ids))

@@ -45,7 +45,8 @@ class Summarizer(Protocol):
 class Speech(Protocol):
     """Turns prompt text into an audio URL for ``<Play>``, or None for ``<Say>``."""
 
-    def audio_url(self, text: str, *, synthesize: bool = True) -> str | None: ...
+    def audio_url(self, text: str, *, synthesize: bool = True, call_sid: str | None = None) -> str | None:
+        """``call_sid``: store the audio as that call's personal audio (any text that may carry caller data)."""
 
 
 class Helpdesk(Protocol):
@@ -98,7 +99,7 @@ class SaySpeech:
 
     always_say = True  # callflow.twiml.render may reuse documents: they depend on the text alone
 
-    def audio_url(self, text: str, *, synthesize: bool = True) -> str | None:
+    def audio_url(self, text: str, *, synthesize: bool = True, call_sid: str | None = None) -> str | None:
         return None
 
 
@@ -143,6 +144,7 @@ def init_services(app: Flask) -> None:
             instructions=cfg["OPENAI_TTS_INSTRUCTIONS"],
             timeout=cfg["OPENAI_TTS_TIMEOUT_S"],
             public_base_url=cfg.get("PUBLIC_BASE_URL") or "",
+            call_secret=cfg.get("SECRET_KEY") or "",
         )
     else:
         app.extensions["drafter"] = app.extensions["fallback_drafter"]

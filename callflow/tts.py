@@ -26,6 +26,13 @@ Rule sources:
 * Several instances behind a load balancer must serve each other's files, so the cache is shared storage: a
   directory (:class:`TTSCache`, e.g. an NFS mount) or an S3-compatible bucket (:class:`callflow.tts_storage.S3TTSCache`).
   Both implement :class:`TTSStore`; the route only uses that interface.
+* Audio of a prompt that carries caller data (a name, an email read-back, an answer drafted from the caller's
+  question) is personal data. It is never content-addressed in the shared cache, where anyone could test a guessed
+  text against the public route: it is stored per call under ``call/<group>/<key>`` (both HMAC-SHA256 under the
+  app's ``SECRET_KEY``, so unguessable), served ``Cache-Control: private, no-store``, and deleted when the call is
+  finalized, when ``calls forget``/``calls purge`` erase the call, and by the tickets worker once older than
+  ``TTS_CALL_AUDIO_MAX_AGE_S`` (:func:`delete_call_audio`, :func:`expire_call_audio`). Only the fixed prompts of
+  :mod:`callflow.prompts` are shared.
 * MP3 frame header layout (sync, version, layer, bitrate and sample-rate tables):
   http://www.mp3-tech.org/programmer/frame_header.html
 """
@@ -34,11 +41,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import hmac
 import io
 import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -61,6 +70,11 @@ from flask import send_file
 log = logging.getLogger(__name__)
 
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+#: A store key: a shared key, or ``call/<group>/<key>`` for one call's personal audio.
+STORE_KEY_RE = re.compile(r"^(?:call/[0-9a-f]{64}/)?[0-9a-f]{64}$")
+CALL_PREFIX = "call/"
+CALL_KEY_VERSION = "callflow-tts-call-v1"
+NO_STORE = "private, no-store"  # Cache-Control of personal (per-call) audio
 MAX_INPUT_CHARS = 4096  # OpenAI speech API input limit
 CACHE_MAX_AGE = 31_536_000  # seconds (one year)
 CACHE_CONTROL = f"public, max-age={CACHE_MAX_AGE}, immutable"  # for the route and for stored S3 objects
@@ -119,6 +133,34 @@ def normalize_text(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _hmac_hex(secret: str, material: list[str]) -> str:
+    encoded = json.dumps(material, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hmac.new(str(secret).encode("utf-8"), encoded, hashlib.sha256).hexdigest()
+
+
+def call_group(secret: str, call_sid: str) -> str:
+    """Return the folder name (64 hex chars) of one call's personal audio: HMAC-SHA256 of the CallSid under
+    ``secret`` (the app's ``SECRET_KEY``), so a CallSid alone does not reveal it."""
+    return _hmac_hex(secret, [CALL_KEY_VERSION, "group", str(call_sid)])
+
+
+def call_key(secret: str, call_sid: str, text: str, voice: str, model: str, instructions: str = "") -> str:
+    """Return the store key ``call/<group>/<key>`` of ``text`` spoken in one call: both parts HMAC-SHA256 under
+    ``secret``, so the URL cannot be derived from a guessed text (unlike :meth:`TTSCache.key`)."""
+    material = [CALL_KEY_VERSION, "mp3", str(call_sid), model, voice, instructions or "", normalize_text(text)]
+    return f"{CALL_PREFIX}{call_group(secret, call_sid)}/{_hmac_hex(secret, material)}"
+
+
+def is_call_key(key: str) -> bool:
+    """True for a per-call (personal) store key ``call/<group>/<key>``."""
+    return isinstance(key, str) and key.startswith(CALL_PREFIX)
+
+
+def short_key(key: str) -> str:
+    """What logs show of a store key: 12 hex chars, after ``call/`` for personal audio (never a text)."""
+    return (CALL_PREFIX if is_call_key(key) else "") + str(key)[-64:][:12]
+
+
 # -- cache -----------------------------------------------------------------------------------------------------------
 
 
@@ -149,9 +191,20 @@ class TTSStore(Protocol):
         """What the route sends: a local file path, the bytes, or None if missing. :raises OSError: failure."""
         ...
 
+    def delete_group(self, group: str) -> int:
+        """Delete one call's personal audio (``call/<group>/*``); return how many files went (0 if none).
+        :raises ValueError: ``group`` is not 64 lower-case hex. :raises OSError: storage failure."""
+        ...
+
+    def expire_calls(self, older_than_s: float) -> int:
+        """Delete every per-call file stored more than ``older_than_s`` seconds ago; return how many went.
+        :raises OSError: storage failure."""
+        ...
+
 
 class TTSCache:
-    """Content-addressed mp3 files, one per key, in ``directory`` (``<instance>/tts`` by default in the app).
+    """Content-addressed mp3 files, one per key, in ``directory`` (``<instance>/tts`` by default in the app); a
+    call's personal audio in ``directory/call/<group>/``.
 
     Instances behind a load balancer share it by pointing ``TTS_CACHE_DIR`` at one shared directory (NFS, a
     mounted volume): any instance serves what another one stored. Files are only ever written whole (temp file in
@@ -172,8 +225,9 @@ class TTSCache:
         return hashlib.sha256(encoded).hexdigest()
 
     def path(self, key: str) -> Path:
-        """Return the file path for ``key``. :raises ValueError: ``key`` is not 64 lower-case hex chars."""
-        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        """Return the file path for ``key``. :raises ValueError: ``key`` is not 64 lower-case hex chars, or
+        ``call/<64 hex>/<64 hex>``."""
+        if not isinstance(key, str) or not STORE_KEY_RE.fullmatch(key):
             raise ValueError("invalid TTS cache key")
         return self.directory / f"{key}.mp3"
 
@@ -208,8 +262,8 @@ class TTSCache:
         target = self.path(key)
         if not looks_like_mp3(data):
             raise ValueError("refusing to cache data that is not mp3")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem[:16]}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -223,6 +277,56 @@ class TTSCache:
             except OSError:
                 pass
             raise
+
+    def delete_group(self, group: str) -> int:
+        """Delete ``directory/call/<group>/`` (one call's personal audio); return the number of mp3 files removed.
+
+        :raises ValueError: ``group`` is not 64 lower-case hex chars. :raises OSError: the files cannot be removed.
+        """
+        if not isinstance(group, str) or not KEY_RE.fullmatch(group):
+            raise ValueError("invalid TTS call group")
+        folder = self.directory / "call" / group
+        try:
+            count = sum(1 for name in os.listdir(folder) if name.endswith(".mp3"))
+        except FileNotFoundError:
+            return 0
+        shutil.rmtree(folder, ignore_errors=False, onerror=_ignore_missing)
+        return count
+
+    def expire_calls(self, older_than_s: float) -> int:
+        """Delete the per-call files modified more than ``older_than_s`` seconds ago (and folders left empty);
+        return how many mp3 files went. :raises OSError: ``directory/call`` exists but cannot be listed."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        try:
+            groups = list(os.scandir(self.directory / "call"))
+        except FileNotFoundError:
+            return 0
+        for group in groups:
+            if not group.is_dir(follow_symlinks=False) or not KEY_RE.fullmatch(group.name):
+                continue
+            try:
+                entries = list(os.scandir(group.path))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += entry.name.endswith(".mp3")
+                except FileNotFoundError:
+                    continue
+            try:
+                os.rmdir(group.path)  # only succeeds once empty: a call still speaking keeps its folder
+            except OSError:
+                pass
+        return removed
+
+
+def _ignore_missing(function, path, exc_info) -> None:
+    """``rmtree`` error handler: a file another process removed first is not an error."""
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
 
 
 # -- synthesis -------------------------------------------------------------------------------------------------------
@@ -249,6 +353,8 @@ class OpenAISpeech:
     :param background_timeout: seconds one synthesis may take in total (also bounds :meth:`warm` per text).
     :param max_workers: synthesis threads; ``max_pending``: cap on queued/running syntheses (extra ones are dropped).
     :param max_bytes: largest accepted mp3 (bytes).
+    :param call_secret: key of the HMACs that name personal audio (the app's ``SECRET_KEY``); see
+        :meth:`key_for`.
     :raises ValueError: a non-empty ``public_base_url`` that is not absolute http(s), or a non-positive ``timeout``.
     """
 
@@ -266,6 +372,7 @@ class OpenAISpeech:
         max_workers: int = 4,
         max_pending: int = 64,
         max_bytes: int = 5 * 1024 * 1024,
+        call_secret: str = "",
     ) -> None:
         if public_base_url and not re.match(r"^https?://[^/\s]+", public_base_url):
             raise ValueError("public_base_url must be an absolute http(s) URL")
@@ -284,21 +391,35 @@ class OpenAISpeech:
         self.background_timeout = max(float(background_timeout), self.timeout)
         self.max_pending = max_pending
         self.max_bytes = max_bytes
+        self.call_secret = call_secret or ""
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tts")
         self._inflight: dict[str, concurrent.futures.Future] = {}
         self._lock = threading.Lock()
 
-    def key_for(self, text: str) -> str:
-        """Return the cache key of ``text`` with this instance's voice, model and instructions."""
+    def key_for(self, text: str, call_sid: str | None = None) -> str:
+        """Return the store key of ``text`` with this instance's voice, model and instructions.
+
+        Without ``call_sid``: the shared, content-addressed key (for fixed prompts, which carry no caller data).
+        With it: the call's personal key ``call/<group>/<key>`` (:func:`call_key`), for any text that may carry
+        caller data; the caller (:func:`callflow.twiml.render`) decides which.
+        """
+        if call_sid:
+            return call_key(self.call_secret, call_sid, text, self.voice, self.model, self.instructions)
         return TTSCache.key(text, self.voice, self.model, self.instructions)
 
     def url_for(self, key: str) -> str:
-        """Return the absolute ``<public_base_url>/tts/<key>.mp3`` URL (does not check the cache)."""
+        """Return the absolute ``<public_base_url>/tts/<key>.mp3`` URL (does not check the cache); a call's key
+        gives ``/tts/call/<group>/<key>.mp3``."""
         return f"{self.public_base_url}/tts/{key}.mp3"
 
-    def audio_url(self, text: str, *, synthesize: bool = True, timeout: float | None = None) -> str | None:
+    def audio_url(
+        self, text: str, *, synthesize: bool = True, timeout: float | None = None, call_sid: str | None = None
+    ) -> str | None:
         """Return the absolute mp3 URL for ``text`` if it is cached, or once synthesized within ``timeout`` seconds
         (default: the instance's ``timeout``; callers pass what is left of their turn's deadline).
+
+        ``call_sid`` stores the audio as that call's personal audio (:meth:`key_for`): pass it for every text that
+        may carry caller data.
 
         Returns ``None`` (the caller uses ``<Say>``) when the text is empty or over 4096 chars, when not cached and
         ``synthesize`` is False, or on any synthesis failure or timeout; a timed-out synthesis keeps running in the
@@ -308,7 +429,7 @@ class OpenAISpeech:
             text = normalize_text(text)
             if not text or len(text) > MAX_INPUT_CHARS or not self.public_base_url:
                 return None
-            key = self.key_for(text)
+            key = self.key_for(text, call_sid)
             if self.cache.has(key):
                 return self.url_for(key)
             if not synthesize:
@@ -326,14 +447,15 @@ class OpenAISpeech:
             log.warning("tts audio_url failed: %s", type(exc).__name__)
             return None
 
-    def synthesize_async(self, text: str) -> None:
+    def synthesize_async(self, text: str, *, call_sid: str | None = None) -> None:
         """Start synthesizing ``text`` in the background (bounded pool, duplicates share one job) so the next
-        :meth:`audio_url` finds it cached. Does nothing if cached, invalid or the queue is full. Never raises."""
+        :meth:`audio_url` (with the same ``call_sid``) finds it cached. Does nothing if cached, invalid or the queue
+        is full. Never raises."""
         try:
             text = normalize_text(text)
             if not text or len(text) > MAX_INPUT_CHARS:
                 return
-            key = self.key_for(text)
+            key = self.key_for(text, call_sid)
             if not self.cache.has(key):
                 self._submit(key, text, bounded=True)
         except Exception as exc:
@@ -425,7 +547,7 @@ class OpenAISpeech:
             if not looks_like_mp3(data):
                 raise _SynthesisFailed("not_mp3")
             self.cache.put(key, bytes(data))
-            log.info("tts synthesized %s in %d ms", key[:12], (time.monotonic() - started) * 1000)
+            log.info("tts synthesized %s in %d ms", short_key(key), (time.monotonic() - started) * 1000)
             return True
         except _SynthesisFailed as exc:
             reason = exc.reason
@@ -437,9 +559,54 @@ class OpenAISpeech:
             reason = "connection"
         except Exception as exc:
             reason = type(exc).__name__
-        log.warning("tts synthesis of %s failed: reason=%s after %d ms", key[:12], reason,
+        log.warning("tts synthesis of %s failed: reason=%s after %d ms", short_key(key), reason,
                     (time.monotonic() - started) * 1000)
         return False
+
+
+# -- personal audio retention -----------------------------------------------------------------------------------------
+
+
+def delete_call_audio(call_sids: Iterable[str]) -> int:
+    """Delete the personal audio of these calls from the app's TTS store (inside an app context); return how many
+    files went. Called when a call is finalized and when ``calls forget``/``calls purge`` erase calls.
+
+    Never raises: a storage failure is logged (error class only, no CallSid) and the files are left to
+    :func:`expire_call_audio`. Audio a background synthesis stores after this runs is left to it too.
+    """
+    store = current_app.extensions.get("tts_cache")
+    if store is None:
+        return 0
+    secret = current_app.config.get("SECRET_KEY") or ""
+    removed = 0
+    for sid in call_sids:
+        try:
+            removed += store.delete_group(call_group(secret, sid))
+        except Exception as exc:
+            log.warning("tts call audio not deleted: %s", type(exc).__name__)
+    return removed
+
+
+def expire_call_audio(older_than_s: float | None = None) -> int:
+    """Delete every call's personal audio stored more than ``older_than_s`` seconds ago (default
+    ``TTS_CALL_AUDIO_MAX_AGE_S``, 14,400 s: Twilio's default and largest call ``timeLimit`` is 4 hours, so no call
+    still speaking loses a prompt); return how many files went. Catches what :func:`delete_call_audio` missed: a
+    failed deletion, a changed ``SECRET_KEY``, a synthesis that finished after the call ended. Never raises.
+    https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource (``TimeLimit``)
+    """
+    store = current_app.extensions.get("tts_cache")
+    if store is None:
+        return 0
+    if older_than_s is None:
+        older_than_s = float(current_app.config.get("TTS_CALL_AUDIO_MAX_AGE_S") or 14_400)
+    try:
+        removed = store.expire_calls(older_than_s)
+    except Exception as exc:
+        log.warning("tts call audio expiry failed: %s", type(exc).__name__)
+        return 0
+    if removed:
+        log.info("tts call audio expired: %d files", removed)
+    return removed
 
 
 # -- route ---------------------------------------------------------------------------------------------------------
@@ -470,18 +637,39 @@ def audio(key: str):
         if not cache.has(key):
             abort(404)
         return _cacheable(Response(status=304), key)
+    return _cacheable(_send(cache, key, etag=key, max_age=CACHE_MAX_AGE), key)
+
+
+@bp.get("/tts/call/<group>/<key>.mp3")
+def call_audio(group: str, key: str):
+    """Serve one call's personal mp3 (``call/<group>/<key>``, see :func:`call_key`) for Twilio ``<Play>``.
+
+    Like :func:`audio`, but ``Cache-Control: private, no-store`` and no ETag: the file is deleted when the call
+    ends, and no proxy should keep a caller's name or email read-back. 404 unless both parts are 64 lower-case hex
+    chars and the file is stored; 503 if the storage fails; ``Range`` → 206.
+    """
+    if not (KEY_RE.fullmatch(group) and KEY_RE.fullmatch(key)):
+        abort(404)
+    response = _send(current_app.extensions["tts_cache"], f"{CALL_PREFIX}{group}/{key}", etag=False, max_age=None)
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response
+
+
+def _send(cache: TTSStore, key: str, *, etag: str | bool, max_age: int | None) -> Response:
+    """The ``audio/mpeg`` response for a store key (Range supported); aborts with 404 if missing, 503 on failure."""
     try:
         source = cache.source(key)
     except (ValueError, FileNotFoundError):
         abort(404)
     except OSError as exc:  # TTSStorageError from a bucket, or an unreadable shared directory
-        log.warning("tts serve of %s failed: %s", key[:12], type(exc).__name__)
+        log.warning("tts serve of %s failed: %s", short_key(key), type(exc).__name__)
         abort(503)
     if source is None:
         abort(404)
     body = source if isinstance(source, Path) else io.BytesIO(source)
     try:
-        response = send_file(body, mimetype="audio/mpeg", conditional=True, etag=key, max_age=CACHE_MAX_AGE)
+        response = send_file(body, mimetype="audio/mpeg", conditional=True, etag=etag, max_age=max_age)
     except FileNotFoundError:  # removed between source() and open
         abort(404)
-    return _cacheable(response, key)
+    return response

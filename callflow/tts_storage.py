@@ -41,6 +41,9 @@ import os
 import re
 import threading
 import time
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from typing import Mapping
@@ -48,10 +51,15 @@ from typing import Mapping
 from cachetools import TTLCache
 
 from .tts import CACHE_CONTROL
+from .tts import CALL_PREFIX
 from .tts import KEY_RE
+from .tts import NO_STORE
+from .tts import STORE_KEY_RE
 from .tts import TTSCache
 from .tts import TTSStorageError
+from .tts import is_call_key
 from .tts import looks_like_mp3
+from .tts import short_key
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +75,7 @@ class S3TTSCache:
     """The TTS mp3 cache in an S3-compatible bucket: object ``<prefix><key>.mp3`` per key, shared by every instance.
 
     Same interface as :class:`callflow.tts.TTSCache` (:class:`callflow.tts.TTSStore`): static :meth:`key`,
-    :meth:`has`, :meth:`put`, :meth:`get`, :meth:`source`.
+    :meth:`has`, :meth:`put`, :meth:`get`, :meth:`source`, :meth:`delete_group`, :meth:`expire_calls`.
 
     Latency and failure rules, so a slow or broken bucket never stalls a call turn:
 
@@ -90,6 +98,8 @@ class S3TTSCache:
     Permissions: ``s3:GetObject``, ``s3:PutObject`` on the prefix and ``s3:ListBucket`` on the bucket. Without
     ListBucket, S3 answers 403 instead of 404 for a missing key, which reads as a failure (logged ``403``, cool-down)
     on every new prompt: https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html#API_HeadObject_RequestSyntax
+    ``s3:DeleteObject`` on the prefix deletes calls' personal audio (``<prefix>call/``, :meth:`delete_group`,
+    :meth:`expire_calls`); without it that audio stays until a bucket lifecycle rule expires it.
 
     :param bucket: bucket name (must exist; this class never creates it).
     :param prefix: object key "folder", e.g. ``"tts/"``; surrounding slashes are normalised (``"tts"`` and
@@ -188,10 +198,15 @@ class S3TTSCache:
 
     # -- helpers -----------------------------------------------------------------------------------------------------
     def object_key(self, key: str) -> str:
-        """Return the object key ``<prefix><key>.mp3``. :raises ValueError: ``key`` is not 64 lower-case hex."""
-        if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        """Return the object key ``<prefix><key>.mp3`` (``<prefix>call/<group>/<key>.mp3`` for a call's personal
+        audio). :raises ValueError: ``key`` is not a store key (:data:`callflow.tts.STORE_KEY_RE`)."""
+        if not isinstance(key, str) or not STORE_KEY_RE.fullmatch(key):
             raise ValueError("invalid TTS cache key")
         return f"{self.prefix}{key}.mp3"
+
+    def _local_for(self, key: str) -> TTSCache | None:
+        """The per-instance copy, never for personal audio: another instance could not delete it."""
+        return None if is_call_key(key) else self.local
 
     @property
     def available(self) -> bool:
@@ -222,7 +237,7 @@ class S3TTSCache:
         name = type(exc).__name__
         code = self._error_code(exc)
         detail = f"{name} {code}" if code and code != name else name
-        log.warning("tts s3 %s of %s failed: %s", operation, key[:12], detail)
+        log.warning("tts s3 %s of %s failed: %s", operation, short_key(key), detail)
         return TTSStorageError(f"S3 {operation} failed: {detail}")
 
     def _check_available(self, operation: str) -> None:
@@ -243,7 +258,8 @@ class S3TTSCache:
             return False
         if not self.available:
             return False
-        if self._is_known(key) or (self.local is not None and self.local.has(key)):
+        local = self._local_for(key)
+        if self._is_known(key) or (local is not None and local.has(key)):
             return True
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=name)
@@ -264,6 +280,7 @@ class S3TTSCache:
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` as ``<prefix><key>.mp3`` with ``Content-Type: audio/mpeg`` and ``Cache-Control: public,
         max-age=31536000, immutable`` (one PutObject, atomic for readers), then in the local copy if configured.
+        A call's personal audio gets ``Cache-Control: private, no-store`` and no local copy.
 
         :raises ValueError: malformed key, or ``data`` does not look like mp3 (nothing is sent).
         :raises TTSStorageError: the bucket failed or timed out, or is cooling down after a failure.
@@ -275,7 +292,8 @@ class S3TTSCache:
         self._check_available("put")
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=name, Body=data, ContentType="audio/mpeg", CacheControl=CACHE_CONTROL
+                Bucket=self.bucket, Key=name, Body=data, ContentType="audio/mpeg",
+                CacheControl=NO_STORE if is_call_key(key) else CACHE_CONTROL,
             )
         except Exception as exc:
             raise self._failed("put", key, exc) from None
@@ -292,9 +310,10 @@ class S3TTSCache:
             name = self.object_key(key)
         except ValueError:
             return None
-        if self.local is not None:
+        local = self._local_for(key)
+        if local is not None:
             try:
-                data = self.local.get(key)
+                data = local.get(key)
             except OSError:
                 data = None
             if data:
@@ -305,7 +324,7 @@ class S3TTSCache:
             body = response["Body"]
             try:
                 if int(response.get("ContentLength") or 0) > self.max_bytes:
-                    log.warning("tts s3 object %s is over %d bytes, not served", key[:12], self.max_bytes)
+                    log.warning("tts s3 object %s is over %d bytes, not served", short_key(key), self.max_bytes)
                     return None
                 data = body.read(self.max_bytes + 1)
             finally:
@@ -318,7 +337,7 @@ class S3TTSCache:
         except Exception as exc:
             raise self._failed("get", key, exc) from None
         if not data or len(data) > self.max_bytes or not looks_like_mp3(data):
-            log.warning("tts s3 object %s is not a playable mp3, not served", key[:12])
+            log.warning("tts s3 object %s is not a playable mp3, not served", short_key(key))
             self._forget(key)
             return None
         self._remember(key)
@@ -330,8 +349,9 @@ class S3TTSCache:
 
         :raises TTSStorageError: the bucket failed or timed out.
         """
-        if self.local is not None and self.local.has(key):
-            return self.local.path(key)
+        local = self._local_for(key)
+        if local is not None and local.has(key):
+            return local.path(key)
         data = self.get(key)
         if data is None:
             return None
@@ -341,14 +361,65 @@ class S3TTSCache:
 
     def _store_local(self, key: str, data: bytes) -> bool:
         """Best-effort write of the local copy; True if it is there."""
-        if self.local is None:
+        if self._local_for(key) is None:
             return False
         try:
             self.local.put(key, data)
             return True
         except (OSError, ValueError) as exc:
-            log.warning("tts local copy of %s failed: %s", key[:12], type(exc).__name__)
+            log.warning("tts local copy of %s failed: %s", short_key(key), type(exc).__name__)
             return False
+
+    def delete_group(self, group: str) -> int:
+        """Delete one call's personal audio: every object under ``<prefix>call/<group>/`` (ListObjectsV2, then
+        DeleteObjects by 1,000); return how many objects went.
+
+        :raises ValueError: ``group`` is not 64 lower-case hex chars.
+        :raises TTSStorageError: the bucket failed, timed out or refused a key (needs ``s3:DeleteObject``).
+        """
+        if not isinstance(group, str) or not KEY_RE.fullmatch(group):
+            raise ValueError("invalid TTS call group")
+        folder = f"{self.prefix}{CALL_PREFIX}{group}/"
+        return self._delete_listed(folder, cutoff=None, label=f"{CALL_PREFIX}{group[:12]}")
+
+    def expire_calls(self, older_than_s: float) -> int:
+        """Delete every object under ``<prefix>call/`` whose ``LastModified`` is more than ``older_than_s`` seconds
+        ago; return how many went. :raises TTSStorageError: the bucket failed or timed out."""
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
+        return self._delete_listed(f"{self.prefix}{CALL_PREFIX}", cutoff=cutoff, label=f"{CALL_PREFIX}*")
+
+    def _delete_listed(self, folder: str, cutoff: datetime | None, label: str) -> int:
+        """Delete the ``*.mp3`` objects under ``folder`` (only those modified before ``cutoff``, if given).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html (at most 1,000 keys a request)
+
+        A failure does not start the cool-down: a missing ``s3:DeleteObject`` permission must not turn the
+        prompts of calls still running into ``<Say>``."""
+        self._check_available("delete")
+        removed = 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)
+            for page in pages:
+                names = [
+                    item["Key"] for item in page.get("Contents") or ()
+                    if item["Key"].endswith(".mp3") and (cutoff is None or item["LastModified"] < cutoff)
+                ]
+                if not names:
+                    continue
+                result = self.client.delete_objects(  # a page lists at most 1,000 keys: one request
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": n} for n in names], "Quiet": True}
+                )
+                if result.get("Errors"):
+                    raise RuntimeError(f"{len(result['Errors'])} objects not deleted: {result['Errors'][0].get('Code')}")
+                removed += len(names)
+                for name in names:
+                    self._forget(name[len(self.prefix):-len(".mp3")])
+        except Exception as exc:
+            name = type(exc).__name__
+            code = self._error_code(exc)
+            detail = f"{name} {code}" if code and code != name else name
+            log.warning("tts s3 delete of %s failed: %s", label, detail)
+            raise TTSStorageError(f"S3 delete failed: {detail}") from None
+        return removed
 
     def __repr__(self) -> str:
         return f"S3TTSCache(bucket={self.bucket!r}, prefix={self.prefix!r}, endpoint_url={self.endpoint_url!r})"

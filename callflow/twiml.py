@@ -36,16 +36,26 @@ def format_hints(phrases: Iterable[str], limit: int = 100) -> str | None:
     return ",".join(seen.values()) or None
 
 
-def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None) -> None:
+def _audio_scope(text: str, call_sid: str | None) -> dict:
+    """``audio_url``'s keyword for ``text``: fixed prompts share one cache entry; anything else may carry caller
+    data, so its audio belongs to the call (deleted when the call ends), or is not synthesized without a call."""
+    if text in _FIXED:
+        return {}
+    return {"call_sid": call_sid} if call_sid else None
+
+
+def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None,
+           call_sid: str | None = None) -> None:
     text = text[:MAX_SAY_CHARS]
     url = None
     try:
-        if speech is None:
+        scope = _audio_scope(text, call_sid)
+        if speech is None or scope is None:
             url = None
         elif deadline is None:
-            url = speech.audio_url(text)
+            url = speech.audio_url(text, **scope)
         else:
-            url = speech.audio_url(text, timeout=max(0.0, deadline - time.monotonic()))
+            url = speech.audio_url(text, timeout=max(0.0, deadline - time.monotonic()), **scope)
     except Exception:  # speech is an optional nicety: <Say> always works
         url = None
     if url:
@@ -65,8 +75,13 @@ def render(
     hints: str | None = None,
     timeout_s: int = 6,
     deadline: float | None = None,
+    call_sid: str | None = None,
 ) -> str:
     """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup.
+
+    Audio (``<Play>``): a fixed prompt (:data:`~callflow.prompts.FIXED_PROMPTS`) uses the shared cache; any other
+    text may carry caller data and is stored as ``call_sid``'s personal audio (deleted when the call ends, see
+    :mod:`callflow.tts`), or spoken with ``<Say>`` when no ``call_sid`` is given.
 
     ``deadline`` (``time.monotonic()`` seconds) bounds how long audio synthesis may take;
     every prompt's synthesis starts at once, so their waits overlap. A ``speech`` provider
@@ -85,7 +100,7 @@ def render(
             _ACTION_SLOT, escape(action_url, {'"': "&quot;"})
         )
     return _render(prompts, listen=listen, action_url=action_url, speech=speech, voice=voice,
-                   language=language, hints=hints, timeout_s=timeout_s, deadline=deadline)
+                   language=language, hints=hints, timeout_s=timeout_s, deadline=deadline, call_sid=call_sid)
 
 
 _ACTION_SLOT = "callflow-action-url-slot"
@@ -114,11 +129,14 @@ def _render(
     hints: str | None,
     timeout_s: int,
     deadline: float | None,
+    call_sid: str | None = None,
 ) -> str:
     prefetch = getattr(speech, "synthesize_async", None)
     if prefetch is not None and len(prompts) > 1:
         for text in prompts:
-            prefetch(text[:MAX_SAY_CHARS])
+            scope = _audio_scope(text[:MAX_SAY_CHARS], call_sid)
+            if scope is not None:
+                prefetch(text[:MAX_SAY_CHARS], **scope)
     response = VoiceResponse()
     if listen:
         gather = Gather(
@@ -134,12 +152,14 @@ def _render(
             **({"hints": hints} if hints else {}),
         )
         for text in prompts:
-            _speak(gather, text, speech=speech, voice=voice, language=language, deadline=deadline)
+            _speak(gather, text, speech=speech, voice=voice, language=language, deadline=deadline,
+                   call_sid=call_sid)
         response.append(gather)
         response.redirect(action_url, method="POST")
     else:
         for text in prompts:
-            _speak(response, text, speech=speech, voice=voice, language=language, deadline=deadline)
+            _speak(response, text, speech=speech, voice=voice, language=language, deadline=deadline,
+                   call_sid=call_sid)
         response.hangup()
     return str(response)
 

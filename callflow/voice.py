@@ -30,6 +30,7 @@ from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech
 from .extensions import db
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_record
+from .tts import delete_call_audio
 from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
         hints=_hints(call.state) if reply.listen else None,
         timeout_s=cfg["GATHER_TIMEOUT_S"],
         deadline=time.monotonic() + max(0.3, TURN_BUDGET_S - (time.perf_counter() - started)),
+        call_sid=call.call_sid,
     )
 
 
@@ -342,8 +344,11 @@ def status():
         return EMPTY_TWIML
 
     try:
-        return twiml_response(_with_retries(step, autocommit=autocommit))
+        document = _with_retries(step, autocommit=autocommit)
     except (SQLAlchemyError, StaleCall):
         db.session.rollback()
         log.exception("database error in the status callback")
         return twiml_response(EMPTY_TWIML, status=503)
+    if call_status in TERMINAL_STATUSES:
+        delete_call_audio([sid])  # the call is over: its name and email read-back audio go (never raises)
+    return twiml_response(document)

@@ -511,3 +511,52 @@ def test_create_app_picks_the_backend(tmp_path, moto_endpoint, bucket):
 
     app = create_app({**config, "TTS_STORAGE": "dir"})
     assert isinstance(app.extensions["tts_cache"], TTSCache)
+
+
+# -- a call's personal audio in the bucket -------------------------------------------------------------------------
+
+
+def _call_key(group: str, n: int) -> str:
+    return f"call/{group}/{str(n) * 64}"
+
+
+def test_personal_audio_is_private_and_has_no_local_copy(moto_endpoint, bucket, s3, tmp_path):
+    cache = _cache(moto_endpoint, bucket, local_dir=tmp_path / "local")
+    group = "a" * 64
+    key = _call_key(group, 1)
+    cache.put(key, silent_mp3(3))
+    head = s3.head_object(Bucket=bucket, Key=f"tts/{key}.mp3")
+    assert head["CacheControl"] == "private, no-store" and head["ContentType"] == "audio/mpeg"
+    assert cache.has(key) and cache.get(key) == silent_mp3(3)
+    with _route_client(cache).get(f"/tts/{key}.mp3") as served:
+        assert served.status_code == 200 and served.data == silent_mp3(3)
+        assert "no-store" in served.headers["Cache-Control"] and "ETag" not in served.headers
+    # no per-instance copy that another instance's deletion could not reach
+    assert not (tmp_path / "local" / "call").exists()
+
+
+def test_delete_group_and_expiry_in_the_bucket(moto_endpoint, bucket, s3):
+    cache = _cache(moto_endpoint, bucket)
+    a, b = "a" * 64, "b" * 64
+    for key in (_call_key(a, 1), _call_key(a, 2), _call_key(b, 3), KEY):
+        cache.put(key, silent_mp3(2))
+    s3.put_object(Bucket=bucket, Key=f"tts/call/{a}/notes.txt", Body=b"left alone")  # not ours: not an mp3
+    deletes = _count_calls(cache, "DeleteObjects")
+    assert cache.delete_group(a) == 2
+    assert len(deletes) == 1
+    assert not cache.has(_call_key(a, 1))  # the per-process memory of existing keys forgot it too
+    assert sorted(_keys(s3, bucket)) == sorted([f"tts/call/{a}/notes.txt", f"tts/{_call_key(b, 3)}.mp3", f"tts/{KEY}.mp3"])
+    assert cache.delete_group(a) == 0
+    with pytest.raises(ValueError):
+        cache.delete_group("x" * 64)
+    assert cache.expire_calls(3600) == 0  # written just now
+    assert cache.expire_calls(-60) == 1  # everything under call/ is "older" than a cutoff in the future
+    assert sorted(_keys(s3, bucket)) == sorted([f"tts/call/{a}/notes.txt", f"tts/{KEY}.mp3"])  # shared audio stays
+
+
+def test_failed_delete_raises_without_cooling_the_bucket_down(cache, s3, bucket, caplog):
+    s3.delete_bucket(Bucket=bucket)
+    with pytest.raises(TTSStorageError):
+        cache.delete_group("d" * 64)
+    assert cache.available  # prompts of calls still running keep their audio
+    assert "tts s3 delete of call/dddddddddddd failed: NoSuchBucket" in caplog.text

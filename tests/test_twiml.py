@@ -59,3 +59,35 @@ def test_only_fixed_prompts_are_cached_never_caller_data():
     twiml.render([fixed.GREETING, fixed.ASK_NAME], listen=True, action_url="/voice/gather?t=1", speech=SaySpeech(), voice="v")
     twiml.render([fixed.GREETING, fixed.ASK_NAME], listen=True, action_url="/voice/gather?t=5", speech=SaySpeech(), voice="v")
     assert twiml._said.cache_info().currsize == 1 and twiml._said.cache_info().hits == 1
+
+
+class _Recorder:
+    """A speech provider that has audio for everything and records how it was asked."""
+
+    def __init__(self):
+        self.asked: list[tuple[str, str | None]] = []
+        self.prefetched: list[tuple[str, str | None]] = []
+
+    def audio_url(self, text: str, *, timeout: float | None = None, call_sid: str | None = None) -> str:
+        self.asked.append((text, call_sid))
+        return f"https://cf.example.test/tts/{len(self.asked)}.mp3"
+
+    def synthesize_async(self, text: str, *, call_sid: str | None = None) -> None:
+        self.prefetched.append((text, call_sid))
+
+
+@pytest.mark.parametrize("call_sid", ["CA" + "1" * 32, None])
+def test_caller_data_is_never_shared_audio(call_sid):
+    """Fixed prompts use the shared cache; any other text is the call's own audio, or <Say> without a call."""
+    speech = _Recorder()
+    document = twiml.render([fixed.EMAIL_CONFIRMED, "Thanks, Jane.", fixed.HOW_CAN_I_HELP], listen=True,
+                            action_url="/voice/gather?t=2", speech=speech, voice="Polly.Joanna-Neural",
+                            deadline=None, call_sid=call_sid)
+    root = ET.fromstring(document)
+    if call_sid:
+        expected = [(fixed.EMAIL_CONFIRMED, None), ("Thanks, Jane.", call_sid), (fixed.HOW_CAN_I_HELP, None)]
+        assert speech.asked == speech.prefetched == expected
+        assert len(list(root.iter("Play"))) == 3 and not list(root.iter("Say"))
+    else:
+        assert speech.asked == speech.prefetched == [(fixed.EMAIL_CONFIRMED, None), (fixed.HOW_CAN_I_HELP, None)]
+        assert [s.text for s in root.iter("Say")] == ["Thanks, Jane."]
