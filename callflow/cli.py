@@ -141,6 +141,31 @@ def tts_warm() -> None:
     click.echo("tts warm: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+@tts_cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def tts_prune(dry_run: bool) -> None:
+    """Delete shared cached audio that is not a fixed prompt in the current voice, model and instructions.
+
+    Clears audio of old prompt wordings or voices, and audio with caller data that versions before per-call
+    audio stored in the shared cache. Per-call audio is deleted when its call ends (and expired by the tickets
+    worker). With TTS_S3_LOCAL_DIR, run it on every instance to clear each local copy.
+    """
+    from .prompts import FIXED_PROMPTS
+    from .tts import TTSCache
+
+    cfg = current_app.config
+    keep = {
+        TTSCache.key(text, cfg["OPENAI_TTS_VOICE"], cfg["OPENAI_TTS_MODEL"], cfg["OPENAI_TTS_INSTRUCTIONS"])
+        for text in FIXED_PROMPTS
+    }
+    try:
+        count = current_app.extensions["tts_cache"].prune_shared(keep, dry_run=dry_run)
+    except OSError as exc:
+        raise click.ClickException(f"the TTS store failed: {type(exc).__name__}") from exc
+    click.echo(f"tts prune: {'would delete' if dry_run else 'deleted'} {count} shared audio files; "
+               f"{len(keep)} fixed prompts kept")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app."""
     from .privacy import calls_cli

@@ -201,6 +201,11 @@ class TTSStore(Protocol):
         :raises OSError: storage failure."""
         ...
 
+    def prune_shared(self, keep: set[str], dry_run: bool = False) -> int:
+        """Delete every shared (content-addressed) mp3 whose key is not in ``keep``; return how many went (or would
+        go, on ``dry_run``). :raises OSError: storage failure."""
+        ...
+
 
 class TTSCache:
     """Content-addressed mp3 files, one per key, in ``directory`` (``<instance>/tts`` by default in the app); a
@@ -320,6 +325,28 @@ class TTSCache:
                 os.rmdir(group.path)  # only succeeds once empty: a call still speaking keeps its folder
             except OSError:
                 pass
+        return removed
+
+
+    def prune_shared(self, keep: set[str], dry_run: bool = False) -> int:
+        """Delete the shared ``<key>.mp3`` files of ``directory`` whose key is not in ``keep`` (per-call audio is
+        left to :meth:`expire_calls`); return how many went, or would go on ``dry_run``.
+        :raises OSError: the directory exists but cannot be listed, or a file cannot be removed."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            key = entry.name[: -len(".mp3")]
+            if not entry.name.endswith(".mp3") or not KEY_RE.fullmatch(key) or key in keep:
+                continue
+            if not dry_run:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue
+            removed += 1
         return removed
 
 

@@ -388,6 +388,36 @@ class S3TTSCache:
         cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
         return self._delete_listed(f"{self.prefix}{CALL_PREFIX}", cutoff=cutoff, label=f"{CALL_PREFIX}*")
 
+    def prune_shared(self, keep: set[str], dry_run: bool = False) -> int:
+        """Delete the shared objects ``<prefix><key>.mp3`` whose key is not in ``keep`` (objects under
+        ``<prefix>call/`` are left to :meth:`expire_calls`), and the same files of this instance's local copy;
+        return how many objects went (or would go, on ``dry_run``). :raises TTSStorageError: the bucket failed."""
+        self._check_available("prune")
+        stale: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
+            )
+            for page in pages:
+                for item in page.get("Contents") or ():
+                    key = item["Key"][len(self.prefix): -len(".mp3")]
+                    if item["Key"].endswith(".mp3") and KEY_RE.fullmatch(key) and key not in keep:
+                        stale.append(item["Key"])
+            for start in range(0, 0 if dry_run else len(stale), 1000):
+                batch = stale[start:start + 1000]
+                result = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": n} for n in batch], "Quiet": True}
+                )
+                if result.get("Errors"):
+                    raise RuntimeError(f"{len(result['Errors'])} objects not deleted: {result['Errors'][0].get('Code')}")
+                for name in batch:
+                    self._forget(name[len(self.prefix): -len(".mp3")])
+        except Exception as exc:
+            raise self._failed("prune", "*", exc) from None
+        if self.local is not None:
+            self.local.prune_shared(keep, dry_run=dry_run)
+        return len(stale)
+
     def _delete_listed(self, folder: str, cutoff: datetime | None, label: str) -> int:
         """Delete the ``*.mp3`` objects under ``folder`` (only those modified before ``cutoff``, if given).
         https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html (at most 1,000 keys a request)

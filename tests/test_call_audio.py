@@ -225,3 +225,26 @@ def test_directory_store_groups_and_expiry(tmp_path):
     assert not (tmp_path / "tts" / "call" / b).exists()  # emptied, so removed
     assert store.has(f"call/{a}/{'5' * 64}") and store.has("4" * 64)  # recent, and shared: kept
     assert TTSCache(tmp_path / "none").expire_calls(0) == 0 and TTSCache(tmp_path / "none").delete_group(a) == 0
+
+
+def test_tts_prune_clears_shared_audio_that_is_not_a_fixed_prompt(tts_app):
+    """Audio with caller data that an older version put in the shared cache (content-addressed, so a guessed
+    text could be tested against the route) goes; fixed prompts and running calls' audio stay."""
+    client = tts_app.test_client()
+    caller = Caller(client)
+    start_to_readback(caller)
+    speech = tts_app.extensions["speech"]
+    legacy = speech.key_for("Thanks, Jane Doe.")
+    TTSCache(tts_dir(tts_app)).put(legacy, silent_mp3())
+    assert client.get(f"/tts/{legacy}.mp3").status_code == 200
+    fixed_before = shared_keys(tts_app) - {legacy}
+    assert fixed_before
+    runner = tts_app.test_cli_runner()
+    dry = runner.invoke(args=["tts", "prune", "--dry-run"])
+    assert dry.exit_code == 0 and "would delete 1 shared audio files" in dry.output
+    assert legacy in shared_keys(tts_app)
+    result = runner.invoke(args=["tts", "prune"])
+    assert result.exit_code == 0, result.output
+    assert f"deleted 1 shared audio files; {len(prompts.FIXED_PROMPTS)} fixed prompts kept" in result.output
+    assert client.get(f"/tts/{legacy}.mp3").status_code == 404
+    assert shared_keys(tts_app) == fixed_before and len(call_files(tts_app, caller.call_sid)) == 2

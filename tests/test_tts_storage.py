@@ -560,3 +560,17 @@ def test_failed_delete_raises_without_cooling_the_bucket_down(cache, s3, bucket,
         cache.delete_group("d" * 64)
     assert cache.available  # prompts of calls still running keep their audio
     assert "tts s3 delete of call/dddddddddddd failed: NoSuchBucket" in caplog.text
+
+
+def test_prune_shared_keeps_fixed_prompts_and_call_audio(moto_endpoint, bucket, s3, tmp_path):
+    cache = _cache(moto_endpoint, bucket, local_dir=tmp_path / "local")
+    keep, stale = TTSCache.key("Kept", "alloy", "m"), TTSCache.key("Old wording", "alloy", "m")
+    call = _call_key("e" * 64, 7)
+    for key in (keep, stale, call):
+        cache.put(key, silent_mp3(2))
+    assert (tmp_path / "local" / f"{stale}.mp3").exists()
+    assert cache.prune_shared({keep}, dry_run=True) == 1 and len(_keys(s3, bucket)) == 3
+    assert cache.prune_shared({keep}) == 1
+    assert sorted(_keys(s3, bucket)) == sorted([f"tts/{keep}.mp3", f"tts/{call}.mp3"])
+    assert not (tmp_path / "local" / f"{stale}.mp3").exists() and (tmp_path / "local" / f"{keep}.mp3").exists()
+    assert not cache.has(stale)
