@@ -46,6 +46,7 @@ from datetime import timedelta
 from datetime import timezone
 from pathlib import Path
 from typing import Any
+from typing import Callable
 from typing import Mapping
 
 from cachetools import TTLCache
@@ -372,77 +373,60 @@ class S3TTSCache:
 
     def delete_group(self, group: str) -> int:
         """Delete one call's personal audio: every object under ``<prefix>call/<group>/`` (ListObjectsV2, then
-        DeleteObjects by 1,000); return how many objects went.
+        DeleteObjects per page of 1,000); return how many objects went.
 
         :raises ValueError: ``group`` is not 64 lower-case hex chars.
         :raises TTSStorageError: the bucket failed, timed out or refused a key (needs ``s3:DeleteObject``).
         """
         if not isinstance(group, str) or not KEY_RE.fullmatch(group):
             raise ValueError("invalid TTS call group")
-        folder = f"{self.prefix}{CALL_PREFIX}{group}/"
-        return self._delete_listed(folder, cutoff=None, label=f"{CALL_PREFIX}{group[:12]}")
+        return self._delete_listed(f"{CALL_PREFIX}{group}/", lambda item: True, label=f"{CALL_PREFIX}{group[:12]}")
 
     def expire_calls(self, older_than_s: float) -> int:
         """Delete every object under ``<prefix>call/`` whose ``LastModified`` is more than ``older_than_s`` seconds
         ago; return how many went. :raises TTSStorageError: the bucket failed or timed out."""
         cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
-        return self._delete_listed(f"{self.prefix}{CALL_PREFIX}", cutoff=cutoff, label=f"{CALL_PREFIX}*")
+        return self._delete_listed(CALL_PREFIX, lambda item: item["LastModified"] < cutoff, label=f"{CALL_PREFIX}*")
 
     def prune_shared(self, keep: set[str], dry_run: bool = False) -> int:
         """Delete the shared objects ``<prefix><key>.mp3`` whose key is not in ``keep`` (objects under
         ``<prefix>call/`` are left to :meth:`expire_calls`), and the same files of this instance's local copy;
         return how many objects went (or would go, on ``dry_run``). :raises TTSStorageError: the bucket failed."""
-        self._check_available("prune")
-        stale: list[str] = []
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
-            )
-            for page in pages:
-                for item in page.get("Contents") or ():
-                    key = item["Key"][len(self.prefix): -len(".mp3")]
-                    if item["Key"].endswith(".mp3") and KEY_RE.fullmatch(key) and key not in keep:
-                        stale.append(item["Key"])
-            for start in range(0, 0 if dry_run else len(stale), 1000):
-                batch = stale[start:start + 1000]
-                result = self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": n} for n in batch], "Quiet": True}
-                )
-                if result.get("Errors"):
-                    raise RuntimeError(f"{len(result['Errors'])} objects not deleted: {result['Errors'][0].get('Code')}")
-                for name in batch:
-                    self._forget(name[len(self.prefix): -len(".mp3")])
-        except Exception as exc:
-            raise self._failed("prune", "*", exc) from None
+
+        def stale(item: dict) -> bool:
+            key = item["Key"][len(self.prefix): -len(".mp3")]
+            return bool(KEY_RE.fullmatch(key)) and key not in keep
+
+        count = self._delete_listed("", stale, label="shared audio", top_level=True, dry_run=dry_run)
         if self.local is not None:
             self.local.prune_shared(keep, dry_run=dry_run)
-        return len(stale)
+        return count
 
-    def _delete_listed(self, folder: str, cutoff: datetime | None, label: str) -> int:
-        """Delete the ``*.mp3`` objects under ``folder`` (only those modified before ``cutoff``, if given).
-        https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html (at most 1,000 keys a request)
+    def _delete_listed(self, folder: str, wanted: Callable[[dict], bool], *, label: str, top_level: bool = False,
+                       dry_run: bool = False) -> int:
+        """Delete the ``*.mp3`` objects under ``<prefix><folder>`` (only its top level with ``top_level``) for
+        which ``wanted(listed_item)`` is true; return how many went (would go, on ``dry_run``).
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html (at most 1,000 keys a request;
+        a ListObjectsV2 page has at most 1,000)
 
         A failure does not start the cool-down: a missing ``s3:DeleteObject`` permission must not turn the
-        prompts of calls still running into ``<Say>``."""
+        prompts of calls still running into ``<Say>``. :raises TTSStorageError: on any failure."""
         self._check_available("delete")
         removed = 0
+        listing = {"Bucket": self.bucket, "Prefix": f"{self.prefix}{folder}", **({"Delimiter": "/"} if top_level else {})}
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)
-            for page in pages:
-                names = [
-                    item["Key"] for item in page.get("Contents") or ()
-                    if item["Key"].endswith(".mp3") and (cutoff is None or item["LastModified"] < cutoff)
-                ]
-                if not names:
-                    continue
-                result = self.client.delete_objects(  # a page lists at most 1,000 keys: one request
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": n} for n in names], "Quiet": True}
-                )
-                if result.get("Errors"):
-                    raise RuntimeError(f"{len(result['Errors'])} objects not deleted: {result['Errors'][0].get('Code')}")
+            for page in self.client.get_paginator("list_objects_v2").paginate(**listing):
+                names = [item["Key"] for item in page.get("Contents") or ()
+                         if item["Key"].endswith(".mp3") and wanted(item)]
+                if names and not dry_run:
+                    result = self.client.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": [{"Key": n} for n in names], "Quiet": True}
+                    )
+                    if result.get("Errors"):
+                        raise RuntimeError(f"{len(result['Errors'])} not deleted: {result['Errors'][0].get('Code')}")
+                    for name in names:
+                        self._forget(name[len(self.prefix): -len(".mp3")])
                 removed += len(names)
-                for name in names:
-                    self._forget(name[len(self.prefix):-len(".mp3")])
         except Exception as exc:
             name = type(exc).__name__
             code = self._error_code(exc)
