@@ -614,10 +614,14 @@ def delete_call_audio(call_sids: Iterable[str]) -> int:
     return removed
 
 
+#: Smallest age (seconds) :func:`expire_call_audio` deletes at, whatever the setting says.
+MIN_CALL_AUDIO_AGE_S = 60.0
+
+
 def expire_call_audio(older_than_s: float | None = None) -> int:
     """Delete every call's personal audio stored more than ``older_than_s`` seconds ago (default
     ``TTS_CALL_AUDIO_MAX_AGE_S``, 14,400 s: Twilio's default and largest call ``timeLimit`` is 4 hours, so no call
-    still speaking loses a prompt); return how many files went. Catches what :func:`delete_call_audio` missed: a
+    still speaking loses a prompt; never under 60 s); return how many files went. Catches what :func:`delete_call_audio` missed: a
     failed deletion, a changed ``SECRET_KEY``, a synthesis that finished after the call ended. Never raises.
     https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource (``TimeLimit``)
     """
@@ -626,6 +630,7 @@ def expire_call_audio(older_than_s: float | None = None) -> int:
         return 0
     if older_than_s is None:
         older_than_s = float(current_app.config.get("TTS_CALL_AUDIO_MAX_AGE_S") or 14_400)
+    older_than_s = max(MIN_CALL_AUDIO_AGE_S, older_than_s)  # never a prompt Twilio has not fetched yet
     try:
         removed = store.expire_calls(older_than_s)
     except Exception as exc:

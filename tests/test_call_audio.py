@@ -248,3 +248,18 @@ def test_tts_prune_clears_shared_audio_that_is_not_a_fixed_prompt(tts_app):
     assert f"deleted 1 shared audio files; {len(prompts.FIXED_PROMPTS)} fixed prompts kept" in result.output
     assert client.get(f"/tts/{legacy}.mp3").status_code == 404
     assert shared_keys(tts_app) == fixed_before and len(call_files(tts_app, caller.call_sid)) == 2
+
+
+def test_expiry_never_takes_audio_just_made(tts_app):
+    """A zero or negative TTS_CALL_AUDIO_MAX_AGE_S must not delete a prompt before Twilio fetched it."""
+    from callflow.tts import expire_call_audio
+
+    caller = Caller(tts_app.test_client())
+    start_to_readback(caller)
+    with tts_app.app_context():
+        assert expire_call_audio(-3600) == 0 and expire_call_audio(0) == 0
+        assert len(call_files(tts_app, caller.call_sid)) == 2
+        old = time.time() - 61
+        for path in call_files(tts_app, caller.call_sid):
+            os.utime(path, (old, old))
+        assert expire_call_audio(0) == 2
