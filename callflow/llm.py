@@ -47,6 +47,10 @@ MAX_TRANSCRIPT_CHARS = 8000
 MAX_SUMMARY_LINES = 3
 MAX_SUMMARY_CHARS = 600
 MAX_TOPIC_WORDS = 4
+MAX_TOPIC_CHARS = 60  # the call's topic column holds 80
+#: Longest model output accepted (characters). 400 completion tokens are about 1,600 characters; more means a
+#: misbehaving gateway, and cleaning megabytes of text would outlast the turn.
+MAX_OUTPUT_CHARS = 8000
 SENTIMENTS = frozenset({"positive", "neutral", "negative"})
 SPEAKERS = frozenset({"caller", "agent"})
 
@@ -154,13 +158,16 @@ def make_openai_client(api_key: str, base_url: str | None, timeout: float, max_r
 
 _URL_RE = re.compile(
     r"""(?ix)
-    (?:<)?(?:https?://|www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]]>?           # scheme or www. URLs
+    (?:<)?(?:[a-z][a-z0-9+.-]{1,15}://|www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]]>?   # scheme:// or www. URLs
     | (?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|info|biz|app|dev|help|support|us|uk|eu|de|fr)
       (?:/[^\s<>"']*[^\s<>"'.,;:!?)\]])?(?![\w@-])                     # bare domains, optionally with a path
+    | (?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*/(?:[^\s<>"']*[^\s<>"'.,;:!?)\]])?  # any host.tld/path
     """
 )
-_MD_IMAGE_OR_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_HTML_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>")
+# Linear-time patterns: no class may match the character that ends it (a "[" or "<" inside), so a run of
+# "[[[[" or "<a<a<a" is scanned once, not once per start position.
+_MD_IMAGE_OR_LINK_RE = re.compile(r"!?\[([^\[\]]*)\]\([^()]*\)")
+_HTML_TAG_RE = re.compile(r"<[!?/]?[a-zA-Z][^<>]*>")
 _LIST_OR_HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+\u2022]\s+|\d{1,2}[.)]\s+)")
 _EMPHASIS_RE = re.compile(r"(\*\*|__|~~|`+|\*)")
 _UNDERSCORE_EMPHASIS_RE = re.compile(r"(?<!\w)_(\S(?:[^_]*\S)?)_(?!\w)")
@@ -169,16 +176,33 @@ _REPEATED_PUNCT_RE = re.compile(r"([.!?])[.!?]+")
 _REPEATED_WEBSITE_RE = re.compile(r"(?:our website)(?:[\s,;/]+(?:or|and)?\s*our website)+", re.I)
 
 
+def _drop_comments(text: str) -> str:
+    """Remove ``<!-- ... -->`` comments (an unclosed one: just its opener) and CDATA markers (keeping their text),
+    in one pass: a regex ``<!--.*?-->`` would rescan the rest of the text from every unclosed opener."""
+    text = text.replace("<![CDATA[", " ").replace("]]>", " ")
+    parts, i = [], 0
+    while (start := text.find("<!--", i)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:  # no comment closes after this point: drop the remaining openers
+            parts.append(text[i:].replace("<!--", " "))
+            return "".join(parts)
+        parts.append(text[i:start] + " ")
+        i = end + 3
+    parts.append(text[i:])
+    return "".join(parts)
+
+
 def plain_speech(text: str) -> str:
     """Turn model/KB text into one line of plain speech: strip markdown (links keep their label, list markers,
-    headings, emphasis, code), HTML tags and URLs (replaced by "our website"); list lines become sentences.
+    headings, emphasis, code), HTML tags and comments and URLs (replaced by "our website"); list lines become
+    sentences. Linear in the length of ``text``.
     Control characters become spaces.
 
     Returns ``""`` when nothing speakable is left. Twilio ``<Say>``/TTS read every character, so markup must go
     (https://www.twilio.com/docs/voice/twiml/say).
     """
     text = _MD_IMAGE_OR_LINK_RE.sub(r"\1", CONTROL_CHARS_BUT_LINES.sub(" ", str(text)))
-    text = _HTML_TAG_RE.sub(" ", text)
+    text = _HTML_TAG_RE.sub(" ", _drop_comments(text))
     text = _URL_RE.sub("our website", text)
     parts = []
     for line in text.replace("```", "\n").splitlines():
@@ -390,7 +414,7 @@ class OpenAIDrafter:
         if len(summary) > MAX_SUMMARY_CHARS:
             summary = trim_words(summary.replace("\n", " "), max_words=100, max_chars=MAX_SUMMARY_CHARS)
         topic_words = re.sub(r"[^\w\s&/-]", " ", topic.lower()).split()[:MAX_TOPIC_WORDS]
-        topic = " ".join(topic_words)
+        topic = _clip(" ".join(topic_words), MAX_TOPIC_CHARS)
         sentiment = sentiment.strip().lower()
         if not summary or not topic:
             raise LLMError("empty summary or topic", reason="invalid_output")
@@ -441,6 +465,8 @@ class OpenAIDrafter:
         content = choice.message.content
         if not isinstance(content, str) or not content.strip():
             raise self._fail(purpose, started, "invalid_output", "empty model output")
+        if len(content) > MAX_OUTPUT_CHARS:
+            raise self._fail(purpose, started, "invalid_output", "model output too long")
         log.debug("openai %s ok in %d ms", purpose, (time.monotonic() - started) * 1000)
         return content
 

@@ -69,7 +69,7 @@ class ExtractiveDrafter:
 
 
 class CachedDrafter:
-    """Remembers drafted answers so a repeated question costs no model call.
+    """Remembers grounded drafted answers so a repeated question costs no model call.
 
     Keyed by the normalized question (rapidfuzz ``default_process``) and the ids and texts of
     the articles given, so an article edited by a KB sync gets a new draft. Bounded
@@ -89,8 +89,9 @@ class CachedDrafter:
         if cached is not None:
             return cached
         answer = self.inner.draft(question, articles)
-        with self._lock:
-            self._cache[key] = answer
+        if answer.grounded:  # an ungrounded draft escalates: one bad reply must not do so for an hour
+            with self._lock:
+                self._cache[key] = answer
         return answer
 
 

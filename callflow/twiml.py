@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 from flask import Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from .control_chars import CONTROL_CHARS
 from .prompts import FIXED_PROMPTS
 
 MAX_SAY_CHARS = 3000
@@ -46,7 +47,7 @@ def _audio_scope(text: str, call_sid: str | None) -> dict:
 
 def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None,
            call_sid: str | None = None) -> None:
-    text = text[:MAX_SAY_CHARS]
+    text = CONTROL_CHARS.sub(" ", text[:MAX_SAY_CHARS])  # last gate: a character XML forbids breaks the document
     url = None
     try:
         scope = _audio_scope(text, call_sid)

@@ -219,3 +219,29 @@ def test_tts_warm_synthesizes_fixed_prompts(live_app, openai_fake):
     result = live_app.test_cli_runner().invoke(args=["tts", "warm"])
     assert len(openai_fake.requests_for("/v1/audio/speech")) == before
     assert f"cached {len(set(prompts.FIXED_PROMPTS))}" in result.output
+
+
+@pytest.mark.parametrize("bad", ["\ufffe", "\uffff", "\ud800"])
+def test_answer_with_characters_xml_forbids_is_spoken(live_app, openai_fake, bad):
+    """Such a character in a model's answer made the <Say> TwiML malformed (Twilio error 12100), or failed the
+    turn's database write; the caller now hears the answer without it."""
+    def reply(request_json):
+        if "sentiment" in json.dumps(request_json["response_format"]):
+            return {"summary": "Password question.", "topic": "password", "sentiment": "neutral"}
+        first = json.loads(request_json["messages"][1]["content"])["articles"][0]
+        return {"answer": f"Open the sign-in page{bad} and choose Forgot password.", "article_id": first["id"],
+                "grounded": True}
+
+    openai_fake.chat_responder = reply
+    openai_fake.fail_next(500, n=1000, path="/v1/audio/speech")  # no audio: the answer is a <Say>
+    caller = Caller(live_app.test_client())
+    caller.start()
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    root = caller.say(PASSWORD_QUESTION)  # parses, or _follow fails
+    assert "Open the sign-in page and choose Forgot password." in " ".join(el.text for el in root.iter("Say"))
+    assert caller.listening
+    with live_app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.state == "check_resolved" and call.last_question == PASSWORD_QUESTION

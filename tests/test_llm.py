@@ -385,3 +385,66 @@ def test_plain_speech_and_trim_words():
     assert plain_speech("See <b>example.com/help</b>.") == "See our website."
     assert trim_words("Short one.") == "Short one."
     assert len(trim_words("a " * 100, max_words=10).split()) == 10
+
+
+def test_characters_xml_forbids_are_removed(fake, drafter):
+    """U+FFFE/U+FFFF and lone surrogates decode from JSON but break the TwiML (12100) or the database write."""
+    fake.chat_responder = _answer("Open the sign-in page\ufffe and choose\ud800 Forgot\uffff password.")
+    assert drafter.draft("How do I reset my password?", ARTICLES).answer == (
+        "Open the sign-in page and choose Forgot password."
+    )
+    fake.chat_responder = lambda r: {"summary": "Caller\udfff asked.", "topic": "pass\ufffeword", "sentiment": "neutral"}
+    result = drafter.summarize([("caller", "Hi")])
+    assert result.summary == "Caller asked." and result.topic == "pass word"
+
+
+def test_summary_topic_is_bounded_in_characters(fake, drafter):
+    """Four words of any length would overflow the call's 80-character topic column (PostgreSQL refuses it)."""
+    fake.chat_responder = lambda r: {"summary": "A.", "topic": "x" * 5000 + " y", "sentiment": "neutral"}
+    topic = drafter.summarize([("caller", "Hi")]).topic
+    assert topic and len(topic) <= 60
+
+
+def test_oversized_output_is_rejected(fake, drafter):
+    fake.chat_responder = _answer("Open the sign-in page. " * 400)  # ~9,200 characters: no model at 400 tokens
+    with pytest.raises(LLMError) as info:
+        drafter.draft("How do I reset my password?", ARTICLES)
+    assert info.value.reason == "invalid_output"
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("Visit help.acme.ai/reset now.", "Visit our website now."),
+    ("See acme.zendesk.ca/hc.", "See our website."),
+    ("Use ftp://files.acme.test/x.", "Use our website."),
+    ("Hi <![CDATA[ there ]]> <!-- note -->.", "Hi there."),
+    ("a <!-- one --> b <!-- unclosed", "a b unclosed"),
+    ("Versions 2.0/3.0 work, and/or 1.5/2.", "Versions 2.0/3.0 work, and/or 1.5/2."),
+    ("Go to Settings > Security.", "Go to Settings > Security."),
+])
+def test_plain_speech_drops_any_url_and_markup(text, spoken):
+    assert plain_speech(text) == spoken
+
+
+@pytest.mark.parametrize("hostile", ["[" * 40_000, "<a" * 20_000, "[x](" * 10_000, "<!--" * 10_000, "a.b" * 13_000])
+def test_plain_speech_is_linear_on_hostile_text(hostile):
+    """Each of these took seconds with the old patterns (20,000 "[" alone took 3.2 s): the turn's deadline would
+    pass while the answer was being cleaned. Linear patterns take milliseconds; 1 s is a wide margin."""
+    started = time.perf_counter()
+    plain_speech(hostile)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_cached_drafter_keeps_only_grounded_answers():
+    from callflow.services import CachedDrafter
+
+    class Flaky:
+        calls = 0
+
+        def draft(self, question, articles):
+            Flaky.calls += 1
+            return DraftAnswer(answer="", article_id=None, grounded=Flaky.calls > 1)
+
+    cached = CachedDrafter(Flaky())
+    assert not cached.draft("reset password", ARTICLES[:1]).grounded
+    assert cached.draft("reset password", ARTICLES[:1]).grounded  # asked again, not the cached failure
+    assert cached.draft("reset password", ARTICLES[:1]).grounded and Flaky.calls == 2
