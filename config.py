@@ -112,7 +112,7 @@ class Config:
     # Admin page (/admin)
     ADMIN_COOKIE_SECURE = as_bool(_env("ADMIN_COOKIE_SECURE")) if _env("ADMIN_COOKIE_SECURE") else None  # None: secure unless testing
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")  # shared store (e.g. redis://) with several instances
-    ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute")  # failed logins per IP and email
+    ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute")  # sign-in attempts (failed or not) per IP and email
     ADMIN_LOGIN_IP_RATE_LIMIT = _env("ADMIN_LOGIN_IP_RATE_LIMIT", "30 per minute")
     ADMIN_MIN_PASSWORD_LENGTH = int(_env("ADMIN_MIN_PASSWORD_LENGTH", "8"))
     ADMIN_PAGE_SIZE = int(_env("ADMIN_PAGE_SIZE", "25"))

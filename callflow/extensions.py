@@ -24,7 +24,8 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 
 
 def sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """On SQLite: WAL (readers don't block the writer), synchronous=NORMAL, wait up to 5 s for a lock.
+    """On SQLite: WAL (readers don't block the writer), synchronous=NORMAL, wait up to 5 s for a lock, and a
+    ``lower()`` that folds all of Unicode, like PostgreSQL's.
 
     https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_busy_timeout
     """
@@ -34,3 +35,11 @@ def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: no fsync per commit, still corruption-safe
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # SQLite's own lower() folds ASCII only, so a search for "émile" missed "Émile" (PostgreSQL folds all of
+    # Unicode). No index uses lower(), so replacing it changes no stored order.
+    # https://www.sqlite.org/lang_corefunc.html#lower
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value

@@ -197,7 +197,10 @@ JSON_ENDPOINTS = [
 def test_pages_redirect_to_login(app, method, path):
     response = app.test_client().open(path, method=method)
     assert response.status_code == 302
-    assert response.location.startswith("/admin/login?next=")
+    if method == "GET":
+        assert response.location.startswith("/admin/login?next=")
+    else:  # a POST-only action is no page to come back to: the browser would GET it (405) after signing in
+        assert response.location == "/admin/login"
 
 
 @pytest.mark.parametrize("method,path", JSON_ENDPOINTS)
@@ -309,7 +312,7 @@ def test_wrong_password_fails_and_is_rate_limited(app, admin):
         assert client.get("/admin/").status_code == 302
     blocked = login(client)  # even the right password: this IP + email is over the limit
     assert blocked.status_code == 429
-    assert "Too many failed sign-in attempts" in blocked.get_data(as_text=True)
+    assert "Too many sign-in attempts" in blocked.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
     # another account from the same address is still allowed (until the per-IP limit)
     create_admin(app, "b@b.co")
@@ -321,9 +324,63 @@ def test_unknown_email_fails_like_a_wrong_password(app, admin):
     assert response.status_code == 200 and "Invalid email or password." in response.get_data(as_text=True)
 
 
-def test_successful_logins_are_not_counted(app, admin):
-    for _ in range(7):
+def test_every_login_attempt_counts(app, admin):
+    """Attempts are counted before the password is checked (see the burst test), so sign-ins count too."""
+    for _ in range(5):
         assert login(app.test_client()).status_code == 302
+    assert login(app.test_client()).status_code == 429
+
+
+def test_a_burst_of_parallel_wrong_passwords_is_limited(tmp_path, database_url):
+    """Counting failures after the check let every request of a burst through: 37-40 of 40 were checked."""
+    import threading
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from werkzeug.serving import make_server
+
+    app = make_admin_app(tmp_path, database_url)
+    create_admin(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/admin/login"
+    try:
+        with urllib.request.urlopen(url) as page:
+            cookie, token = page.headers["Set-Cookie"].split(";")[0], csrf_from(page.read().decode())
+        body = urllib.parse.urlencode({"email": EMAIL, "password": "wrong", "csrf_token": token}).encode()
+
+        def attempt(_):
+            request = urllib.request.Request(url, data=body, headers={"Cookie": cookie})
+            try:
+                with urllib.request.urlopen(request) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        with ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(attempt, range(40)))
+    finally:
+        server.shutdown()
+    assert statuses.count(200) == 5 and statuses.count(429) == 35, statuses
+
+
+@pytest.mark.parametrize("suffix", ["\x01", "\x1b", "\x7f"])
+def test_a_control_character_in_the_email_does_not_reset_the_limit(app, admin, suffix):
+    client = app.test_client()
+    for _ in range(5):
+        assert login(client, password="wrong").status_code == 200
+    assert login(client, email=EMAIL + suffix, password="wrong").status_code == 429
+
+
+@pytest.mark.parametrize("target", ["/admin/%0d%0aX:%20y", "/admin/%0aSet-Cookie:a=b", "/admin/%7f"])
+def test_a_line_break_in_next_is_ignored(app, admin, target):
+    client = app.test_client()
+    response = login(client, next_url=target)
+    assert response.status_code == 302 and response.location == "/admin/"
+    signed_in_again = client.get(f"/admin/login?next={target}")
+    assert signed_in_again.status_code == 302 and signed_in_again.location == "/admin/"
 
 
 def test_password_change_and_deactivation_end_sessions(app, signed_in):
@@ -657,3 +714,26 @@ def test_dashboard_period_errors_are_shown(signed_in):
     response = signed_in.get("/admin/?from=2025-02-10&to=2025-02-01")
     assert response.status_code == 400
     assert "&#39;to&#39; must not be before &#39;from&#39;" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("q", ["Émile", "émile", "ÆRØ", "ærøskøbing"])
+def test_search_folds_case_beyond_ascii(app, signed_in, q):
+    """SQLite's own lower() folds ASCII only: an exact "Émile" found nothing there (PostgreSQL was right)."""
+    add_call(app, name="Émile Ærøskøbing", email="emile@example.com")
+    add_call(app, name="Other", email="other@example.com")
+    html = signed_in.get("/admin/calls", query_string={"q": q}).get_data(as_text=True)
+    assert 'data-testid="calls-total">1 call ' in html and "Émile" in html
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("bob415@example.com", {"Bob"}),      # an email's digits are no phone number
+    ("CA415", set()),
+    ("415", {"Bob", "Other"}),            # digits alone: a phone search (and Bob's email has them)
+    ("(415) 555-0199", {"Other"}),
+    ("+1 212 555", {"Bob"}),
+])
+def test_phone_search_only_for_phone_like_queries(app, signed_in, q, expected):
+    add_call(app, name="Bob", email="bob415@example.com", from_number="+12125550000")
+    add_call(app, name="Other", email="x@example.com", from_number="+14155550199")
+    html = signed_in.get("/admin/calls", query_string={"q": q}).get_data(as_text=True)
+    assert {name for name in ("Bob", "Other") if f">{name}<" in html} == expected

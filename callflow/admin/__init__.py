@@ -2,7 +2,7 @@
 
 :func:`init_admin` wires it into an app: the ``admin`` blueprint (pages, JSON API and the
 vendored assets under ``/admin/static/``), Flask-Login sessions, Flask-WTF CSRF checks on
-every unsafe request of the blueprint, Flask-Limiter on failed logins, secure cookie
+every unsafe request of the blueprint, Flask-Limiter on login attempts, secure cookie
 defaults, security headers and the ``flask admin`` CLI group.
 
 Settings (all optional, set with ``app.config.setdefault`` so config wins):
@@ -10,7 +10,7 @@ Settings (all optional, set with ``app.config.setdefault`` so config wins):
 * ``ADMIN_COOKIE_SECURE`` -- send the session and remember cookies over HTTPS only
   (default: on, off when ``TESTING``). It fills ``SESSION_COOKIE_SECURE`` and
   ``REMEMBER_COOKIE_SECURE`` unless those were set to something else than Flask's default.
-* ``ADMIN_LOGIN_RATE_LIMIT`` -- failed logins allowed per client IP and email
+* ``ADMIN_LOGIN_RATE_LIMIT`` -- sign-in attempts (failed or not) allowed per client IP and email
   (default ``5 per minute``); ``ADMIN_LOGIN_IP_RATE_LIMIT`` per client IP (``30 per minute``).
 * ``RATELIMIT_STORAGE_URI`` -- where the limiter counts (default ``memory://``: per process).
   **With several gunicorn workers or instances set a shared store** (e.g. a Redis URI, with

@@ -7,6 +7,7 @@ only ever rendered through Jinja's autoescaping; the ticket's HTML goes into a s
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -118,7 +119,7 @@ def _http_error(exc: HTTPException):
     if code == 429 and request.endpoint == "admin.login":
         from .forms import LoginForm
 
-        error = "Too many failed sign-in attempts. Wait a minute and try again."
+        error = "Too many sign-in attempts. Wait a minute and try again."
         return render_template("admin/login.html", form=LoginForm(), error=error), 429
     if type(exc).__name__ == "CSRFError":
         message = "The form has expired or was not sent by this site. Go back, reload the page and try again."
@@ -170,8 +171,12 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
 
+_PHONE_QUERY = re.compile(r"[\d\s()+.\-]+")
+
+
 def _search_clause(q: str):
-    """Match a query against email, CallSid, caller name and phone number (digits only)."""
+    """Match a query against email, CallSid, caller name and (when it looks like one: digits, spaces, ``+()-.``)
+    phone number, by its digits."""
     lowered = q.lower()
     clauses = [
         func.lower(Call.email).contains(lowered, autoescape=True),
@@ -179,7 +184,7 @@ def _search_clause(q: str):
         func.lower(Call.name).contains(lowered, autoescape=True),
     ]
     digits = "".join(ch for ch in q if ch.isdigit())
-    if len(digits) >= 3:
+    if len(digits) >= 3 and _PHONE_QUERY.fullmatch(q):  # not the digits of "bob415@example.com"
         clauses.append(Call.from_number.contains(digits, autoescape=True))
     return or_(*clauses)
 
