@@ -42,6 +42,7 @@ _TERMINAL = ".!?:;…"
 _WS_RE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH_RE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _TAG_RE = re.compile(r"<[^>]*>?")
+_UNCLOSED_RE = re.compile(r"<(?=[^<>]*(?:<|$))")  # a "<" whose tag never closes
 
 
 class _TextExtractor(HTMLParser):
@@ -152,7 +153,7 @@ def html_to_text(html_source: str) -> str:
         return ""
     try:
         parser = _TextExtractor()
-        parser.feed(html_source)
+        parser.feed(_UNCLOSED_RE.sub("&lt;", html_source))
         parser.close()
         blocks = parser.blocks
     except Exception:  # pragma: no cover - defensive fallback

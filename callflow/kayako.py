@@ -61,7 +61,10 @@ class Reply:
         """The body decoded as JSON (UTF-8/16/32, as RFC 8259 allows). Raises ValueError."""
         if not self.content:
             raise ValueError("empty body")
-        return json.loads(self.content.decode(guess_json_utf(self.content) or "utf-8"))
+        try:
+            return json.loads(self.content.decode(guess_json_utf(self.content) or "utf-8"))
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 class _RedactQuery(logging.Filter):
@@ -145,7 +148,7 @@ def _as_id(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 19:
         return int(value) or None
     return None
 
@@ -336,6 +339,9 @@ class KayakoClient:
             resp = self._send("GET", "me.json", headers={"Authorization": f"Basic {token}", "Accept": "application/json"})
             body = self._parse(resp, "GET")
             sid = body.get("session_id")
+            if isinstance(sid, str) and sid and not re.fullmatch(r"[\x21-\x7e]{1,1024}", sid):
+                raise KayakoError("authentication response has a malformed session_id", status=resp.status_code,
+                                  code="INVALID_RESPONSE", transient=True)
             if not isinstance(sid, str) or not sid:
                 raise KayakoError("authentication response has no session_id", status=resp.status_code,
                                   code="INVALID_RESPONSE", transient=False)
@@ -411,13 +417,14 @@ class KayakoClient:
         return stop_any(stop_after_attempt(attempts),
                         lambda state: time.monotonic() + (state.upcoming_sleep or 0.0) >= deadline)
 
-    def _paginate(self, path: str, params: dict | None = None, limit: int = 100) -> Iterator[dict]:
+    def _paginate(self, path: str, params: dict | None = None, limit: int = 100, strict: bool = False) -> Iterator[dict]:
         """Yield the dict items of a collection, page by page (``offset``/``limit``, ``next_url``).
 
         ``next_url`` is only read for its ``offset`` (session headers never go to a URL the server
         chose). Stops at ``total_count``, a short page, ``next_url: null``, a page without new ids,
-        an offset that does not advance, or ``max_pages`` pages.
-        https://developer.kayako.com/api/v1/reference/pagination/ . Raises KayakoError.
+        an offset that does not advance, or ``max_pages`` pages; with ``strict`` the last three raise
+        KayakoError ``INCOMPLETE_LISTING`` instead, for callers that treat a missing item as deleted
+        (a KB sync). https://developer.kayako.com/api/v1/reference/pagination/ . Raises KayakoError.
         """
         offset, seen = 0, set()
         for _ in range(self.max_pages):
@@ -438,19 +445,27 @@ class KayakoClient:
                 yield item
             total, nxt = body.get("total_count"), body.get("next_url")
             page_limit = body.get("limit") if _as_id(body.get("limit")) else limit
-            if not fresh or (isinstance(total, int) and offset + len(data) >= total):
+            if isinstance(total, int) and offset + len(data) >= total:
+                return
+            if not fresh:
+                if strict and data:
+                    raise KayakoError(f"GET {path}: a page repeated earlier items", code="INCOMPLETE_LISTING")
                 return
             if isinstance(nxt, str) and nxt:
                 found = parse_qs(urlsplit(nxt).query).get("offset", [""])[0]
-                new_offset = int(found) if found.isascii() and found.isdigit() else offset + len(data)
+                new_offset = int(found) if found.isascii() and found.isdigit() and len(found) <= 12 else offset + len(data)
             elif "next_url" in body or len(data) < int(page_limit):
                 return
             else:
                 new_offset = offset + len(data)
             if new_offset <= offset:
+                if strict:
+                    raise KayakoError(f"GET {path}: next_url does not advance", code="INCOMPLETE_LISTING")
                 return
             offset = new_offset
         log.warning("kayako: stopped paging %s after %d pages", path, self.max_pages)
+        if strict:
+            raise KayakoError(f"GET {path}: more than {self.max_pages} pages", code="INCOMPLETE_LISTING")
 
     # ---------------------------------------------------------------- lookups
     def priority_id(self, label: str) -> int | None:
@@ -503,11 +518,13 @@ class KayakoClient:
 
         Title and HTML come from the first locale having both among ``locale`` (default: the
         client's), ``en-us``, then the article's own order; articles without one are skipped, as
-        are malformed items. Raises KayakoError for failed calls or a broken envelope.
-        https://developer.kayako.com/api/v1/help_center/articles/
+        are malformed items. Raises KayakoError for failed calls or a broken envelope, and
+        ``INCOMPLETE_LISTING`` when the listing cannot be read to its end (a page repeating earlier
+        items, a ``next_url`` that does not advance, over ``max_pages`` pages): the sync would otherwise
+        delete every article it did not see. https://developer.kayako.com/api/v1/help_center/articles/
         """
         want, skipped = (locale or self.locale).lower(), 0
-        for raw in self._paginate("articles.json", {"include": "locale_field,section"}):
+        for raw in self._paginate("articles.json", {"include": "locale_field,section"}, strict=True):
             article = self._normalize_article(raw, want)
             if article is None:
                 skipped += 1

@@ -52,13 +52,14 @@ class UpsertReport:
 def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), timezone.utc)
     try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(float(value), timezone.utc)
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        # in UTC here: "9999-12-31T23:59:59-14:00" overflows, and would fail the sync's write instead
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError, OSError):  # OSError: a timestamp the platform's C library refuses
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _text(value: Any) -> str:

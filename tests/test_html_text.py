@@ -1,5 +1,6 @@
 """Tests for callflow.html_text: HTML -> speakable text, sentence splitting."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +117,18 @@ def test_split_sentences_never_raises_and_keeps_words(s):
     parts = split_sentences(s)
     assert all(p and p == p.strip() for p in parts)
     assert " ".join(parts).split() == " ".join(s.split()).split()
+
+
+@pytest.mark.parametrize("hostile", ["<a " * 7000, '<p a="' * 7000, "<" * 40_000, "<a" * 20_000])
+def test_unclosed_tags_are_cheap(hostile):
+    """The standard library's HTMLParser is quadratic on tags that never close: 20 KB of "<a " took 5.8 s, so
+    one 200 KB article (the cap) would hold a KB sync for minutes. 1 s is a wide margin."""
+    import time
+
+    started = time.perf_counter()
+    html_to_text(hostile)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_lone_angle_bracket_stays_text():
+    assert html_to_text("<p>If a < b and c > d, <b>stop</b>.</p>") == "If a < b and c > d, stop."

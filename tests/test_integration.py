@@ -245,3 +245,47 @@ def test_answer_with_characters_xml_forbids_is_spoken(live_app, openai_fake, bad
     with live_app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
         assert call.state == "check_resolved" and call.last_question == PASSWORD_QUESTION
+
+
+def kb_ids(app) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(select(KbArticle.external_id)))
+
+
+def test_a_listing_that_repeats_its_first_page_deletes_nothing(live_app, kayako):
+    """A help center (or proxy) ignoring ``offset`` used to end the listing after one page, and the sync then
+    deleted every article it had not seen: 250 articles became 100, with exit code 0."""
+    import requests
+
+    from .fakes.kayako_server import make_articles
+
+    kayako.articles.clear()
+    for spec in make_articles(250):
+        kayako.add_article(spec)
+    assert live_app.test_cli_runner().invoke(args=["kb", "sync"]).exit_code == 0
+    assert len(kb_ids(live_app)) == 250
+    first = requests.get(kayako.url + "/api/v1/articles.json",
+                         params={"include": "locale_field,section", "offset": 0, "limit": 100}).json()
+    kayako.respond_next(200, first, n=None, path_prefix="/api/v1/articles")
+    result = live_app.test_cli_runner().invoke(args=["kb", "sync"])
+    assert result.exit_code != 0 and "unchanged" in result.output
+    assert len(kb_ids(live_app)) == 250
+
+
+@pytest.mark.parametrize("field, value", [
+    ("title", "Bad \ud800 title"),                    # a lone surrogate: no UTF-8 encoder takes it
+    ("updated_at", "9999-12-31T23:59:59-14:00"),      # overflows when converted to UTC
+    ("html", "<a " * 7000),                           # unclosed tags: the HTML parser took ~7 s on these 21 KB
+])
+def test_one_hostile_article_does_not_break_the_sync(live_app, kayako, field, value):
+    import time
+
+    spec = {"id": 777, "title": "Fine title", "html": "<p>Fine text.</p>", "tags": [], "section": "S",
+            "status": "PUBLISHED", "updated_at": "2024-01-01T00:00:00Z"}
+    spec[field] = value
+    kayako.add_article(spec)
+    started = time.perf_counter()
+    result = live_app.test_cli_runner().invoke(args=["kb", "sync"])
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - started < 3.0
+    assert "777" in kb_ids(live_app) or field == "html"  # an article of nothing but tags may have no text

@@ -292,7 +292,11 @@ def test_paging_stops_on_a_repeating_server(client, fake):
             "data": [{"id": 1, "titles": [{"locale": "en-us", "translation": "T"}],
                       "contents": [{"locale": "en-us", "translation": "<p>x</p>"}]}]}
     fake.respond_next(200, page, n=None, path_prefix="/api/v1/articles")
-    assert [a["id"] for a in client.iter_articles()] == ["1"]
+    seen = []
+    with pytest.raises(KayakoError) as info:  # the listing has no end to read: a sync must not delete the rest
+        for article in client.iter_articles():
+            seen.append(article["id"])
+    assert info.value.code == "INCOMPLETE_LISTING" and seen == ["1"]
     assert len(fake.requests_for("/api/v1/articles")) <= 2
 
 
@@ -302,7 +306,9 @@ def test_paging_is_capped(make_client, fake):
         fake.respond_next(200, {"status": 200, "total_count": None, "next_url": f"/x?offset={page * 10}",
                                 "data": [{"id": page, "titles": [], "contents": []}]},
                           path_prefix="/api/v1/articles")
-    assert list(client.iter_articles()) == []  # no usable title: skipped
+    with pytest.raises(KayakoError) as info:  # more pages than the cap: not the whole listing
+        list(client.iter_articles())
+    assert info.value.code == "INCOMPLETE_LISTING"
     assert [r.query["offset"] for r in fake.requests_for("/api/v1/articles")] == ["0", "10", "20"]
 
 
@@ -654,3 +660,45 @@ def test_fake_enforces_wire_rules(fake):
     assert (refs["offset"], refs["limit"], refs["total_count"]) == (0, 2, 5) and "offset=2" in refs["next_url"]
     assert requests.get(base + "/roles.json", timeout=5).status_code == 401
     assert requests.get(base + "/nope.json", headers={"X-Session-ID": sid}, timeout=5).status_code == 404
+
+
+# -- hostile bodies the JSON parser or int() refuse ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_deeply_nested_json_is_an_invalid_response(client, fake, status):
+    """json.loads raises RecursionError (not ValueError) on 100,000 "[": it escaped the client as a traceback."""
+    fake.respond_next(status, "[" * 100_000, n=None, path_prefix="/api/v1/articles")
+    with pytest.raises(KayakoError) as info:
+        list(client.iter_articles())
+    assert info.value.transient
+
+
+@pytest.mark.parametrize("extra", [{"limit": "9" * 5000}, {"next_url": "/x?offset=" + "9" * 5000}])
+def test_numbers_over_4300_digits_are_not_a_crash(client, fake, extra):
+    """int() refuses strings of over 4,300 digits (ValueError): a limit or next_url offset like that is ignored."""
+    fake.respond_next(200, {"status": 200, "total_count": 1, **extra,
+                            "data": [{"id": 1, "titles": [{"locale": "en-us", "translation": "T"}],
+                                      "contents": [{"locale": "en-us", "translation": "<p>x</p>"}]}]},
+                      path_prefix="/api/v1/articles")
+    assert [a["id"] for a in client.iter_articles()] == ["1"]
+
+
+@pytest.mark.parametrize("session_id", ["abc\nX-Injected: 1", " abc", "abc def", "\u2603", "x" * 2000])
+def test_a_session_id_that_cannot_be_a_header_is_a_transient_error(client, fake, session_id):
+    """It made every later request fail as a non-transient connection error (requests refuses the header), so
+    tickets were marked failed for good while Kayako was fine, until the process restarted."""
+    original = fake._authorize
+    handed = []
+
+    def authorize(request, method, path):
+        answer = original(request, method, path)
+        if answer and not handed:
+            handed.append(1)
+            answer["session_id"] = session_id
+        return answer
+
+    fake._authorize = authorize
+    assert client.deliver(payload())  # refused as a transient error, retried: signs in again and delivers
+    assert handed and len(fake.cases) == 1
+    assert len(fake.requests_for("/api/v1/me.json")) == 2
