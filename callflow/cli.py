@@ -85,9 +85,11 @@ def tickets_worker(once: bool) -> None:
     (its class only: the message may quote personal data), and the
     worker tries again after ``TICKET_WORKER_POLL_S`` seconds, doubling up to
     :data:`WORKER_BACKOFF_MAX_S` while the errors last. With ``--once`` the error ends the
-    command with a non-zero exit code, and any other error (a bug) ends the loop with its
-    traceback for the supervisor to restart it. Tickets are claimed with a lease in the database, so
-    nothing is lost or delivered twice across such a pause.
+    command with a non-zero exit code. Any other error (a bug) in one call or ticket is logged (its
+    class) and that ticket marked ``failed`` (``tickets retry`` sends it again), so the others are
+    still delivered; outside them it ends the loop with its traceback for the supervisor to restart
+    it. Tickets are claimed with a lease in the database, so nothing is lost or delivered twice
+    across such a pause.
     """
     from .outbox import run_once
 

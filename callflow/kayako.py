@@ -625,6 +625,9 @@ class KayakoClient:
                 found = self._find_user_by_email(email)
                 if found is not None:
                     return found
+            elif email and not exc.transient and exc.parameter == "email":
+                log.warning("kayako: email refused (%s %s), creating the customer without it", exc.status, exc.code)
+                return self._create_user(full_name, None)
             raise
         user_id = _as_id(_data(body, "POST").get("id"))
         if user_id is None:

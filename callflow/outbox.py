@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from . import call_store
 from .call_store import StaleCall
@@ -67,6 +67,12 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
         except (StaleCall, IntegrityError):
             # A webhook (the status callback, most likely) changed or finalized the call
             # meanwhile: it queued the ticket, or the next sweep looks at the call again.
+            continue
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:  # a bug with this call: the others are still finalized
+            # the class only: a database error's message quotes the row (personal data)
+            log.error("sweeper: call %s could not be finalized (%s)", sid, type(exc).__name__)
             continue
     delete_call_audio(finalized)
     return len(finalized)
@@ -130,7 +136,7 @@ def renew_claim(ticket: TicketOutbox, owner: Optional[str] = None) -> bool:
 
 def _backoff(attempts: int) -> timedelta:
     cfg = current_app.config
-    seconds = min(cfg["TICKET_RETRY_MAX_S"], cfg["TICKET_RETRY_BASE_S"] * (2 ** max(0, attempts - 1)))
+    seconds = min(cfg["TICKET_RETRY_MAX_S"], cfg["TICKET_RETRY_BASE_S"] * (2 ** min(max(0, attempts - 1), 32)))
     return timedelta(seconds=seconds)
 
 
@@ -230,7 +236,18 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
         for ticket in claimed:
             if not renew_claim(ticket):  # renewed just before its delivery, not for the whole batch
                 continue
-            status = deliver(ticket, out)
+            try:
+                status = deliver(ticket, out)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:  # a bug: park this ticket, keep delivering the others
+                db.session.rollback()
+                log.error("ticket %s: delivery crashed (%s), marked failed", ticket.id, type(exc).__name__)
+                db.session.execute(update(TicketOutbox).where(TicketOutbox.id == ticket.id).values(
+                    status="failed", claimed_by=None, claimed_until=None,
+                    last_error=f"{type(exc).__name__}: {exc}"[:1000]))
+                db.session.commit()
+                status = ticket.status = "failed"
             counts[status] = counts.get(status, 0) + 1
             attempted.append(ticket)
         if all(t.status in ("queued",) for t in attempted):
