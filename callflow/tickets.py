@@ -203,8 +203,8 @@ def compose_ticket(
             f"<li>Started: {e(_fmt_time(call.started_at, None))}</li>",
             f"<li>Duration: {e(_fmt_duration(call.duration_s))}</li>",
             f"<li>Outcome: {e(outcome)}</li>",
-            f"<li>Help-center article: {e(title or 'no longer in the knowledge base')} (id {e(call.article_id or '')}, score {call.article_score})</li>"
-            if call.article_id else "",
+            f"<li>Help-center article: {e(title or 'no longer in the knowledge base')} "  # removed by a KB sync
+            f"(id {e(call.article_id or '')}, score {call.article_score})</li>" if call.article_id else "",
             "</ul><h3>CALL TRANSCRIPT</h3><ol>",
             "".join(rows),
             "</ol>",
