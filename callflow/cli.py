@@ -131,6 +131,19 @@ def tickets_retry(ticket_id: int) -> None:
     click.echo(f"ticket {ticket_id}: {ticket.status}")
 
 
+@tickets_cli.command("show")
+@click.argument("ticket_id", type=int)
+def tickets_show(ticket_id: int) -> None:
+    """Print one ticket (subject, requester, summary: personal data, for a terminal, not a log)."""
+    from .models import TicketOutbox
+    from .outbox import format_ticket
+
+    ticket = db.session.get(TicketOutbox, ticket_id)
+    if ticket is None:
+        raise click.ClickException(f"no ticket {ticket_id}")
+    click.echo(format_ticket(ticket))
+
+
 @tts_cli.command("warm")
 def tts_warm() -> None:
     """Synthesize every fixed prompt ahead of time (needs OPENAI_API_KEY)."""

@@ -49,6 +49,20 @@ JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 request_log = logging.getLogger("callflow.request")
 
+
+class _NoQueryString(logging.Filter):
+    """Drops the query string from werkzeug's request lines (``flask run``): it holds admin searches."""
+
+    _QUERY = re.compile(r"\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._QUERY.sub("", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+logging.getLogger("werkzeug").addFilter(_NoQueryString())
+
 # --- masking -------------------------------------------------------------------------------
 
 # An address: a local part (any characters but spaces and the separators around addresses in
@@ -62,7 +76,9 @@ _EMAIL_RE = re.compile(
 )
 # A phone-like run: an optional "+" or "(", then at least 7 digits, each pair separated by
 # at most two of " .()-". Not inside a word (so "CA0000..." CallSids and hex ids are left).
-_PHONE_RE = re.compile(r"(?<![\w+])[+(]?\d(?:[ .()\-]{0,2}\d){6,}(?![\w])")
+_PHONE_RE = re.compile(r"(?:%2[Bb]|(?<![\w+])[+(]?)\d(?:[ .()\-+/\u00a0\u2010-\u2015]{0,3}\d){6,}(?!\d)")
+# The user part of a SIP URI or a Twilio Client identity ("From": "client:alice", "sip:alice@10.0.0.1").
+_URI_USER_RE = re.compile(r"(?i)\b(?P<scheme>sips?|client):(?P<user>[^\s@;>,\"'*][^\s@;>,\"']*)")
 _IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DECIMAL_RE = re.compile(r"^\d+\.\d+$")
@@ -75,10 +91,11 @@ def _mask_email(match: re.Match[str]) -> str:
 
 def _mask_phone(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = re.sub(r"\D", "", text)
+    encoded_plus = text[:3].upper() == "%2B"
+    digits = re.sub(r"\D", "", text[3:] if encoded_plus else text)
     if len(digits) < 7 or _IPV4_RE.match(text) or _DATE_RE.search(text) or _DECIMAL_RE.match(text):
         return text
-    if text.startswith("+"):
+    if encoded_plus or text.startswith("+"):
         return "+" + digits[0] + "*" * (len(digits) - 5) + digits[-4:]
     return "*" * (len(digits) - 4) + digits[-4:]
 
@@ -102,6 +119,8 @@ def mask_text(text: str) -> str:
         return text
     if "@" in text or "%40" in text:
         text = _EMAIL_RE.sub(_mask_email, text)
+    if ":" in text:
+        text = _URI_USER_RE.sub(lambda m: f"{m.group('scheme')}:{m.group('user')[:1]}***", text)
     return _PHONE_RE.sub(_mask_phone, text)
 
 

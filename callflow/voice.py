@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 from typing import Callable, Optional
 
 from flask import Blueprint, abort, current_app, g, request, url_for
@@ -49,6 +50,12 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 TURN_BUDGET_S = 5.0  # keep every turn well under Twilio's hard 15 s webhook limit
 
 
+def _without_message(exc: BaseException) -> str:
+    """The exception's class and frames, not its message (it may quote what the caller said)."""
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+    return f"{type(exc).__name__}\n{frames}"
+
+
 @bp.before_request
 def _signature() -> None:
     g.voice_started = time.perf_counter()
@@ -67,7 +74,7 @@ def _never_an_application_error(exc: Exception):
     if isinstance(exc, HTTPException):
         return exc
     db.session.rollback()
-    log.exception("unexpected error in a voice webhook")
+    log.error("unexpected error in a voice webhook: %s", _without_message(exc))
     if request.endpoint == "voice.status":
         return twiml_response(EMPTY_TWIML)
     return twiml_response(_static([prompts.APOLOGY, prompts.ESCALATE]))
@@ -302,7 +309,7 @@ def gather():
         except SQLAlchemyError:
             raise
         except Exception as exc:  # a bug must not reach the caller as an application error
-            log.exception("error in a call turn")
+            log.error("error in a call turn: %s", _without_message(exc))
             call = call_store.load(conn, sid, lock=not autocommit)  # nothing was written yet: start again
             if call is None:  # the row went away meanwhile (erased?): nothing left to escalate
                 return _static([prompts.APOLOGY, prompts.ESCALATE])
