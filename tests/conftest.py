@@ -202,3 +202,31 @@ class Caller:
 def caller(client):
     """A new Caller on the test client."""
     return Caller(client)
+
+
+def resolved_call(caller: Caller, hang_up: bool = True) -> None:
+    """A whole call answered from the KB and confirmed resolved, then (by default) the status callback."""
+    caller.start()
+    caller.say("Jane Doe")
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    caller.say("how do I reset my password")
+    caller.say("yes")
+    caller.say("no thanks")
+    if hang_up:
+        caller.hangup()
+
+
+def idle_calls(app, minutes: int = 31) -> None:
+    """Make every call look idle for ``minutes`` (the sweeper finalizes live calls after 30)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from callflow.clock import utcnow
+    from callflow.extensions import db
+    from callflow.models import Call
+
+    with app.app_context():
+        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=minutes)))
+        db.session.commit()

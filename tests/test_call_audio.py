@@ -20,7 +20,7 @@ from callflow.extensions import db
 from callflow.models import Call
 from callflow.tts import TTSCache, call_group, call_key
 
-from .conftest import Caller, base_config, make_app
+from .conftest import Caller, base_config, idle_calls, make_app
 from .fakes.openai_server import FakeOpenAI, silent_mp3
 
 JANE = "jane dot doe at example dot com"
@@ -123,9 +123,7 @@ def test_sweeper_deletes_the_audio_of_a_call_twilio_never_finalized(tts_app):
     caller = Caller(tts_app.test_client())
     start_to_readback(caller)
     assert call_files(tts_app, caller.call_sid)
-    with tts_app.app_context():
-        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
-        db.session.commit()
+    idle_calls(tts_app)
     result = tts_app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
     assert result.exit_code == 0, result.output
     assert call_files(tts_app, caller.call_sid) == []

@@ -20,7 +20,7 @@ from callflow.extensions import db
 from callflow.kb import SAMPLE_KB_PATH
 from callflow.models import Call, TicketOutbox
 
-from .conftest import Caller, base_config, make_app
+from .conftest import Caller, base_config, idle_calls, make_app, resolved_call
 from .fakes.kayako_server import FakeKayako
 from .fakes.openai_server import FakeOpenAI
 
@@ -29,17 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def articles():
     return json.loads(SAMPLE_KB_PATH.read_text())
-
-
-def resolved_call(caller: Caller) -> None:
-    caller.start()
-    caller.say("Jane Doe")
-    caller.say("jane at example dot com")
-    caller.say("yes")
-    caller.say("how do I reset my password")
-    caller.say("yes")
-    caller.say("no thanks")
-    caller.hangup()
 
 
 @pytest.fixture
@@ -288,9 +277,7 @@ def test_database_down_for_good_still_answers_twiml(app, caller):
 def test_twilio_never_finalizes_the_sweeper_does(app, caller, runner):
     caller.start()
     caller.say("Maria")
-    with app.app_context():
-        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
-        db.session.commit()
+    idle_calls(app)
     result = runner.invoke(args=["tickets", "worker", "--once"])
     assert result.exit_code == 0 and "finalized 1" in result.output
     with app.app_context():
@@ -304,9 +291,7 @@ def test_finished_calls_are_swept_after_two_minutes(app, caller, runner):
     caller.say("let me talk to a person")
     result = runner.invoke(args=["tickets", "worker", "--once"])
     assert "finalized 0" in result.output  # too soon: Twilio's status callback may still come
-    with app.app_context():
-        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=3)))
-        db.session.commit()
+    idle_calls(app, minutes=3)
     result = runner.invoke(args=["tickets", "worker", "--once"])
     assert "finalized 1" in result.output
     with app.app_context():
@@ -318,9 +303,8 @@ def test_sweeper_losing_a_race_to_a_webhook_skips_the_call_and_keeps_running(app
     twice; the next sweep finalizes the call."""
     caller.start()
     caller.say("Maria")
+    idle_calls(app)
     with app.app_context():
-        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
-        db.session.commit()
         engine = db.engine
     raced = {"n": 0}
 
@@ -349,9 +333,7 @@ def test_worker_loop_outlives_a_database_outage(app, caller, runner, monkeypatch
     and finalizes the call once the database answers again."""
     caller.start()
     caller.say("Maria")
-    with app.app_context():
-        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
-        db.session.commit()
+    idle_calls(app)
     pauses: list[float] = []
 
     class Stop(Exception):

@@ -2,7 +2,6 @@
 ticket retried for days, an email Kayako refuses, odd caller ids. One broken call or ticket must not stop the rest."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -10,23 +9,10 @@ from sqlalchemy import delete, select, update
 
 from callflow.clock import utcnow
 from callflow.extensions import db
-from callflow.kb import SAMPLE_KB_PATH
 from callflow.models import Call, KbArticle, TicketOutbox
 
-from .conftest import Caller, base_config, make_app
-from .fakes.kayako_server import FakeKayako
-
-
-def answered_call(caller: Caller, hang_up: bool = True) -> None:
-    caller.start()
-    caller.say("Jane Doe")
-    caller.say("jane at example dot com")
-    caller.say("yes")
-    caller.say("how do I reset my password")
-    caller.say("yes")
-    caller.say("no thanks")
-    if hang_up:
-        caller.hangup()
+from .conftest import Caller, idle_calls, resolved_call
+from .test_faults import kayako, kayako_app  # noqa: F401 (fixtures: a fake Kayako and an app delivering to it)
 
 
 def drop_kb(app) -> None:
@@ -38,24 +24,22 @@ def drop_kb(app) -> None:
 
 # --- 1. article gone -> escape(None) in compose_ticket -------------------------------------
 def test_status_callback_after_article_removed_queues_a_ticket(app, caller):
-    answered_call(caller, hang_up=False)
+    resolved_call(caller, hang_up=False)
     with app.app_context():
         assert db.session.scalar(select(Call.article_id))  # the call used an article
     drop_kb(app)
-    response = caller.hangup()  # conftest asserts 200/204
+    caller.hangup()  # conftest asserts 200/204
     with app.app_context():
         assert db.session.scalar(select(TicketOutbox)) is not None
 
 
 def test_sweeper_survives_a_call_whose_article_was_removed(app, runner):
     bad, good = Caller(app.test_client()), Caller(app.test_client())
-    answered_call(bad, hang_up=False)
+    resolved_call(bad, hang_up=False)
     drop_kb(app)
     good.start()
     good.say("Maria")
-    with app.app_context():
-        db.session.execute(update(Call).values(last_activity_at=utcnow() - timedelta(minutes=31)))
-        db.session.commit()
+    idle_calls(app)
     result = runner.invoke(args=["tickets", "worker", "--once"])
     assert result.exception is None, repr(result.exception)
     with app.app_context():
@@ -73,7 +57,7 @@ class StubSummarizer:
 
 def test_local_worker_with_summarizer_survives_a_removed_article(app, runner):
     app.extensions["summarizer"] = StubSummarizer()
-    answered_call(Caller(app.test_client()))  # ticket 1 queued while the article still existed
+    resolved_call(Caller(app.test_client()))  # ticket 1 queued while the article still existed
     drop_kb(app)
     other = Caller(app.test_client())  # ticket 2: an unrelated call, no article
     other.start()
@@ -90,28 +74,9 @@ def test_local_worker_with_summarizer_survives_a_removed_article(app, runner):
     assert (statuses, errors) == (["local", "local"], ["None", "None"])
 
 
-@pytest.fixture
-def kayako():
-    with FakeKayako(articles=json.loads(SAMPLE_KB_PATH.read_text())) as fake:
-        yield fake
-
-
-@pytest.fixture
-def kayako_app(tmp_path, database_url, kayako):
-    config = base_config(tmp_path, database_url)
-    config.update(KAYAKO_URL=kayako.url, KAYAKO_EMAIL=kayako.email, KAYAKO_PASSWORD=kayako.password,
-                  TICKET_RETRY_BASE_S=0)
-    app = make_app(config)
-    app.extensions["helpdesk"]._sleep = lambda seconds: None
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 def test_kayako_worker_with_summarizer_delivers_after_article_removed(kayako_app, kayako):
     kayako_app.extensions["summarizer"] = StubSummarizer()
-    answered_call(Caller(kayako_app.test_client()))
+    resolved_call(Caller(kayako_app.test_client()))
     drop_kb(kayako_app)
     for _ in range(3):
         kayako_app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
@@ -124,7 +89,7 @@ def test_kayako_worker_with_summarizer_delivers_after_article_removed(kayako_app
 # --- 2. backoff overflow ----------------------------------------------------------------
 def test_backoff_after_many_attempts_does_not_crash_the_worker(kayako_app, kayako):
     kayako_app.config["TICKET_RETRY_BASE_S"] = 30.0  # the default (config.py: float(env or "30"))
-    answered_call(Caller(kayako_app.test_client()))
+    resolved_call(Caller(kayako_app.test_client()))
     with kayako_app.app_context():  # e.g. ~13 `tickets retry` rounds of ~78 attempts each
         db.session.execute(update(TicketOutbox).values(attempts=1024))
         db.session.commit()
@@ -137,7 +102,7 @@ def test_backoff_after_many_attempts_does_not_crash_the_worker(kayako_app, kayak
 
 # --- 3. caller's email refused by Kayako ------------------------------------------------
 def test_email_refused_by_kayako_still_creates_the_case(kayako_app, kayako):
-    answered_call(Caller(kayako_app.test_client()))
+    resolved_call(Caller(kayako_app.test_client()))
     # Kayako refuses the confirmed address (e.g. a blocked domain or its own stricter syntax rules)
     kayako.fail_next(400, code="FIELD_INVALID", parameter="email", path_prefix="/api/v1/users",
                      method="POST", exact=True)
@@ -190,12 +155,12 @@ def test_one_ticket_that_cannot_be_saved_does_not_stop_the_others(app, runner, d
     """A bug in one delivery (here: a value too long for its column, on PostgreSQL) used to end the worker loop,
     and every restart crashed on the same ticket while the rest of its batch waited."""
     first, second = Caller(app.test_client()), Caller(app.test_client())
-    answered_call(first)
+    resolved_call(first)
     app.extensions["summarizer"] = OverlongSummarizer()
     result = runner.invoke(args=["tickets", "worker", "--once"])
     assert result.exception is None, repr(result.exception)
     app.extensions["summarizer"] = None
-    answered_call(second)
+    resolved_call(second)
     assert runner.invoke(args=["tickets", "worker", "--once"]).exception is None
     with app.app_context():
         statuses = db.session.scalars(select(TicketOutbox.status).order_by(TicketOutbox.id)).all()
