@@ -141,6 +141,25 @@ def _machine_for(call: Any) -> CallFlow:
     return machine
 
 
+_ESCALATION_PROMPTS = {
+    "caller-request": prompts.CALLER_REQUEST,
+    "not-resolved": prompts.NOT_RESOLVED,
+    "silence": prompts.NOT_UNDERSTOOD,
+    "unclear": prompts.NOT_UNDERSTOOD,
+    "question-limit": prompts.QUESTION_LIMIT,
+}
+
+
+def _yes_without_question(text: str) -> bool:
+    """At "Anything else?": a "yes" that does not ask anything yet. Short ("yes please", at most
+    ``MAX_QUESTION_WORDS_FOR_YES`` words) and no question in it ("Yes, cancel my subscription" asks one), or
+    announcing one ("yes, I have one more question", up to 8 words)."""
+    words = len(text.split())
+    if "question" in text.casefold():
+        return words <= 8
+    return words <= MAX_QUESTION_WORDS_FOR_YES and not looks_like_question(text)
+
+
 class Conversation:
     """Drives one call; ``services`` is ``app.extensions`` (kb, drafter, fallback_drafter)."""
 
@@ -229,8 +248,7 @@ class Conversation:
             self.machine.send("done")
             self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
             return Reply([prompts.GOODBYE], listen=False)
-        short = len(heard.text.split()) <= MAX_QUESTION_WORDS_FOR_YES
-        if not heard.text or (short and yes_no(heard.text, heard.digits or None) == "yes"):
+        if not heard.text or (yes_no(heard.text, heard.digits or None) == "yes" and _yes_without_question(heard.text)):
             # "Yes" (or a key) but no question yet: an unclear answer, counted like one.
             self.call.retry_count += 1
             if self.call.retry_count > MAX_RETRIES:
@@ -267,7 +285,7 @@ class Conversation:
         call = self.call
         call.last_question = question
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
-            return self._escalate("question-limit", prompts.QUESTION_LIMIT)
+            return self._escalate("question-limit")
         call.questions_asked += 1
         index = self.services["kb"].index()
         hits = index.search(question, limit=3)
@@ -301,7 +319,10 @@ class Conversation:
             return self._escalate(reason)
         return Reply([apology, self.current_question()])
 
-    def _escalate(self, reason: str, prompt: str = prompts.ESCALATE) -> Reply:
+    def _escalate(self, reason: str, prompt: str | None = None) -> Reply:
+        """Hand the call to a person: what the caller hears depends on why (only a question the KB could not
+        answer is "I don't have that information")."""
+        prompt = prompt or _ESCALATION_PROMPTS.get(reason, prompts.ESCALATE)
         self.call.escalation_reason = reason
         self.machine.send("escalate_call")
         self.call.outcome = NEEDS_HUMAN

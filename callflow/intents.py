@@ -223,6 +223,8 @@ _COMPOUND_BLOCKERS = frozenset(
         "field", "fields", "name", "list", "group", "groups", "signature", "id",
         "email", "number", "rating", "ratings", "performance", "screen", "feature",
         "features", "collision", "availability", "capacity",
+        # "give someone access", "get an agent admin rights": a question about people, not a request for one
+        "access", "admin", "administrator", "rights", "privileges",
     }
 )
 

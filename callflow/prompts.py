@@ -16,6 +16,12 @@ ESCALATE = (
     "I'm sorry, I don't have that information right now, but I'll pass this on to our expert team. "
     "They will follow up shortly."
 )
+CALLER_REQUEST = "Of course. I'll pass this on to our expert team, and they will follow up shortly."
+NOT_RESOLVED = "I'm sorry that didn't help. I'll pass this on to our expert team, and they will follow up shortly."
+NOT_UNDERSTOOD = (
+    "I'm sorry, I'm having trouble understanding. I'll pass this on to our expert team, "
+    "and they will follow up shortly."
+)
 QUESTION_LIMIT = (
     "We've covered a lot on this call, so I'll pass your question on to our expert team. "
     "They will follow up shortly."
@@ -29,7 +35,8 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
-    ANYTHING_ELSE, ESCALATE, QUESTION_LIMIT, GOODBYE, DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
+    ANYTHING_ELSE, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, GOODBYE,
+    DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 
 

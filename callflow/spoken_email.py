@@ -150,6 +150,8 @@ _LEADING_FILLERS = frozenset(
     {
         "yeah", "yes", "yep", "yup", "sure", "ok", "okay", "so", "well", "hi",
         "hello", "alright", "right", "and", "actually", "basically", "um", "uh",
+        # a correction of the read-back: "No, jane at example dot com" is not "nojane@"
+        "no", "nope", "nah", "sorry", "wait", "oops",
     }
 )
 
@@ -349,6 +351,7 @@ def _normalise_text(text: str) -> str:
     text = re.sub(r"\bdouble[\s-]+(?:u|you|yu)\b", " w ", text)
     text = re.sub(r"\bat[\s-]+(?:sign|symbol)\b", " @ ", text)
     text = re.sub(r"\bunder[\s-]+score\b", " underscore ", text)
+    text = re.sub(r"\bat\s*&\s*t\b", "att", text)  # AT&T's att.net, before "&" becomes a space and "at at" a stutter
     return text
 
 

@@ -121,7 +121,8 @@ def _action_url(seq: int, retry: int = 0) -> str:
         params["r"] = retry
     base = current_app.config.get("PUBLIC_BASE_URL")
     path = url_for("voice.gather", **params)
-    return base + path if base else path
+    # PUBLIC_BASE_URL already ends with any prefix a proxy strips (X-Forwarded-Prefix -> script_root): not twice
+    return base + path[len(request.script_root):] if base else path
 
 
 def _hints(state: str) -> Optional[str]:

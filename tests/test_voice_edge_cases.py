@@ -1,0 +1,95 @@
+"""Plausible callers and deployments the voice webhooks got wrong: a correction starting with "No,", AT&T's domain, a
+proxy that strips a path prefix, "Yes, <question>", questions about agents, and what an escalation says."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from callflow import prompts
+from callflow.extensions import db
+from callflow.models import Call
+from callflow.spoken_email import parse_spoken_email
+
+from .conftest import base_config, make_app, sign
+
+
+def _row(app, caller):
+    with app.app_context():
+        return db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+
+
+def _to_confirm(caller, address="jade at example dot com"):
+    caller.start()
+    caller.say("Jane")
+    caller.say(address)
+    assert "Is that correct?" in caller.text()
+
+
+# 1. spoken_email: a leading "no"/"sorry"/"nope"/"wait" becomes part of the local part
+@pytest.mark.parametrize("spoken", ["No, jane at example dot com", "Sorry, jane at example dot com",
+                                    "Nope, jane@example.com", "Wait, jane at example dot com"])
+def test_leading_no_or_sorry_is_not_part_of_the_address(spoken):
+    assert parse_spoken_email(spoken) == "jane@example.com"
+
+
+def test_correction_with_a_leading_no_reads_back_the_corrected_address(app, caller):
+    _to_confirm(caller)                      # heard "jade"
+    caller.say("No, jane at example dot com")
+    assert "I heard J, A, N, E, at" in caller.text()
+
+
+# 2. spoken_email: AT&T's domain
+def test_att_domain_is_not_cut_to_t_net():
+    assert parse_spoken_email("jane at AT&T dot net") == "jane@att.net"
+
+
+# 3. voice._action_url: PUBLIC_BASE_URL with a path prefix + ProxyFix X-Forwarded-Prefix doubles the prefix
+def test_gather_action_behind_a_prefixing_proxy(tmp_path):
+    base = "https://voice.example.org/callflow"
+    app = make_app(dict(base_config(tmp_path), PROXY_FIX=True, PUBLIC_BASE_URL=base), load_kb=False)
+    params = {"CallSid": "CA" + "3" * 32, "From": "+15005550006", "CallStatus": "ringing"}
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "voice.example.org",
+               "X-Forwarded-Prefix": "/callflow", "X-Twilio-Signature": sign(base + "/voice/incoming", params)}
+    response = app.test_client().post("/voice/incoming", data=params, headers=headers)
+    assert response.status_code == 200
+  
+    assert f'action="{base}/voice/gather?t=1"' in response.get_data(as_text=True)
+
+
+# 4. conversation._in_answer: "yes, <short question>" at "anything else?" drops the question
+def test_yes_with_a_short_question_is_answered(app, caller):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("how do I reset my password")
+    caller.say("yes")
+    assert prompts.ANYTHING_ELSE in caller.text()
+    caller.say("Yes, cancel my subscription")
+    assert prompts.WHAT_IS_YOUR_QUESTION not in caller.text()
+    assert _row(app, caller).last_question == "Yes, cancel my subscription"
+
+
+# 6. intents.wants_human: KB questions about agents/someone are taken as a request for a person
+@pytest.mark.parametrize("question", ["how do I give someone access to my account",
+                                      "how do I give an agent admin rights"])
+def test_question_about_agents_is_not_a_request_for_a_person(app, caller, question):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say(question)
+    assert _row(app, caller).escalation_reason != "caller-request"
+
+
+# 7. prompts.ESCALATE is spoken for every escalation, including "I want a person" / pressing 0
+def test_pressing_zero_is_not_answered_with_i_dont_have_that_information(caller):
+    caller.start()
+    caller.say(digits="0")
+    assert caller.hung_up and prompts.CALLER_REQUEST in caller.text()
+    assert "I don't have that information" not in caller.text()
+
+
+def test_announcing_another_question_is_still_asked_for_it(app, caller):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("how do I reset my password")
+    caller.say("yes")
+    caller.say("yes I have another question")
+    assert prompts.WHAT_IS_YOUR_QUESTION in caller.text() and caller.listening
