@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import utcnow
@@ -48,6 +48,11 @@ class Call(db.Model):
     """One phone call, keyed by Twilio's CallSid; holds the persisted state machine."""
 
     __tablename__ = "call"
+    __table_args__ = (
+        # the idle sweeper's lookup (outbox.sweep_idle_calls): only calls still open, by last activity
+        Index("ix_call_open_last_activity_at", "last_activity_at",
+              postgresql_where=text("ended_at IS NULL"), sqlite_where=text("ended_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)

@@ -36,3 +36,70 @@ def test_downgrade_to_base_removes_tables(tmp_path, database_url):
         flask_migrate.upgrade()
         flask_migrate.downgrade(revision="base")
         assert "call" not in inspect(db.engine).get_table_names()
+
+
+def test_a_first_release_database_gets_turn_count_with_its_calls_numbering_on(tmp_path, database_url):
+    """The first release's initial revision had no call.turn_count; the column was later added to that revision
+    in place, so such a database was "at head" without it and every webhook turn failed. Built here as the first
+    release left it: the initial revision without the column, and a call in progress with 3 turns."""
+    from sqlalchemy import MetaData, Table
+
+    from callflow import call_store
+    from callflow.clock import utcnow
+
+    app = create_app(base_config(tmp_path, database_url))
+    with app.app_context():
+        flask_migrate.upgrade(revision="4a76dd5a5824")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE call DROP COLUMN turn_count")
+            meta = MetaData()
+            call, turn = Table("call", meta, autoload_with=conn), Table("turn", meta, autoload_with=conn)
+            now = utcnow().replace(tzinfo=None) if conn.dialect.name == "sqlite" else utcnow()
+            call_id = conn.execute(call.insert().values(
+                call_sid="CA" + "7" * 32, state="answer", email_confirmed=True, email_attempts=0, retry_count=0,
+                questions_asked=1, resolved_count=0, anything_else_asked=False, started_at=now,
+                last_activity_at=now, prompt_seq=2, version=3,
+            ).returning(call.c.id)).scalar_one()
+            conn.execute(turn.insert(), [dict(call_id=call_id, seq=seq, speaker="caller", text=f"turn {seq}",
+                                              state="answer", created_at=now) for seq in (1, 2, 3)])
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            assert call_store.load(conn, "CA" + "7" * 32, lock=False).turn_count == 3  # the next turn is seq 4
+        flask_migrate.check()
+        flask_migrate.downgrade(revision="4a76dd5a5824")  # and back: a database made by this version
+        flask_migrate.upgrade()
+        flask_migrate.check()
+
+
+def test_the_idle_sweeper_reads_only_open_calls(tmp_path, database_url):
+    """The tickets worker's sweep (every poll) was a full scan of every call ever stored."""
+    from datetime import timedelta
+
+    from sqlalchemy import and_, or_, select
+
+    from callflow.clock import utcnow
+    from callflow.models import Call
+
+    app = create_app(base_config(tmp_path, database_url))
+    with app.app_context():
+        flask_migrate.upgrade()
+        old = utcnow() - timedelta(days=30)
+        with db.engine.begin() as conn:
+            conn.execute(Call.__table__.insert(), [
+                dict(call_sid=f"CA{i:032d}", state="goodbye", email_confirmed=False, email_attempts=0, retry_count=0,
+                     questions_asked=0, resolved_count=0, anything_else_asked=False, prompt_seq=0, turn_count=0,
+                     version=1, started_at=old, last_activity_at=old,
+                     ended_at=None if i % 1000 == 0 else old + timedelta(minutes=5))
+                for i in range(20_000)
+            ])
+            conn.exec_driver_sql("ANALYZE")
+            now = utcnow()
+            query = select(Call.call_sid).where(  # outbox.sweep_idle_calls
+                Call.ended_at.is_(None),
+                or_(Call.last_activity_at < now - timedelta(minutes=30),
+                    and_(Call.state.in_(("escalate", "goodbye")), Call.last_activity_at < now - timedelta(minutes=2))),
+            ).limit(200)
+            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+            explain = "EXPLAIN QUERY PLAN" if conn.dialect.name == "sqlite" else "EXPLAIN"
+            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"{explain} {compiled}"))
+        assert "ix_call_open_last_activity_at" in plan, plan
