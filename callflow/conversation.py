@@ -82,6 +82,17 @@ def parse_confidence(value: Any) -> float | None:
     return number if 0.0 <= number <= 1.0 else None
 
 
+def _after_address(text: str, email: str) -> str:
+    """What the caller said after the address in one utterance: the text after the last mention of the
+    address's top-level domain ("... dot com, and I can't log in" -> "I can't log in"), or ``""``."""
+    tld = email.rsplit(".", 1)[-1].lower()
+    ends = [m.end() for m in re.finditer(rf"\b{re.escape(tld)}\b", text.lower())]
+    if not ends:
+        return ""
+    rest = text[ends[-1]:].lstrip(" ,.;:!-")
+    return _LEADING_JOINER.sub("", rest).strip()
+
+
 def _without_intro(text: str, name: str) -> str:
     """Drop a leading self-introduction ("This is Dave, ...") from a question said at the greeting.
 
@@ -205,6 +216,10 @@ class Conversation:
             name = self.call.name = name[:MAX_NAME_CHARS]
         if text and not email and looks_like_question(text):
             self.call.pending_question = _without_intro(text, name) if name else text
+        elif email:  # "..., my email is jane at example dot com, and I can't log in": keep what follows
+            rest = _after_address(text, email)
+            if rest and looks_like_question(rest):
+                self.call.pending_question = rest
         self.machine.send("introduce")
         lead = [prompts.thanks_name(name)] if name else []
         if email:

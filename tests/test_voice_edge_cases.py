@@ -93,3 +93,14 @@ def test_announcing_another_question_is_still_asked_for_it(app, caller):
     caller.say("yes")
     caller.say("yes I have another question")
     assert prompts.WHAT_IS_YOUR_QUESTION in caller.text() and caller.listening
+
+
+def test_question_said_with_the_email_at_the_greeting_is_answered_after_the_read_back(app, caller):
+    """It was dropped: the caller was asked "How can I help you today?" again, or the ticket said no question."""
+    caller.start()
+    caller.say("This is Jane, my email is jane at example dot com, and I can't log in to my account")
+    assert "Is that correct?" in caller.text()
+    assert _row(app, caller).pending_question == "I can't log in to my account"
+    caller.say("yes")
+    assert prompts.HOW_CAN_I_HELP not in caller.text() and prompts.CHECK_RESOLVED in caller.text()
+    assert _row(app, caller).last_question == "I can't log in to my account"
