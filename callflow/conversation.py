@@ -20,6 +20,7 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
+from .kayako import normalize_phone
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .spoken_email import parse_spoken_email, readback
 
@@ -237,7 +238,7 @@ class Conversation:
         self.call.email_attempts += 1
         self.machine.send("email_unclear")
         if self.call.state == "answer":
-            return self._enter_answer([prompts.EMAIL_GIVE_UP])
+            return self._enter_answer([self._email_give_up()])
         return Reply([prompts.SPELL_EMAIL])
 
     def _in_confirm_email(self, heard: Heard) -> Reply:
@@ -254,7 +255,7 @@ class Conversation:
                 return self._email_candidate(corrected)
             self.machine.send("reject")
             if self.call.state == "answer":
-                return self._enter_answer([prompts.EMAIL_GIVE_UP])
+                return self._enter_answer([self._email_give_up()])
             return Reply([prompts.SPELL_EMAIL_AGAIN])
         return self._retry(prompts.SAY_YES_OR_NO, "unclear")
 
@@ -333,6 +334,13 @@ class Conversation:
         if self.call.retry_count > MAX_RETRIES:
             return self._escalate(reason)
         return Reply([apology, self.current_question()])
+
+    def _email_give_up(self) -> str:
+        """No email after 3 tries: promise a call back only when there is a number to call (Twilio sends
+        "anonymous", withheld-number placeholders, ``sip:`` or ``client:`` identities in ``From`` too)."""
+        if normalize_phone(self.call.from_number):
+            return prompts.EMAIL_GIVE_UP
+        return prompts.EMAIL_GIVE_UP_NO_NUMBER
 
     def _escalate(self, reason: str, prompt: str | None = None) -> Reply:
         """Hand the call to a person: what the caller hears depends on why (only a question the KB could not

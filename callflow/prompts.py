@@ -7,6 +7,8 @@ ASK_EMAIL_AFTER_QUESTION = "I can help with that. First, what's the email addres
 SPELL_EMAIL = "Sorry, I couldn't get that email address. Please spell it for me, letter by letter."
 SPELL_EMAIL_AGAIN = "Let's try again. Please spell your email address, letter by letter."
 EMAIL_GIVE_UP = "I'm sorry, I couldn't get your email address. Let's carry on, and our team will reach you at this phone number."
+# The same for a caller with no number to call back (withheld, a SIP or app caller).
+EMAIL_GIVE_UP_NO_NUMBER = "I'm sorry, I couldn't get your email address. Let's carry on with your question."
 EMAIL_CONFIRMED = "Thank you."
 HOW_CAN_I_HELP = "How can I help you today?"
 WHAT_IS_YOUR_QUESTION = "Sure. What's your question?"
@@ -34,7 +36,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
-    EMAIL_GIVE_UP, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
+    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
     ANYTHING_ELSE, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, GOODBYE,
     DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )

@@ -104,3 +104,21 @@ def test_question_said_with_the_email_at_the_greeting_is_answered_after_the_read
     caller.say("yes")
     assert prompts.HOW_CAN_I_HELP not in caller.text() and prompts.CHECK_RESOLVED in caller.text()
     assert _row(app, caller).last_question == "I can't log in to my account"
+
+
+@pytest.mark.parametrize("from_number, promise", [
+    ("+14155550100", True), ("anonymous", False), ("+266696687", False), ("client:alice", False),
+    ("sip:alice@example.com", False),
+])
+def test_giving_up_on_the_email_promises_a_call_back_only_with_a_number(app, from_number, promise):
+    from .conftest import Caller
+
+    caller = Caller(app.test_client(), from_number=from_number)
+    caller.start()
+    caller.say("Sam")
+    for _ in range(3):
+        caller.say("I don't know it")
+    said = caller.text()
+    assert (prompts.EMAIL_GIVE_UP in said) is promise
+    assert (prompts.EMAIL_GIVE_UP_NO_NUMBER in said) is not promise
+    assert prompts.HOW_CAN_I_HELP in said and caller.listening
