@@ -20,8 +20,8 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
-from .kayako import normalize_phone
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
+from .phone import normalize_phone
 from .spoken_email import parse_spoken_email, readback
 
 log = logging.getLogger(__name__)
@@ -342,10 +342,10 @@ class Conversation:
             return prompts.EMAIL_GIVE_UP
         return prompts.EMAIL_GIVE_UP_NO_NUMBER
 
-    def _escalate(self, reason: str, prompt: str | None = None) -> Reply:
+    def _escalate(self, reason: str) -> Reply:
         """Hand the call to a person: what the caller hears depends on why (only a question the KB could not
         answer is "I don't have that information")."""
-        prompt = prompt or _ESCALATION_PROMPTS.get(reason, prompts.ESCALATE)
+        prompt = _ESCALATION_PROMPTS.get(reason, prompts.ESCALATE)
         self.call.escalation_reason = reason
         self.machine.send("escalate_call")
         self.call.outcome = NEEDS_HUMAN

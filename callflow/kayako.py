@@ -24,16 +24,15 @@ from requests.utils import guess_json_utf
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any, wait_exponential
 from urllib3.exceptions import ConnectTimeoutError, DecodeError, HTTPError as Urllib3Error, ReadTimeoutError
 
+from .phone import normalize_phone
+
 log = logging.getLogger(__name__)
 
 DOCS = "https://developer.kayako.com/api/v1/"
 _SAFE = frozenset({"GET", "HEAD", "PUT", "DELETE"})  # idempotent: may be retried blindly
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})  # need X-CSRF-Token with a session
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _CALL_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-# Caller ids Twilio sends for withheld numbers (anonymous, restricted, unknown, blocked, unavailable).
-_WITHHELD = frozenset({"+266696687", "+7378742833", "+8656696", "+2562533", "+86282452253"})
 _LEVEL_SLOT = {"low": 0, "normal": 1, "high": -2, "urgent": -1}
 DEFAULT_NAME = "Phone caller"
 #: Largest response body read from Kayako (bytes, after gzip decoding). A page of 100
@@ -182,16 +181,6 @@ def _label_texts(value: Any) -> set[str]:
             return _label_texts(value["translation"])
         return set().union(*(_label_texts(v) for v in value.values() if isinstance(v, str))) if value else set()
     return set()
-
-
-def normalize_phone(phone: str | None) -> str | None:
-    """``"+1 (415) 555-0104"`` -> ``"+14155550104"``; None unless E.164-looking (``"anonymous"``,
-    Twilio withheld-number placeholders, numbers without ``+``). Phone identities:
-    https://developer.kayako.com/api/v1/users/identities/"""
-    if not isinstance(phone, str):
-        return None
-    compact = re.sub(r"[\s().-]", "", phone)
-    return compact if _E164.match(compact) and compact not in _WITHHELD else None
 
 
 def _legacy_id(call_sid: Any) -> str:
@@ -417,7 +406,8 @@ class KayakoClient:
         return stop_any(stop_after_attempt(attempts),
                         lambda state: time.monotonic() + (state.upcoming_sleep or 0.0) >= deadline)
 
-    def _paginate(self, path: str, params: dict | None = None, limit: int = 100, strict: bool = False) -> Iterator[dict]:
+    def _paginate(self, path: str, params: dict | None = None, limit: int = 100,
+                  strict: bool = False) -> Iterator[dict]:
         """Yield the dict items of a collection, page by page (``offset``/``limit``, ``next_url``).
 
         ``next_url`` is only read for its ``offset`` (session headers never go to a URL the server
@@ -453,7 +443,8 @@ class KayakoClient:
                 return
             if isinstance(nxt, str) and nxt:
                 found = parse_qs(urlsplit(nxt).query).get("offset", [""])[0]
-                new_offset = int(found) if found.isascii() and found.isdigit() and len(found) <= 12 else offset + len(data)
+                usable = found.isascii() and found.isdigit() and len(found) <= 12  # int() refuses 4,300+ digits
+                new_offset = int(found) if usable else offset + len(data)
             elif "next_url" in body or len(data) < int(page_limit):
                 return
             else:

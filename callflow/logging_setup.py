@@ -61,8 +61,6 @@ class _NoQueryString(logging.Filter):
         return True
 
 
-logging.getLogger("werkzeug").addFilter(_NoQueryString())
-
 # --- masking -------------------------------------------------------------------------------
 
 # An address: a local part (any characters but spaces and the separators around addresses in
@@ -341,7 +339,8 @@ def make_handler(stream=None, fmt: str = "json") -> logging.Handler:
 
 
 def configure_logging(app: Flask) -> None:
-    """Install the root handler (``LOG_FORMAT``, ``LOG_LEVEL``) and the request-id hooks on ``app``.
+    """Install the root handler (``LOG_FORMAT``, ``LOG_LEVEL``), the query-string filter on werkzeug's request
+    lines and the request-id hooks on ``app``.
 
     Idempotent per process: a handler installed by an earlier call is replaced, never
     doubled. Raises ``ValueError`` for an unknown ``LOG_FORMAT``. Response header:
@@ -354,6 +353,9 @@ def configure_logging(app: Flask) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(app.config.get("LOG_LEVEL") or "INFO")
+    werkzeug_log = logging.getLogger("werkzeug")  # `flask run`'s request lines
+    if not any(isinstance(f, _NoQueryString) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(_NoQueryString())
 
     @app.before_request
     def _start_clock() -> None:

@@ -74,7 +74,6 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
             # the class only: a database error's message quotes the row (personal data)
             log.error("sweeper: call %s could not be finalized (%s)", sid, type(exc).__name__)
             continue
-    delete_call_audio(finalized)
     return len(finalized)
 
 
@@ -225,7 +224,10 @@ def expire_audio_now_and_then() -> int:
 
 def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[str, int]:
     """Sweep idle calls, expire old personal audio now and then, then deliver every due ticket; returns counts by
-    resulting status (and ``finalized`` calls)."""
+    resulting status (and ``finalized`` calls).
+
+    A ticket's first attempt also deletes its call's personal TTS audio: every ended call has exactly one ticket,
+    and the worker, not the status callback, is where a slow bucket may take its time."""
     counts: dict[str, int] = {"finalized": sweep_idle_calls()}
     expire_audio_now_and_then()
     while True:
@@ -236,6 +238,8 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
         for ticket in claimed:
             if not renew_claim(ticket):  # renewed just before its delivery, not for the whole batch
                 continue
+            if not ticket.attempts:  # its call is over: the personal audio goes (off the webhooks; never raises)
+                delete_call_audio([ticket.payload.get("call_sid")])
             try:
                 status = deliver(ticket, out)
             except (OperationalError, InterfaceError):

@@ -29,10 +29,10 @@ Rule sources:
 * Audio of a prompt that carries caller data (a name, an email read-back, an answer drafted from the caller's
   question) is personal data. It is never content-addressed in the shared cache, where anyone could test a guessed
   text against the public route: it is stored per call under ``call/<group>/<key>`` (both HMAC-SHA256 under the
-  app's ``SECRET_KEY``, so unguessable), served ``Cache-Control: private, no-store``, and deleted when the call is
-  finalized, when ``calls forget``/``calls purge`` erase the call, and by the tickets worker once older than
-  ``TTS_CALL_AUDIO_MAX_AGE_S`` (:func:`delete_call_audio`, :func:`expire_call_audio`). Only the fixed prompts of
-  :mod:`callflow.prompts` are shared.
+  app's ``SECRET_KEY``, so unguessable), served ``Cache-Control: private, no-store``, and deleted by the tickets
+  worker once the call is over (its ticket's first attempt), when ``calls forget``/``calls purge`` erase the call,
+  and by the worker once older than ``TTS_CALL_AUDIO_MAX_AGE_S`` (:func:`delete_call_audio`,
+  :func:`expire_call_audio`). Only the fixed prompts of :mod:`callflow.prompts` are shared.
 * MP3 frame header layout (sync, version, layer, bitrate and sample-rate tables):
   http://www.mp3-tech.org/programmer/frame_header.html
 """
@@ -327,7 +327,6 @@ class TTSCache:
                 pass
         return removed
 
-
     def prune_shared(self, keep: set[str], dry_run: bool = False) -> int:
         """Delete the shared ``<key>.mp3`` files of ``directory`` whose key is not in ``keep`` (per-call audio is
         left to :meth:`expire_calls`); return how many went, or would go on ``dry_run``.
@@ -596,7 +595,8 @@ class OpenAISpeech:
 
 def delete_call_audio(call_sids: Iterable[str]) -> int:
     """Delete the personal audio of these calls from the app's TTS store (inside an app context); return how many
-    files went. Called when a call is finalized and when ``calls forget``/``calls purge`` erase calls.
+    files went. Called by the tickets worker on a ticket's first attempt (the call is over) and when ``calls
+    forget``/``calls purge`` erase calls. CallSids that are not strings are skipped.
 
     Never raises: a storage failure is logged (error class only, no CallSid) and the files are left to
     :func:`expire_call_audio`. Audio a background synthesis stores after this runs is left to it too.
@@ -607,6 +607,8 @@ def delete_call_audio(call_sids: Iterable[str]) -> int:
     secret = current_app.config.get("SECRET_KEY") or ""
     removed = 0
     for sid in call_sids:
+        if not isinstance(sid, str) or not sid:
+            continue
         try:
             removed += store.delete_group(call_group(secret, sid))
         except Exception as exc:
@@ -621,8 +623,9 @@ MIN_CALL_AUDIO_AGE_S = 60.0
 def expire_call_audio(older_than_s: float | None = None) -> int:
     """Delete every call's personal audio stored more than ``older_than_s`` seconds ago (default
     ``TTS_CALL_AUDIO_MAX_AGE_S``, 14,400 s: Twilio's default and largest call ``timeLimit`` is 4 hours, so no call
-    still speaking loses a prompt; never under 60 s); return how many files went. Catches what :func:`delete_call_audio` missed: a
-    failed deletion, a changed ``SECRET_KEY``, a synthesis that finished after the call ended. Never raises.
+    still speaking loses a prompt; never under 60 s); return how many files went. Catches what
+    :func:`delete_call_audio` missed: a failed deletion, a changed ``SECRET_KEY``, a synthesis that finished after
+    the call ended, a call whose ticket the worker has not reached. Never raises.
     https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource (``TimeLimit``)
     """
     store = current_app.extensions.get("tts_cache")

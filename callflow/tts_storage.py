@@ -413,7 +413,9 @@ class S3TTSCache:
         prompts of calls still running into ``<Say>``. :raises TTSStorageError: on any failure."""
         self._check_available("delete")
         removed = 0
-        listing = {"Bucket": self.bucket, "Prefix": f"{self.prefix}{folder}", **({"Delimiter": "/"} if top_level else {})}
+        listing = {"Bucket": self.bucket, "Prefix": f"{self.prefix}{folder}"}
+        if top_level:
+            listing["Delimiter"] = "/"
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(**listing):
                 names = [item["Key"] for item in page.get("Contents") or ()

@@ -47,7 +47,6 @@ def _audio_scope(text: str, call_sid: str | None) -> dict:
 
 def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None,
            call_sid: str | None = None) -> None:
-    text = CONTROL_CHARS.sub(" ", text[:MAX_SAY_CHARS])  # last gate: a character XML forbids breaks the document
     url = None
     try:
         scope = _audio_scope(text, call_sid)
@@ -132,12 +131,14 @@ def _render(
     deadline: float | None,
     call_sid: str | None = None,
 ) -> str:
+    # Last gate, once: a character XML forbids breaks the document, and what is prefetched is what is spoken.
+    prompts = [CONTROL_CHARS.sub(" ", text[:MAX_SAY_CHARS]) for text in prompts]
     prefetch = getattr(speech, "synthesize_async", None)
     if prefetch is not None and len(prompts) > 1:
         for text in prompts:
-            scope = _audio_scope(text[:MAX_SAY_CHARS], call_sid)
+            scope = _audio_scope(text, call_sid)
             if scope is not None:
-                prefetch(text[:MAX_SAY_CHARS], **scope)
+                prefetch(text, **scope)
     response = VoiceResponse()
     if listen:
         gather = Gather(

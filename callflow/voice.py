@@ -31,7 +31,6 @@ from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech
 from .extensions import db
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_record
-from .tts import delete_call_audio
 from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
 
 log = logging.getLogger(__name__)
@@ -352,11 +351,8 @@ def status():
         return EMPTY_TWIML
 
     try:
-        document = _with_retries(step, autocommit=autocommit)
+        return twiml_response(_with_retries(step, autocommit=autocommit))
     except (SQLAlchemyError, StaleCall):
         db.session.rollback()
         log.exception("database error in the status callback")
         return twiml_response(EMPTY_TWIML, status=503)
-    if call_status in TERMINAL_STATUSES:
-        delete_call_audio([sid])  # the call is over: its name and email read-back audio go (never raises)
-    return twiml_response(document)

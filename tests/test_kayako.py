@@ -7,7 +7,8 @@ import time
 import pytest
 import requests
 
-from callflow.kayako import KayakoClient, KayakoError, normalize_phone
+from callflow.kayako import KayakoClient, KayakoError
+from callflow.phone import normalize_phone
 from tests.fakes.kayako_server import FakeKayako, make_articles
 
 CALL_SID = "CA0123456789abcdef0123456789abcdef"
