@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import extract_name, is_done, looks_like_question, wants_human, yes_no
+from .intents import extract_name, follow_up_question, is_done, looks_like_question, wants_human, yes_no
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
@@ -277,6 +277,12 @@ class Conversation:
         answer = yes_no(heard.text, heard.digits or None)
         if answer == "yes":
             self.machine.send("resolved")
+            question = follow_up_question(heard.text)  # "yes, thanks. And how do I ...?"
+            if question:
+                reply = self._answer_question(question)
+                if reply.listen:  # answered; an escalation speaks for itself
+                    reply.prompts.insert(0, prompts.GREAT)
+                return reply
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
             return self._escalate("not-resolved")

@@ -27,6 +27,8 @@ Split of responsibilities:
 * :func:`is_done` detects "no more questions".
 * :func:`extract_name` / :func:`looks_like_question` split a greeting answer
   into a caller name and/or a problem statement.
+* :func:`follow_up_question` finds a next question said in the same breath as
+  the "yes" to "Did that solve your issue?".
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "is_done",
     "extract_name",
     "looks_like_question",
+    "follow_up_question",
     "MAX_TEXT_CHARS",
 ]
 
@@ -525,6 +528,78 @@ def looks_like_question(text: str | None) -> bool:
         tokens = normalize(" ".join(kept))
     rest = [t for t in tokens if t not in _GREETING_WORDS]
     return len(rest) > 6
+
+
+# Words a "yes, that worked" is made of, skipped before a follow-up question.
+_YES_LEAD_WORDS = frozenset(
+    {
+        "yes", "yeah", "yea", "ya", "yep", "yup", "sure", "ok", "okay", "alright", "great",
+        "perfect", "awesome", "cool", "thanks", "thank", "you", "very", "much", "so", "it",
+        "that", "thats", "did", "does", "worked", "works", "helped", "and", "also", "but",
+        "well", "um", "uh", "oh", "right", "correct", "absolutely", "definitely", "indeed",
+    }
+)
+# A question word at the start of a clause: "..., how do I", "... and can I", "Thanks. What".
+_QUESTION_START_RE = re.compile(
+    r"(?:^|[.?!;,]\s*|\b(?:and|also|so|but|then|now)\s+)"
+    r"((?:how|what|why|where|when|which|who|can|could|would|will|is|are|should|may)\b)",
+    re.IGNORECASE,
+)
+# Phrases that announce one more question.
+_FOLLOW_UP_CUES = _phrases(
+    "also", "another question", "one more question", "one more thing", "another thing",
+    "other question", "next question", "second question", "i have a question",
+)
+_WORD_RE = re.compile(r"\S+")
+
+
+def follow_up_question(text: str | None) -> str | None:
+    """The next question in a "yes" to "Did that solve your issue?", if there is one.
+
+    Callers often confirm and go straight on: "yes thanks, and how do I change
+    my email address?". This returns the part after the confirmation
+    ("how do I change my email address?") when it is announced as a new
+    question: a clause opens with a question word ("how", "what", "can", ...)
+    and has at least three words, or it ends with "?" or comes with a cue
+    ("also", "another question", "one more thing") and states a problem
+    (:func:`looks_like_question`). A longer thank-you ("yes that worked
+    perfectly, thank you so much for your help") or a report of what worked
+    ("yes, now I can log in") is not a question.
+
+    Args:
+        text: speech transcript (may be ``None``); only the first
+            :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        The question as the caller said it (original case and punctuation,
+        leading and trailing spaces and commas removed), or ``None``.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return None
+    text = text[:MAX_TEXT_CHARS]
+    words = list(_WORD_RE.finditer(text))
+    for i, word in enumerate(words):
+        tokens = normalize(word.group())
+        if tokens and not all(t in _YES_LEAD_WORDS for t in tokens):
+            break
+    else:
+        return None
+    if i == 0:  # no confirmation before it: not a "yes, and ..." answer
+        return None
+    rest = text[words[i].start():]
+    # "yes, that is ..." is not a question "is ...?"; a later clause still can be.
+    statement = normalize(words[i - 1].group())[-1:] in (["it"], ["that"], ["thats"])
+    start = next((m.start(1) for m in _QUESTION_START_RE.finditer(rest) if m.start(1) or not statement), None)
+    if start is not None:  # "..., can I also connect Slack": a question word opens it
+        question = rest[start:].strip(" \t,;:-")
+        return question if len(normalize(question)) >= 3 or looks_like_question(question) else None
+    if rest.rstrip().endswith("?") or _has_any(_ngrams(normalize(rest)), _FOLLOW_UP_CUES):
+        question = rest.strip(" \t,;:-")
+        return question if looks_like_question(question) else None
+    return None
 
 
 # --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callflow.intents import (
+    follow_up_question,
     extract_name,
     is_done,
     looks_like_question,
@@ -261,6 +262,8 @@ def test_helpers_never_raise(text, digits):
     assert isinstance(wants_human(text, digits), bool)
     assert isinstance(is_done(text, digits), bool)
     assert isinstance(looks_like_question(text), bool)
+    question = follow_up_question(text)
+    assert question is None or (isinstance(question, str) and question in text)
     name = extract_name(text)
     assert name is None or (isinstance(name, str) and 1 <= len(name.split()) <= 4)
 
@@ -272,3 +275,19 @@ def test_huge_input_is_fine():
     assert isinstance(extract_name(huge), (str, type(None)))
     assert looks_like_question(huge) in (True, False)
     assert is_done(huge) in (True, False)
+    assert follow_up_question("yes thanks, and how do I " + huge) is not None
+
+
+@pytest.mark.parametrize("text, question", [
+    ("yes thanks, and how do I change my email address?", "how do I change my email address?"),
+    ("Yes, that is great. What about exporting my data", "What about exporting my data"),
+    ("yes thanks is there a way to export my tickets", "is there a way to export my tickets"),
+    ("yes I also want to change my email", "I also want to change my email"),
+    ("yes. and what about the invoice?", "what about the invoice?"),
+    ("yes", None), ("yes please", None), ("yeah it worked", None), ("yes it is", None),
+    ("yes, now I can log in", None), ("yes I can log in now", None), ("yes that is how I fixed it", None),
+    ("yes, it says error 500 when I log in", None), ("how do I reset my password", None),
+    ("yes the password reset worked, thanks so much for the help", None), (None, None), ("", None),
+])
+def test_follow_up_question(text, question):
+    assert follow_up_question(text) == question

@@ -122,3 +122,38 @@ def test_giving_up_on_the_email_promises_a_call_back_only_with_a_number(app, fro
     assert (prompts.EMAIL_GIVE_UP in said) is promise
     assert (prompts.EMAIL_GIVE_UP_NO_NUMBER in said) is not promise
     assert prompts.HOW_CAN_I_HELP in said and caller.listening
+
+
+# 8. conversation._in_check_resolved: "yes, and <next question>" at "Did that solve your issue?" dropped the question
+@pytest.mark.parametrize("said, question", [
+    ("yes thanks, and how do I export my cases?", "how do I export my cases?"),
+    ("Yes it did, thank you. Can I also connect Slack", "Can I also connect Slack"),
+    ("yeah that worked, I have another question, where do I find my invoices", "where do I find my invoices"),
+    ("yes I have one more question about my invoice", "I have one more question about my invoice"),
+])
+def test_next_question_said_with_the_yes_is_answered(app, caller, said, question):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("how do I reset my password")
+    caller.say(said)
+    assert prompts.ANYTHING_ELSE not in caller.text()
+    assert caller.text().startswith(prompts.GREAT) and caller.text().endswith(prompts.CHECK_RESOLVED)
+    row = _row(app, caller)
+    assert (row.state, row.resolved_count, row.questions_asked) == ("check_resolved", 1, 2)
+    assert row.last_question == question
+
+
+@pytest.mark.parametrize("said", [
+    "yes that worked perfectly thank you so much for your help",
+    "yes, now I can log in to my account",
+    "yes the password reset worked, thanks",
+    "yes that is how I fixed it",
+])
+def test_a_long_yes_is_not_taken_for_a_next_question(app, caller, said):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("how do I reset my password")
+    caller.say(said)
+    assert prompts.ANYTHING_ELSE in caller.text()
+    row = _row(app, caller)
+    assert (row.state, row.resolved_count, row.questions_asked) == ("answer", 1, 1)
