@@ -13,7 +13,9 @@ in the other three, children first, so they work whether or not the database enf
 * :func:`forget_caller` -- erasure (GDPR art. 17, https://gdpr-info.eu/art-17-gdpr/): delete
   every call of one caller, matched by email (case-insensitive) or phone number (digits
   only), whatever its ticket status. The copy already delivered to Kayako is not touched:
-  the operator erases the requester there.
+  the operator erases the requester there. A call still in progress, or whose ticket a worker
+  is delivering right now, is kept and counted (deleting it would restart the live call from
+  the greeting, or let the case reach Kayako after the erasure): the operator runs it again.
 
 Neither function logs or returns personal data: only counts and Kayako case ids.
 """
@@ -28,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
 from flask.cli import AppGroup
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
 from .clock import utcnow
 from .extensions import db
@@ -101,9 +103,11 @@ class PurgeReport(DeleteCounts):
 
 @dataclass
 class ForgetReport(DeleteCounts):
-    """What :func:`forget_caller` did; ``undelivered`` counts dropped tickets not yet in Kayako."""
+    """What :func:`forget_caller` did; ``undelivered`` counts dropped tickets not yet in Kayako,
+    ``busy`` the caller's calls kept because they are still in progress or being delivered."""
 
     undelivered: int = 0
+    busy: int = 0
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -222,6 +226,33 @@ def _calls_of(email: Optional[str], phone: Optional[str]) -> list[int]:
     return sorted(ids)
 
 
+def _busy_calls(call_ids: list[int]) -> set[int]:
+    """Of ``call_ids``, the calls not finalized yet (a live call: a webhook would recreate the row and greet the
+    caller again) or whose ticket a worker is delivering (status ``sending``, claim running: the case would reach
+    the helpdesk after the erasure).
+
+    First locks the calls and their tickets until the commit with writes that change nothing (PostgreSQL locks
+    the rows, SQLite takes its write lock), so no webhook finalizes a call and no worker claims a ticket between
+    this check and the deletion.
+    """
+    now = utcnow()
+    delivering = select(TicketOutbox.call_id).where(
+        TicketOutbox.status == "sending", TicketOutbox.claimed_until >= now
+    )
+    busy: set[int] = set()
+    for chunk in _chunks(call_ids):
+        options = {"synchronize_session": False}
+        db.session.execute(update(Call).where(Call.id.in_(chunk)).values(version=Call.version), execution_options=options)
+        db.session.execute(
+            update(TicketOutbox).where(TicketOutbox.call_id.in_(chunk)).values(claimed_by=TicketOutbox.claimed_by),
+            execution_options=options,
+        )
+        busy.update(db.session.scalars(
+            select(Call.id).where(Call.id.in_(chunk), or_(Call.ended_at.is_(None), Call.id.in_(delivering)))
+        ))
+    return busy
+
+
 def forget_caller(*, email: Optional[str] = None, phone: Optional[str] = None, dry_run: bool = False) -> ForgetReport:
     """Delete every call of the caller with ``email`` and/or ``phone``, whatever its ticket status.
 
@@ -229,7 +260,8 @@ def forget_caller(*, email: Optional[str] = None, phone: Optional[str] = None, d
     ``phone`` by its digits (``+1 415-555-0100`` matches ``+14155550100``, not
     ``4155550100``: a country code is never guessed). Deletes the calls' turns, tickets
     (``undelivered`` counts those that had not reached the helpdesk) and attempts, then
-    commits (nothing changes on ``dry_run``). Raises ``ValueError`` when neither is given,
+    commits (nothing changes on ``dry_run``). Calls still in progress or being delivered
+    right now are kept (``busy``, see :func:`_busy_calls`). Raises ``ValueError`` when neither is given,
     when ``email`` has no ``@`` or when ``phone`` has fewer than 4 digits;
     ``sqlalchemy.exc.SQLAlchemyError`` on a database error (after a rollback).
     """
@@ -244,6 +276,9 @@ def forget_caller(*, email: Optional[str] = None, phone: Optional[str] = None, d
     report = ForgetReport()
     try:
         call_ids = _calls_of(email, phone)
+        busy = _busy_calls(call_ids)
+        report.busy = len(busy)
+        call_ids = [call_id for call_id in call_ids if call_id not in busy]
         for chunk in _chunks(call_ids):
             report.undelivered += _count(
                 select(func.count())
@@ -255,13 +290,14 @@ def forget_caller(*, email: Optional[str] = None, phone: Optional[str] = None, d
         db.session.rollback()
         raise
     log.info(
-        "calls forget%s: %d calls, %d turns, %d tickets (%d undelivered), %d attempts deleted",
+        "calls forget%s: %d calls, %d turns, %d tickets (%d undelivered), %d attempts deleted; %d busy calls kept",
         " (dry run)" if dry_run else "",
         report.calls,
         report.turns,
         report.tickets,
         report.undelivered,
         report.attempts,
+        report.busy,
     )
     return report
 
@@ -323,4 +359,7 @@ def forget_command(email: Optional[str], phone: Optional[str], dry_run: bool) ->
                + (f" ({report.undelivered} tickets had not reached the helpdesk)" if report.undelivered else ""))
     if report.case_ids:
         click.echo("Kayako cases of these calls: " + ", ".join(report.case_ids))
+    if report.busy:
+        click.echo(f"calls forget: kept {report.busy} calls still in progress or being delivered to the helpdesk "
+                   "right now; run this command again in a few minutes")
     click.echo(KAYAKO_NOTE)

@@ -7,7 +7,7 @@ from typing import Optional
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from callflow.clock import utcnow
 from callflow.extensions import db
@@ -266,3 +266,43 @@ def test_forget_refuses_without_a_usable_option(app, args):
 def test_forget_refuses_in_python_too(app):
     with app.app_context(), pytest.raises(ValueError):
         forget_caller()
+
+
+def test_forget_keeps_a_call_still_in_progress_and_the_call_goes_on(app, client):
+    """Erasing a caller who is still on the line: the live call is kept (not restarted from the
+    greeting with the number stored again); once it ended, a second run erases it."""
+    caller = Caller(client, from_number=JANE_PHONE)
+    caller.start()
+    caller.say("My name is Pat")
+    caller.say("jane dot doe at example dot com")
+    caller.say("yes")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["calls", "forget", "--phone", JANE_PHONE])
+    assert result.exit_code == 0 and "deleted 0 calls" in result.output and "kept 1 calls" in result.output
+    caller.say("how do I reset my password")
+    assert "reset" in caller.text().lower() and "may i have your name" not in caller.text().lower()
+    caller.say("yes")
+    caller.say("no that's all")
+    caller.hangup()
+    result = runner.invoke(args=["calls", "forget", "--phone", JANE_PHONE])
+    assert "deleted 1 calls" in result.output and "calls forget: kept" not in result.output
+    with app.app_context():
+        assert counts() == {"call": 0, "turn": 0, "ticket_outbox": 0, "ticket_attempt": 0}
+
+
+def test_forget_keeps_a_call_whose_ticket_a_worker_is_delivering(app, client):
+    """A ticket claimed by a worker is on its way to the helpdesk: erasing it now would not stop
+    the case (it reached Kayako after the erasure, and its case id was never reported)."""
+    from callflow.outbox import claim_due
+
+    sid = place_call(client, JANE_PHONE, "jane dot doe at example dot com")
+    with app.app_context():
+        (ticket,) = claim_due(owner="worker-a")  # the worker is delivering it right now
+        report = forget_caller(email=JANE_EMAIL)
+        assert (report.calls, report.tickets, report.busy) == (0, 0, 1)
+        assert sid in sids()
+        db.session.execute(update(TicketOutbox).values(claimed_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()  # the worker died: its claim ran out, nothing is being delivered now
+        report = forget_caller(email=JANE_EMAIL)
+        assert (report.calls, report.tickets, report.busy, report.undelivered) == (1, 1, 0, 1)
+        assert not sids()
