@@ -234,27 +234,28 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
         claimed = claim_due(batch)
         if not claimed:
             break
-        attempted = []
+        statuses = []
         for ticket in claimed:
             if not renew_claim(ticket):  # renewed just before its delivery, not for the whole batch
                 continue
+            ticket_id = ticket.id  # still readable if the row is deleted under the delivery
             if not ticket.attempts:  # its call is over: the personal audio goes (off the webhooks; never raises)
                 delete_call_audio([ticket.payload.get("call_sid")])
             try:
                 status = deliver(ticket, out)
             except (OperationalError, InterfaceError):
                 raise
-            except Exception as exc:  # a bug: park this ticket, keep delivering the others
+            except Exception as exc:  # a bug, or the row deleted meanwhile: park it, keep delivering the others
                 db.session.rollback()
-                log.error("ticket %s: delivery crashed (%s), marked failed", ticket.id, type(exc).__name__)
-                db.session.execute(update(TicketOutbox).where(TicketOutbox.id == ticket.id).values(
+                log.error("ticket %s: delivery crashed (%s), marked failed", ticket_id, type(exc).__name__)
+                db.session.execute(update(TicketOutbox).where(TicketOutbox.id == ticket_id).values(
                     status="failed", claimed_by=None, claimed_until=None,
                     last_error=f"{type(exc).__name__}: {exc}"[:1000]))
                 db.session.commit()
-                status = ticket.status = "failed"
+                status = "failed"
             counts[status] = counts.get(status, 0) + 1
-            attempted.append(ticket)
-        if all(t.status in ("queued",) for t in attempted):
+            statuses.append(status)
+        if all(status == "queued" for status in statuses):
             break  # everything failed transiently (or went to other workers): wait for the backoff
     return counts
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from callflow import prompts
@@ -368,3 +368,37 @@ def test_worker_once_still_fails_on_a_database_error(app, runner):
     finally:
         restore()
     assert result.exit_code != 0 and isinstance(result.exception, OperationalError)
+
+
+def test_a_ticket_deleted_during_its_delivery_does_not_stop_the_worker(kayako_app, kayako, caplog):
+    """The row went away while Kayako was creating its case (an operator's DELETE, a restore): the worker logged
+    it and went on with the next ticket. It died on ``ObjectDeletedError`` reading the deleted row's id."""
+    import threading
+
+    from callflow.outbox import run_once
+
+    for _ in range(2):
+        resolved_call(Caller(kayako_app.test_client()))
+    kayako.delay(1.0, "/api/v1/cases", method="POST", n=1, exact=True)
+    with kayako_app.app_context():
+        first_id = min(db.session.scalars(select(TicketOutbox.id)))
+
+    def delete_when_posted():
+        deadline = time.monotonic() + 10
+        while not kayako.requests_for("/api/v1/cases", "POST", exact=True) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with kayako_app.app_context():
+            db.session.execute(delete(TicketOutbox).where(TicketOutbox.id == first_id))
+            db.session.commit()
+            db.session.remove()
+
+    deleter = threading.Thread(target=delete_when_posted)
+    deleter.start()
+    with kayako_app.app_context():
+        counts = run_once()
+    deleter.join()
+    assert counts.get("failed") == 1 and counts.get("delivered") == 1
+    assert f"ticket {first_id}: delivery crashed" in caplog.text
+    with kayako_app.app_context():
+        (row,) = db.session.scalars(select(TicketOutbox))
+        assert (row.status, row.external_id is not None) == ("delivered", True)
