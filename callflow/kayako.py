@@ -24,6 +24,7 @@ from requests.utils import guess_json_utf
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any, wait_exponential
 from urllib3.exceptions import ConnectTimeoutError, DecodeError, HTTPError as Urllib3Error, ReadTimeoutError
 
+from .control_chars import CONTROL_CHARS
 from .phone import normalize_phone
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ DOCS = "https://developer.kayako.com/api/v1/"
 _SAFE = frozenset({"GET", "HEAD", "PUT", "DELETE"})  # idempotent: may be retried blindly
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})  # need X-CSRF-Token with a session
 _CALL_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _LEVEL_SLOT = {"low": 0, "normal": 1, "high": -2, "urgent": -1}
 DEFAULT_NAME = "Phone caller"
 #: Largest response body read from Kayako (bytes, after gzip decoding). A page of 100
@@ -125,7 +125,9 @@ class KayakoError(Exception):
 
 
 def _clean(text: Any, limit: int) -> str:
-    return _CONTROL.sub(" ", text).strip()[:limit] if isinstance(text, str) else ""
+    """``text`` from a Kayako response on one line, at most ``limit`` characters, without control characters or
+    lone surrogates (no database takes one: a ticket's ``last_error`` could not be saved); ``""`` if not a str."""
+    return " ".join(CONTROL_CHARS.sub(" ", text).split())[:limit] if isinstance(text, str) else ""
 
 
 def _retry_after(value: str | None) -> float | None:

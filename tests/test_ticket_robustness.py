@@ -100,6 +100,20 @@ def test_backoff_after_many_attempts_does_not_crash_the_worker(kayako_app, kayak
         assert db.session.scalar(select(TicketOutbox.status)) == "queued"  # not stuck in "sending"
 
 
+# --- 2b. a hostile error message -------------------------------------------------------
+def test_kayako_error_message_with_a_lone_surrogate_is_retried(kayako_app, kayako):
+    resolved_call(Caller(kayako_app.test_client()))
+    # "\ud800" in a JSON string decodes to a lone surrogate, which no database stores (UnicodeEncodeError)
+    kayako.fail_next(503, message="busy \ud800\x85 try later", n=None, path_prefix="/api/v1/cases", method="POST")
+    result = kayako_app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    with kayako_app.app_context():
+        ticket = db.session.scalar(select(TicketOutbox))
+        assert ticket.status == "queued", (ticket.status, ticket.last_error)  # transient: retried, not parked
+        assert ticket.last_error.endswith("busy try later"), ticket.last_error
+        assert [a.ok for a in ticket.attempt_log] == [False]  # the attempt is recorded
+
+
 # --- 3. caller's email refused by Kayako ------------------------------------------------
 def test_email_refused_by_kayako_still_creates_the_case(kayako_app, kayako):
     resolved_call(Caller(kayako_app.test_client()))
