@@ -34,6 +34,10 @@ def kb_load(path: str | None, merge: bool, if_empty: bool) -> None:
 
     The file replaces the KB (articles not in it are removed), so loading your own KB after
     ``make run`` loaded the sample leaves no sample article behind; ``--merge`` only upserts.
+
+    \f
+    Exit status 1 (``click.ClickException``) if the file cannot be read or is not a JSON list of
+    articles (:class:`~callflow.kb.KbLoadError`).
     """
     if if_empty:
         count = db.session.scalar(select(func.count(KbArticle.id)))
@@ -57,7 +61,13 @@ def kb_load(path: str | None, merge: bool, if_empty: bool) -> None:
 @kb_cli.command("sync")
 @click.option("--allow-empty", is_flag=True, help="Accept a help center with no published article.")
 def kb_sync(allow_empty: bool) -> None:
-    """Sync published help-center articles from Kayako (KAYAKO_URL and credentials)."""
+    """Sync published help-center articles from Kayako (KAYAKO_URL and credentials).
+
+    \f
+    Exit status 1 (``click.ClickException``) if Kayako is not configured, or the sync fails
+    (:class:`~callflow.kayako.KayakoError`, or :class:`~callflow.kb_sync.EmptySyncError` without
+    ``--allow-empty``); the local KB is then unchanged.
+    """
     from .kayako import KayakoError
     from .kb_sync import EmptySyncError, sync_articles
 
@@ -120,7 +130,12 @@ def tickets_worker(once: bool) -> None:
 @tickets_cli.command("retry")
 @click.argument("ticket_id", type=int)
 def tickets_retry(ticket_id: int) -> None:
-    """Queue a failed ticket for delivery again (not one a worker is sending right now)."""
+    """Queue a failed ticket for delivery again (not one a worker is sending right now).
+
+    \f
+    Exit status 1 (``click.ClickException``) if there is no such ticket or a worker's claim on it
+    is still running (see :func:`callflow.outbox.retry_ticket`).
+    """
     from .outbox import retry_ticket
 
     ticket = retry_ticket(ticket_id)
@@ -134,7 +149,11 @@ def tickets_retry(ticket_id: int) -> None:
 @tickets_cli.command("show")
 @click.argument("ticket_id", type=int)
 def tickets_show(ticket_id: int) -> None:
-    """Print one ticket (subject, requester, summary: personal data, for a terminal, not a log)."""
+    """Print one ticket (subject, requester, summary: personal data, for a terminal, not a log).
+
+    \f
+    Exit status 1 (``click.ClickException``) if there is no such ticket.
+    """
     from .models import TicketOutbox
     from .outbox import format_ticket
 
@@ -146,7 +165,11 @@ def tickets_show(ticket_id: int) -> None:
 
 @tts_cli.command("warm")
 def tts_warm() -> None:
-    """Synthesize every fixed prompt ahead of time (needs OPENAI_API_KEY)."""
+    """Synthesize every fixed prompt ahead of time (needs OPENAI_API_KEY).
+
+    \f
+    Exit status 1 (``click.ClickException``) without OPENAI_API_KEY (the speech service has no ``warm``).
+    """
     from .prompts import FIXED_PROMPTS
 
     speech = current_app.extensions["speech"]
@@ -164,6 +187,9 @@ def tts_prune(dry_run: bool) -> None:
     Clears audio of old prompt wordings or voices, and audio with caller data that versions before per-call
     audio stored in the shared cache. Per-call audio is deleted when its call ends (and expired by the tickets
     worker). With TTS_S3_LOCAL_DIR, run it on every instance to clear each local copy.
+
+    \f
+    Exit status 1 (``click.ClickException``, naming the error class only) if the store fails (``OSError``).
     """
     from .prompts import FIXED_PROMPTS
     from .tts import TTSCache

@@ -42,6 +42,7 @@ class Reply:
 
     @property
     def hangup(self) -> bool:
+        """True when the call ends after the prompts (no Gather)."""
         return not self.listen
 
 
@@ -55,6 +56,7 @@ class Heard:
 
     @property
     def empty(self) -> bool:
+        """True when there is no text (after cleaning) and no keypad digit: silence."""
         return not self.text and not self.digits
 
 

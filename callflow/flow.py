@@ -57,13 +57,16 @@ class CallFlow(StateMachine, strict_states=True):
         return self.model.email_attempts >= MAX_EMAIL_ATTEMPTS
 
     def on_reject(self) -> None:
+        """``reject``: forget the address the caller said is wrong (``email`` None, not confirmed)."""
         self.model.email = None
         self.model.email_confirmed = False
 
     def on_confirm(self) -> None:
+        """``confirm``: the caller said yes to the read-back address."""
         self.model.email_confirmed = True
 
     def on_resolved(self) -> None:
+        """``resolved``: count the answered question; "anything else?" is asked next."""
         self.model.resolved_count += 1
         self.model.anything_else_asked = True
 
@@ -75,5 +78,6 @@ class CallFlow(StateMachine, strict_states=True):
             self.model.retry_count = 0
 
     def on_enter_escalate(self) -> None:
+        """Entering escalate: a call escalated without a reason gets ``escalation_reason = "unknown"``."""
         if not self.model.escalation_reason:
             self.model.escalation_reason = "unknown"

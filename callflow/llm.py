@@ -271,6 +271,7 @@ class OpenAIDrafter:
     :param timeout: wall-clock deadline in seconds for one :meth:`draft` (default use: 3.5).
     :param summary_timeout: deadline in seconds for :meth:`summarize` (defaults to ``timeout``).
     :param max_workers: threads that run SDK calls so the deadline holds even if a response trickles in.
+    :raises ValueError: ``timeout`` is not > 0.
     Thread-safe; one instance serves the whole app (``app.extensions``).
     """
 

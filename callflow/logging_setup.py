@@ -180,6 +180,7 @@ class MaskingFilter(logging.Filter):
     """Masks emails and phone numbers in every record (see :func:`mask_record`); never drops one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask ``record`` in place; always True (keep it)."""
         mask_record(record)
         return True
 
@@ -234,6 +235,7 @@ class RequestContextFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Add the request context to ``record`` in place; always True (keep it)."""
         add_request_context(record)
         return True
 
@@ -265,13 +267,16 @@ class CallflowJsonFormatter(JsonFormatter):
         super().__init__(list(JSON_FIELDS), rename_fields=dict(JSON_RENAMES))
 
     def format(self, record: logging.LogRecord) -> str:
+        """``record`` as one JSON object, request context added and personal data masked first."""
         mask_record(add_request_context(record))
         return super().format(record)
 
     def formatException(self, ei) -> str:  # type: ignore[override]
+        """The traceback text, masked."""
         return mask_text(super().formatException(ei))
 
     def formatStack(self, stack_info) -> str:  # type: ignore[override]
+        """The stack text, masked."""
         return mask_text(super().formatStack(stack_info))
 
     def formatTime(self, record: logging.LogRecord, datefmt: Optional[str] = None) -> str:
@@ -286,6 +291,7 @@ class CallflowTextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
+        """One :data:`TEXT_FORMAT` line (``-`` for a missing id); ``record``'s ids are restored afterwards."""
         mask_record(add_request_context(record))
         ids = record.request_id, record.call_sid
         record.request_id, record.call_sid = ids[0] or "-", ids[1] or "-"
@@ -295,9 +301,11 @@ class CallflowTextFormatter(logging.Formatter):
             record.request_id, record.call_sid = ids
 
     def formatException(self, ei) -> str:
+        """The traceback text, masked."""
         return mask_text(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:
+        """The stack text, masked."""
         return mask_text(super().formatStack(stack_info))
 
 
@@ -309,11 +317,12 @@ class StderrHandler(logging.StreamHandler):
 
     @property
     def stream(self):  # type: ignore[override]
+        """The current ``sys.stderr``, looked up on every write."""
         return sys.stderr
 
     @stream.setter
     def stream(self, value) -> None:  # StreamHandler.setStream; we always follow sys.stderr
-        pass
+        """Ignored: the handler always writes to the current ``sys.stderr``."""
 
 
 def make_formatter(fmt: str = "json") -> logging.Formatter:

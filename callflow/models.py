@@ -22,6 +22,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        """Aware ``value`` to UTC (naive UTC for SQLite, which keeps no zone); raises ``ValueError`` if naive."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -30,6 +31,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        """The stored value as an aware UTC datetime (a naive one, from SQLite, is taken as UTC)."""
         if value is None:
             return None
         if value.tzinfo is None:

@@ -78,7 +78,11 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
 
 
 def claim_due(limit: int = 10, owner: Optional[str] = None) -> list[TicketOutbox]:
-    """Claim up to ``limit`` due tickets for this worker and commit the claim."""
+    """Claim up to ``limit`` due tickets for ``owner`` (default :func:`worker_id`) and commit the claim.
+
+    Due: ``next_attempt_at`` passed and ``queued``, or ``sending`` with an expired claim (its
+    worker died). Returns the claimed tickets, lowest id first, now ``sending`` for ``TICKET_CLAIM_TTL_S`` seconds.
+    """
     owner = owner or worker_id()
     now = utcnow()
     until = now + timedelta(seconds=current_app.config["TICKET_CLAIM_TTL_S"])
@@ -212,8 +216,9 @@ _next_audio_expiry = 0.0
 
 
 def expire_audio_now_and_then() -> int:
-    """Run :func:`callflow.tts.expire_call_audio` at most every ``AUDIO_EXPIRY_INTERVAL_S`` per process (it
-    lists the store: a directory scan or bucket listing, too much for every poll); returns files deleted."""
+    """Run :func:`callflow.tts.expire_call_audio` at most every ``AUDIO_EXPIRY_INTERVAL_S`` seconds per process (it
+    lists the store: a directory scan or bucket listing, too much for every poll); returns files deleted (0 when
+    it is not time yet). Never raises."""
     global _next_audio_expiry
     now = time.monotonic()
     if now < _next_audio_expiry:

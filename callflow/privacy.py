@@ -84,6 +84,7 @@ class DeleteCounts:
     audio: int = 0
 
     def add(self, other: "DeleteCounts") -> None:
+        """Add ``other``'s counts to these and append its case ids and CallSids (in place)."""
         self.calls += other.calls
         self.turns += other.turns
         self.tickets += other.tickets
@@ -327,6 +328,9 @@ def purge_command(older_than: str, dry_run: bool) -> None:
 
     Calls whose ticket has not reached the helpdesk yet (queued, sending, failed) or that
     are not finalized are kept and counted. Prints counts only.
+
+    \f
+    Exit status 2 (``click.BadParameter``) if AGE is not ``Nd`` or ``Nh`` (see :func:`parse_age`).
     """
     try:
         age = parse_age(older_than)
@@ -347,6 +351,10 @@ def forget_command(email: Optional[str], phone: Optional[str], dry_run: bool) ->
 
     Give --email, --phone or both. Prints counts only (never the address or number), the
     Kayako case ids of delivered tickets, and a reminder to erase the requester in Kayako.
+
+    \f
+    Exit status 2 (``click.UsageError``) if neither is given, or :func:`forget_caller` refuses
+    them (``ValueError``: not an email address, a phone number with fewer than 4 digits).
     """
     if not (email or "").strip() and not (phone or "").strip():
         raise click.UsageError("give --email or --phone (or both)")

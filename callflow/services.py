@@ -33,13 +33,22 @@ log = logging.getLogger(__name__)
 class Drafter(Protocol):
     """Drafts a short spoken answer from knowledge-base articles."""
 
-    def draft(self, question: str, articles: list[ArticleContext]) -> DraftAnswer: ...
+    def draft(self, question: str, articles: list[ArticleContext]) -> DraftAnswer:
+        """Answer ``question`` from ``articles`` (best first); ``grounded`` False if they do not answer it.
+
+        The conversation catches any error of ``app.extensions["drafter"]`` and answers with the
+        extractive ``fallback_drafter`` instead.
+        """
 
 
 class Summarizer(Protocol):
     """Summarizes a finished call's transcript ``[(speaker, text), ...]``."""
 
-    def summarize(self, transcript: list[tuple[str, str]]) -> CallSummary: ...
+    def summarize(self, transcript: list[tuple[str, str]]) -> CallSummary:
+        """Summary, topic and sentiment of the transcript (see :class:`~callflow.drafts.CallSummary`).
+
+        The tickets worker catches any error and keeps the rule-based summary.
+        """
 
 
 class Speech(Protocol):
@@ -53,7 +62,11 @@ class Helpdesk(Protocol):
     """Delivers a ticket payload; returns ``(case_id, case_url)`` or None if kept locally."""
 
     def deliver(self, payload: dict[str, Any], *, time_budget_s: float | None = None) -> tuple[Any, str | None] | None:
-        """``time_budget_s``: seconds the delivery may take (the caller's claim on the ticket)."""
+        """``time_budget_s``: seconds the delivery may take (the caller's claim on the ticket).
+
+        Raises on failure: the tickets worker retries with backoff, unless the exception has
+        ``transient = False`` or the ticket is older than ``TICKET_MAX_AGE_H`` hours (then it is ``failed``).
+        """
 
 
 class ExtractiveDrafter:
@@ -101,6 +114,7 @@ class SaySpeech:
     always_say = True  # callflow.twiml.render may reuse documents: they depend on the text alone
 
     def audio_url(self, text: str, *, synthesize: bool = True, call_sid: str | None = None) -> str | None:
+        """Always None: speak ``text`` with ``<Say>``."""
         return None
 
 
@@ -110,6 +124,8 @@ class LocalOutbox:
     is_local = True
 
     def deliver(self, payload: dict[str, Any], *, time_budget_s: float | None = None) -> None:
+        """Sends nothing and returns None (``time_budget_s``, in seconds, is unused). The tickets worker
+        sees ``is_local`` and marks the ticket ``local`` (it stays in ``ticket_outbox``) without calling this."""
         return None
 
 

@@ -678,6 +678,8 @@ def simulate_command(url, script, from_number):
     and calls ``current_app.extensions["ticket_lookup"](call_sid) -> dict | None`` (keys such as
     subject, priority, tags, requester name/email/phone as a ``requester`` dict or
     ``requester_*`` keys, outcome, summary, status; unknown keys are printed too).
+    Exit status 2 (``click.BadParameter``) if ``--url`` or ``PUBLIC_BASE_URL`` is not an absolute
+    http(s) URL.
     """
     config = current_app.config
     auth_token = config.get("TWILIO_AUTH_TOKEN") or None

@@ -39,6 +39,8 @@ class AdminIdentity(UserMixin):
         self._token = session_token(user)
 
     def get_id(self) -> str:
+        """The id Flask-Login keeps in the session: ``"<user id>:<token>"`` (:func:`session_token`, read by
+        :func:`load_user`)."""
         return f"{self.id}:{self._token}"
 
 

@@ -40,7 +40,13 @@ def _prompt_password() -> str:
 @admin_cli.command("create-user")
 @click.argument("email")
 def create_user(email: str) -> None:
-    """Create an admin user; prompts twice for the password."""
+    """Create an admin user; prompts twice for the password.
+
+    \f
+    Exit status 1 (``click.ClickException``) if a user with this email exists or the password is
+    shorter than ``ADMIN_MIN_PASSWORD_LENGTH`` characters (default 8); exit status 2
+    (``click.BadParameter``) if EMAIL is not an email address (or is over 320 characters).
+    """
     email = _email_argument(email)
     if _find(email) is not None:
         raise click.ClickException("an admin user with this email exists; use `admin set-password`")
@@ -62,7 +68,12 @@ def _existing(email: str) -> AdminUser:
 @admin_cli.command("set-password")
 @click.argument("email")
 def set_password(email: str) -> None:
-    """Set a new password (and reactivate the user); signs out its open sessions."""
+    """Set a new password (and reactivate the user); signs out its open sessions.
+
+    \f
+    Exit status 1 (``click.ClickException``) if there is no such user or the password is too
+    short; exit status 2 (``click.BadParameter``) if EMAIL is not an email address.
+    """
     user = _existing(email)
     user.password_hash = generate_password_hash(_prompt_password())
     user.is_active = True
@@ -73,7 +84,12 @@ def set_password(email: str) -> None:
 @admin_cli.command("deactivate")
 @click.argument("email")
 def deactivate(email: str) -> None:
-    """Stop a user from signing in; signs out its open sessions."""
+    """Stop a user from signing in; signs out its open sessions.
+
+    \f
+    Exit status 1 (``click.ClickException``) if there is no such user; exit status 2
+    (``click.BadParameter``) if EMAIL is not an email address.
+    """
     user = _existing(email)
     user.is_active = False
     db.session.commit()

@@ -32,7 +32,10 @@ def without_control_chars(value: str | None) -> str | None:
 
 def within_call_dates(form, field) -> None:
     """WTForms validator: a date between :data:`~.metrics.EARLIEST_DATE` and
-    :data:`~.metrics.LATEST_DATE` (a filter on 9999-12-31 would overflow the day after it)."""
+    :data:`~.metrics.LATEST_DATE` (a filter on 9999-12-31 would overflow the day after it).
+
+    An empty field passes. Raises ``ValidationError`` (its message is shown next to the field) otherwise.
+    """
     if field.data is not None and not EARLIEST_DATE <= field.data <= LATEST_DATE:
         raise ValidationError(f"Pick a date between {EARLIEST_DATE} and {LATEST_DATE}.")
 

@@ -52,6 +52,7 @@ class Period:
 
     @property
     def days(self) -> int:
+        """Number of days in the period, both ends counted."""
         return (self.end - self.start).days + 1
 
     def bounds(self) -> tuple[datetime, datetime]:
@@ -61,6 +62,7 @@ class Period:
         return lo, hi
 
     def dates(self) -> list[date]:
+        """Every day of the period, ``start`` first."""
         return [self.start + timedelta(days=i) for i in range(self.days)]
 
 
@@ -88,7 +90,12 @@ def make_period(
     default_days: int = DEFAULT_PERIOD_DAYS,
     max_days: int = MAX_PERIOD_DAYS,
 ) -> Period:
-    """Fill in missing ends (``default_days`` ending today) and check the range."""
+    """Fill in missing ends and check the range; ``default_days`` and ``max_days`` are numbers of days.
+
+    A missing ``end`` is ``today`` (UTC unless given), or ``start`` if that is later; a missing
+    ``start`` makes the period ``default_days`` long. Raises :class:`PeriodError` if ``end`` is
+    before ``start`` or the period is longer than ``max_days``.
+    """
     today = today or utcnow().date()
     if end is None:
         end = today if start is None else max(today, start)
@@ -169,7 +176,8 @@ def volume_per_day(period: Period) -> list[dict[str, Any]]:
 
 
 def top_topics(period: Period, limit: int = TOP_TOPICS) -> list[dict[str, Any]]:
-    """The most frequent call topics (call drivers), most frequent first."""
+    """The ``limit`` most frequent call topics (call drivers): ``[{"topic", "calls"}]``, most frequent first
+    (ties by topic)."""
     n = func.count(Call.id).label("n")
     rows = db.session.execute(
         select(Call.topic, n)
@@ -209,7 +217,8 @@ def group_questions(questions: Iterable[str], threshold: float = SIMILARITY_THRE
 
 
 def unanswered_questions(period: Period, limit: int = TOP_QUESTION_GROUPS) -> list[dict[str, Any]]:
-    """The questions the KB could not answer, grouped by similarity, most asked first."""
+    """The questions the KB could not answer, grouped by similarity, most asked first: at most ``limit``
+    groups (see :func:`group_questions`) of the latest ``MAX_UNANSWERED_QUESTIONS`` such questions."""
     rows = db.session.scalars(
         select(Call.last_question)
         .where(
