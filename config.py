@@ -77,6 +77,8 @@ class Config:
     # OpenAI (https://platform.openai.com/docs/api-reference)
     OPENAI_API_KEY = _env("OPENAI_API_KEY")
     OPENAI_BASE_URL = _env("OPENAI_BASE_URL")
+    OPENAI_ORG_ID = _env("OPENAI_ORG_ID")  # sent as OpenAI-Organization; only for keys in several organizations
+    OPENAI_PROJECT_ID = _env("OPENAI_PROJECT_ID")  # sent as OpenAI-Project
     OPENAI_CHAT_MODEL = _env("OPENAI_CHAT_MODEL", "gpt-4o-mini")
     OPENAI_TTS_MODEL = _env("OPENAI_TTS_MODEL", "gpt-4o-mini-tts")
     OPENAI_TTS_VOICE = _env("OPENAI_TTS_VOICE", "alloy")

@@ -135,7 +135,15 @@ class LLMError(Exception):
         self.reason = reason
 
 
-def make_openai_client(api_key: str, base_url: str | None, timeout: float, max_retries: int = 0) -> openai.OpenAI:
+def make_openai_client(
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int = 0,
+    *,
+    organization: str | None = None,
+    project: str | None = None,
+) -> openai.OpenAI:
     """Build the SDK client used by :class:`OpenAIDrafter` and :class:`callflow.tts.OpenAISpeech`.
 
     :param api_key: OpenAI API key (sent as ``Authorization: Bearer``); must be non-empty.
@@ -144,6 +152,9 @@ def make_openai_client(api_key: str, base_url: str | None, timeout: float, max_r
     :param timeout: default per-request timeout in seconds (the SDK applies it to connect, read, write and pool
         separately; the classes here also enforce a wall-clock deadline per call).
     :param max_retries: SDK retries; keep 0 inside webhooks (a retry would blow Twilio's 15 s budget).
+    :param organization: sent as ``OpenAI-Organization`` (config ``OPENAI_ORG_ID``); ``None``: not sent, unless the
+        SDK finds ``OPENAI_ORG_ID`` in the environment, the same variable ``config.py`` reads.
+    :param project: sent as ``OpenAI-Project`` (config ``OPENAI_PROJECT_ID``); ``None`` likewise.
     :raises ValueError: empty ``api_key`` or a non-positive ``timeout``.
     Source: https://github.com/openai/openai-python#timeouts and #retries.
     """
@@ -151,7 +162,8 @@ def make_openai_client(api_key: str, base_url: str | None, timeout: float, max_r
         raise ValueError("api_key is required")
     if not timeout or timeout <= 0:
         raise ValueError("timeout must be > 0 seconds")
-    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=float(timeout), max_retries=int(max_retries))
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=float(timeout), max_retries=int(max_retries),
+                         organization=organization or None, project=project or None)
 
 
 # -- plain speech helpers (also usable by the flow's extractive fallback) -------------------------------------------

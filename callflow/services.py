@@ -142,19 +142,19 @@ def init_services(app: Flask) -> None:
         from .llm import OpenAIDrafter, make_openai_client
         from .tts import OpenAISpeech
 
-        chat = make_openai_client(cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_DRAFT_TIMEOUT_S"])
+        def client(timeout_s: float):
+            return make_openai_client(cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), timeout_s,
+                                      organization=cfg.get("OPENAI_ORG_ID"), project=cfg.get("OPENAI_PROJECT_ID"))
+
+        chat = client(cfg["OPENAI_DRAFT_TIMEOUT_S"])
         app.extensions["drafter"] = CachedDrafter(
             OpenAIDrafter(chat, cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_DRAFT_TIMEOUT_S"])
         )
-        summary_client = make_openai_client(
-            cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_SUMMARY_TIMEOUT_S"]
-        )
         app.extensions["summarizer"] = OpenAIDrafter(
-            summary_client, cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_SUMMARY_TIMEOUT_S"]
+            client(cfg["OPENAI_SUMMARY_TIMEOUT_S"]), cfg["OPENAI_CHAT_MODEL"], cfg["OPENAI_SUMMARY_TIMEOUT_S"]
         )
-        tts_client = make_openai_client(cfg["OPENAI_API_KEY"], cfg.get("OPENAI_BASE_URL"), cfg["OPENAI_TTS_TIMEOUT_S"])
         app.extensions["speech"] = OpenAISpeech(
-            tts_client,
+            client(cfg["OPENAI_TTS_TIMEOUT_S"]),
             app.extensions["tts_cache"],
             model=cfg["OPENAI_TTS_MODEL"],
             voice=cfg["OPENAI_TTS_VOICE"],

@@ -289,3 +289,23 @@ def test_one_hostile_article_does_not_break_the_sync(live_app, kayako, field, va
     assert result.exit_code == 0, result.output
     assert time.perf_counter() - started < 3.0
     assert "777" in kb_ids(live_app) or field == "html"  # an article of nothing but tags may have no text
+
+
+def test_openai_organization_and_project_come_from_the_config(tmp_path, database_url, openai_fake, monkeypatch):
+    """``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID`` are settings of config.py like the others; every request (drafts,
+    speech, summaries) carries them. Without them, no such header is sent."""
+    for variable in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(variable, raising=False)
+    for settings, expected in (({"OPENAI_ORG_ID": "org-acme", "OPENAI_PROJECT_ID": "proj_voice"},
+                                ("org-acme", "proj_voice")), ({}, (None, None))):
+        openai_fake.reset()
+        app = make_app(dict(base_config(tmp_path, database_url), OPENAI_API_KEY="sk-test",
+                            OPENAI_BASE_URL=openai_fake.base_url, **settings))
+        resolved_call(Caller(app.test_client()))
+        run_worker(app)
+        sent = openai_fake.requests_for("/v1/chat/completions") + openai_fake.requests_for("/v1/audio/speech")
+        assert len({r.path for r in sent}) == 2
+        assert {(r.headers.get("openai-organization"), r.headers.get("openai-project")) for r in sent} == {expected}
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
