@@ -284,5 +284,10 @@ def warm_index(
     if "error" in result:
         log.warning("KB index not built at start (%s): the first answer turn will build it", result["error"])
         return None
+    if not result["articles"]:
+        # A fresh database (a new deployment): every question would be passed to a person.
+        log.warning("KB index ready: 0 articles in %.0f ms. The knowledge base is empty: every question will be "
+                    "escalated; load it with `flask --app wsgi kb sync` (Kayako) or `kb load PATH`", result["ms"])
+        return 0
     log.info("KB index ready: %d articles in %.0f ms", result["articles"], result["ms"])
     return result["articles"]

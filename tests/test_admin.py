@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any, Optional
 from uuid import uuid4
 
@@ -318,6 +319,19 @@ def test_wrong_password_fails_and_is_rate_limited(app, admin):
     # another account from the same address is still allowed (until the per-IP limit)
     create_admin(app, "b@b.co")
     assert login(app.test_client(), "b@b.co").status_code == 302
+
+
+def test_the_shared_limit_store_the_docs_name_can_be_configured(tmp_path):
+    """README and .env.example tell a deployment of several instances to count sign-in attempts
+    in Redis: its client must be installed, or no process (web, worker, CLI) even starts."""
+    from limits.storage import storage_from_string
+
+    example = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    uri = re.search(r"RATELIMIT_STORAGE_URI=.*\(e\.g\. (redis://[^)\s]+)\)", example).group(1)
+    uri = uri.replace("//host:", "//127.0.0.1:")  # the client connects on first use: no server needed here
+    assert type(storage_from_string(uri)).__name__ == "RedisStorage"
+    app = make_admin_app(tmp_path, RATELIMIT_STORAGE_URI=uri)
+    assert "admin" in app.blueprints
 
 
 def test_unknown_email_fails_like_a_wrong_password(app, admin):

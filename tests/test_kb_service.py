@@ -144,6 +144,17 @@ def test_warm_index_survives_an_unreachable_database(tmp_path, caplog):
     assert "KB index not built at start (OperationalError)" in caplog.text
 
 
+def test_warm_index_warns_when_the_kb_is_empty(tmp_path, caplog):
+    """A new deployment (`flask db upgrade` on a fresh database) has no articles: say so at boot."""
+    from .conftest import make_app
+
+    app = make_app(base_config(tmp_path), load_kb=False)
+    with caplog.at_level(logging.INFO, logger="callflow.kb"):
+        assert warm_index(app) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "knowledge base is empty" in warnings[0] and "kb load" in warnings[0]
+
+
 def test_warm_index_ignores_an_app_without_a_kb():
     assert warm_index(Flask("bare")) is None
 
