@@ -33,7 +33,7 @@ def kb_load(path: str | None, merge: bool, if_empty: bool) -> None:
     """Load the bundled sample KB, or a JSON file of articles, as the knowledge base.
 
     The file replaces the KB (articles not in it are removed), so loading your own KB after
-    ``make run`` loaded the sample leaves no sample article behind; ``--merge`` only upserts.
+    `make run` loaded the sample leaves no sample article behind; --merge only upserts.
 
     \f
     Exit status 1 (``click.ClickException``) if the file cannot be read or is not a JSON list of
@@ -90,16 +90,18 @@ def kb_sync(allow_empty: bool) -> None:
 def tickets_worker(once: bool) -> None:
     """Deliver queued tickets (and finalize idle calls); runs until stopped unless --once.
 
-    A database outage (the server restarting, a failover, a dropped connection: the
-    driver's ``OperationalError`` or ``InterfaceError``) does not end the loop: it is logged
-    (its class only: the message may quote personal data), and the
-    worker tries again after ``TICKET_WORKER_POLL_S`` seconds, doubling up to
-    :data:`WORKER_BACKOFF_MAX_S` while the errors last. With ``--once`` the error ends the
-    command with a non-zero exit code. Any other error (a bug) in one call or ticket is logged (its
-    class) and that ticket marked ``failed`` (``tickets retry`` sends it again), so the others are
-    still delivered; outside them it ends the loop with its traceback for the supervisor to restart
-    it. Tickets are claimed with a lease in the database, so nothing is lost or delivered twice
-    across such a pause.
+    A database outage (the server restarting, a failover, a dropped connection) does not end
+    the loop: it is logged (its class only: the message may quote personal data), and the
+    worker tries again after TICKET_WORKER_POLL_S seconds, doubling up to 60 s while the
+    errors last. With --once the error ends the command with a non-zero exit code. Any other
+    error (a bug) in one call or ticket is logged (its class) and that ticket marked failed
+    (`tickets retry ID` sends it again), so the others are still delivered; outside them it
+    ends the loop with its traceback for the supervisor to restart it. Tickets are claimed
+    with a lease in the database, so nothing is lost or delivered twice across such a pause.
+
+    \f
+    The outage is the driver's ``OperationalError`` or ``InterfaceError``; the longest pause is
+    :data:`WORKER_BACKOFF_MAX_S` seconds.
     """
     from .outbox import run_once
 

@@ -183,3 +183,22 @@ def test_one_ticket_that_cannot_be_saved_does_not_stop_the_others(app, runner, d
         assert statuses == ["failed", "local"] and "StringDataRightTruncation" in (errors[0] or "")
     else:  # SQLite does not enforce the length: nothing to crash on
         assert statuses == ["local", "local"]
+
+
+def test_every_command_help_is_plain_text(app, runner):
+    """`flask --app wsgi GROUP COMMAND --help` is read by an operator: no reST markup, no internal names."""
+    import click
+
+    from callflow.cli import WORKER_BACKOFF_MAX_S
+
+    for name in ("kb", "tickets", "tts", "calls", "admin", "simulate"):
+        command = app.cli.get_command(click.Context(app.cli), name)
+        subcommands = command.commands if isinstance(command, click.Group) else {"": command}
+        for sub in subcommands:
+            args = [name, sub, "--help"] if sub else [name, "--help"]
+            result = runner.invoke(args=args)
+            assert result.exit_code == 0, (args, result.output)
+            assert "``" not in result.output and ":data:" not in result.output and ":func:" not in result.output, (
+                args, result.output)
+    worker_help = runner.invoke(args=["tickets", "worker", "--help"]).output
+    assert f"doubling up to {WORKER_BACKOFF_MAX_S:.0f} s" in worker_help
