@@ -60,8 +60,10 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
         try:
             with db.engine.begin() as conn:
                 call = call_store.load(conn, sid)
+                # Twilio never said when the call ended: at its last webhook, not now (30 idle
+                # minutes later), or every swept call adds half an hour to the handling time.
                 if call is not None and not call.finalized and finalize_record(
-                    conn, call, twilio_status=call.twilio_status or "timeout"
+                    conn, call, twilio_status=call.twilio_status or "timeout", ended_at=call.last_activity_at
                 ):
                     finalized.append(sid)
         except (StaleCall, IntegrityError):

@@ -231,15 +231,18 @@ def compose_ticket(
     }
 
 
-def close_call(call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int]) -> datetime:
+def close_call(
+    call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int], ended_at: Optional[datetime] = None
+) -> datetime:
     """Mark a call ended (a ``CallRecord``, not yet saved); returns the time used as "now".
 
-    Sets ``ended_at`` (kept if already set), ``twilio_status``, ``duration_s`` (Twilio's
-    ``CallDuration`` in seconds, else measured from ``started_at``) and the outcome if none
-    is set yet (``ai-resolved`` if the caller confirmed an answer, else ``abandoned``).
+    Sets ``ended_at`` (kept if already set; else ``ended_at``, default now), ``twilio_status``,
+    ``duration_s`` (Twilio's ``CallDuration`` in seconds, else measured from ``started_at``) and
+    the outcome if none is set yet (``ai-resolved`` if the caller confirmed an answer, else
+    ``abandoned``).
     """
     now = utcnow()
-    call.ended_at = call.ended_at or now
+    call.ended_at = call.ended_at or ended_at or now
     call.twilio_status = twilio_status or call.twilio_status
     if duration_s is None:
         duration_s = max(0, int((call.ended_at - call.started_at).total_seconds()))
@@ -249,8 +252,18 @@ def close_call(call: CallRecord, *, twilio_status: Optional[str], duration_s: Op
     return now
 
 
-def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Optional[str], duration_s: Optional[int] = None) -> bool:
+def finalize_record(
+    conn: Connection,
+    call: CallRecord,
+    *,
+    twilio_status: Optional[str],
+    duration_s: Optional[int] = None,
+    ended_at: Optional[datetime] = None,
+) -> bool:
     """End a call and queue its ticket, exactly once: the status callback and the idle sweeper.
+
+    ``ended_at`` (default: now) is when the call ended, for a caller who did not say: the
+    sweeper gives the call's last activity, so the idle wait is no talk time.
 
     Reads only, then one :func:`callflow.call_store.write` (the call and its ticket: one
     statement on PostgreSQL, so ``conn`` may be in autocommit).
@@ -260,7 +273,7 @@ def finalize_record(conn: Connection, call: CallRecord, *, twilio_status: Option
     """
     if conn.execute(_TICKET_OF_CALL, {"call_id": call.id}).first() is not None:
         return False
-    now = close_call(call, twilio_status=twilio_status, duration_s=duration_s)
+    now = close_call(call, twilio_status=twilio_status, duration_s=duration_s, ended_at=ended_at)
     turns = conn.execute(_TURNS_OF_CALL, {"call_id": call.id}).all()
     title = conn.execute(_TITLE_OF_ARTICLE, {"article_id": call.article_id}).scalar() if call.article_id else None
     payload = compose_ticket(call, turns=turns, title=title)

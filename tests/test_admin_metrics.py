@@ -257,3 +257,29 @@ def test_metrics_api_rejects_bad_dates_with_400_json(app, query):
 def test_constants_are_sane():
     assert metrics.MAX_PERIOD_DAYS == 366 and metrics.SIMILARITY_THRESHOLD == 70
     assert set(metrics.UNANSWERED_REASONS) == {"no-kb-match", "not-grounded"}
+
+
+def test_a_swept_call_counts_its_talk_time_not_the_idle_wait(app):
+    """Twilio's status callback never came: the sweeper ended the call at the sweep, so a 10 s call
+    that went quiet 40 minutes ago took 40:00 and moved the average handling time by half an hour."""
+    from sqlalchemy import select
+
+    from callflow.models import Call
+
+    client = app.test_client()
+    caller = Caller(client)
+    caller.start()
+    caller.say("Maria")
+    with app.app_context():  # the call happened 40 minutes ago and lasted 10 s
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        call.started_at -= timedelta(minutes=40, seconds=10)
+        call.last_activity_at -= timedelta(minutes=40)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
+    assert "finalized 1" in result.output
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.outcome == "abandoned" and call.ended_at == call.last_activity_at
+        assert call.duration_s == 10 and call.ticket.payload["duration_s"] == 10
+        day = call.started_at.date()
+        assert compute_metrics(Period(day, day))["average_handling_time_s"] == 10.0
