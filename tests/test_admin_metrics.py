@@ -283,3 +283,39 @@ def test_a_swept_call_counts_its_talk_time_not_the_idle_wait(app):
         assert call.duration_s == 10 and call.ticket.payload["duration_s"] == 10
         day = call.started_at.date()
         assert compute_metrics(Period(day, day))["average_handling_time_s"] == 10.0
+
+
+def test_the_volume_per_day_is_counted_by_the_database(app):
+    """One row per day with calls, not one per call: fetching every start time of a year of
+    100,000 calls took ~0.8 s of a dashboard request."""
+    from sqlalchemy import event
+
+    add_calls(app, [dict(started_at=at(2, 0, 0, i)) for i in range(50)] + [dict(started_at=at(7, 23, 59, 59))])
+    fetched = []
+    with app.app_context():
+
+        def count_rows(state):
+            frozen = state.invoke_statement().freeze()
+            fetched.append(len(frozen().all()))
+            return frozen()
+
+        event.listen(db.session(), "do_orm_execute", count_rows)
+        volume = metrics.volume_per_day(PERIOD)
+    assert fetched == [2]
+    assert [day["calls"] for day in volume] == [0, 50, 0, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_days_are_utc_days_whatever_the_database_session_time_zone(tmp_path, database_url, zone):
+    """PostgreSQL gives a timestamptz's date in the session's TimeZone (a server default, a role's setting)."""
+    options = {"connect_args": {"options": f"-c timezone={zone}"}} if database_url.startswith("postgresql") else {}
+    app = make_admin_app(tmp_path, database_url, SQLALCHEMY_ENGINE_OPTIONS=options)
+    try:
+        add_calls(app, [dict(started_at=at(1, 0, 0, 0)), dict(started_at=at(1, 23, 59, 59)), dict(started_at=at(2, 11))])
+        with app.app_context():
+            volume = metrics.volume_per_day(Period(date(2025, 3, 1), date(2025, 3, 2)))
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert volume == [{"date": "2025-03-01", "calls": 2}, {"date": "2025-03-02", "calls": 1}]

@@ -2,9 +2,8 @@
 
 A period is a range of whole UTC days, both ends included; a call belongs to the day it
 started. "Finished" calls are those with an end time (and so an outcome); rates are over
-finished calls and are None when there are none. Counts and means are aggregated in SQL
-with portable expressions (SQLite and PostgreSQL); the per-day volume is bucketed in
-Python from the start times, which avoids dialect-specific date functions.
+finished calls and are None when there are none. Everything is aggregated in SQL, with
+portable expressions but for a call's UTC day (:class:`utc_day`, one per dialect).
 """
 from __future__ import annotations
 
@@ -14,7 +13,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Optional
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..clock import utcnow
 from ..extensions import db
@@ -165,14 +166,40 @@ def outcome_figures(period: Period) -> dict[str, Any]:
     }
 
 
+class utc_day(FunctionElement):
+    """The UTC day of a :class:`~callflow.models.UTCDateTime` column, as ``YYYY-MM-DD`` text.
+
+    https://docs.sqlalchemy.org/en/20/core/compiler.html
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_sqlite(element, compiler, **kw) -> str:
+    # SQLite keeps UTC times as naive "YYYY-MM-DD HH:MM:SS.ffffff" text (see UTCDateTime)
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element, compiler, **kw) -> str:
+    # timestamptz AT TIME ZONE 'UTC': the UTC wall time, whatever the session's TimeZone
+    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
 def volume_per_day(period: Period) -> list[dict[str, Any]]:
-    """``[{"date": "YYYY-MM-DD", "calls": n}, ...]`` for every day of the period (zeros included)."""
-    counts = {d: 0 for d in period.dates()}
-    for started in db.session.scalars(select(Call.started_at).where(_in_period(period))):
-        day = started.astimezone(timezone.utc).date()
-        if day in counts:
-            counts[day] += 1
-    return [{"date": d.isoformat(), "calls": n} for d, n in counts.items()]
+    """``[{"date": "YYYY-MM-DD", "calls": n}, ...]`` for every day of the period (zeros included).
+
+    Counted in SQL, one row per day with calls: fetching every start time took ~0.8 s of a
+    dashboard request for a year of 100,000 calls.
+    """
+    counts = {d.isoformat(): 0 for d in period.dates()}
+    day = utc_day(Call.started_at)
+    for started, n in db.session.execute(select(day, func.count()).where(_in_period(period)).group_by(day)):
+        if started in counts:
+            counts[started] += int(n)
+    return [{"date": d, "calls": n} for d, n in counts.items()]
 
 
 def top_topics(period: Period, limit: int = TOP_TOPICS) -> list[dict[str, Any]]:
