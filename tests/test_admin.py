@@ -585,6 +585,35 @@ def test_call_detail_shows_transcript_article_times_ticket_and_attempts(app, sig
     assert signed_in.get("/admin/calls/999999").status_code == 404
 
 
+def test_failed_tickets_are_found_from_the_dashboard_and_the_calls_list(app, signed_in):
+    """A ticket that never reached the helpdesk was only to be found by opening every call."""
+    failed = call_id_of(app, resolved_call(app.test_client()))
+    _fail_ticket(app, failed)
+    queued = call_id_of(app, escalated_call(app.test_client()))
+    live = Caller(app.test_client(), from_number="+14155550199")
+    live.start()
+    delivered = add_call(app, name="Dee Delivered")
+    with app.app_context():
+        db.session.add(TicketOutbox(call=db.session.get(Call, delivered), payload={"subject": "x"}, status="delivered"))
+        db.session.commit()
+
+    def listed(query: str) -> set[int]:
+        html = signed_in.get(f"/admin/calls?{query}").get_data(as_text=True)
+        return {int(i) for i in re.findall(r'href="/admin/calls/(\d+)" data-testid="call-link"', html)}
+
+    assert listed("ticket=failed") == {failed}
+    assert listed("ticket=queued") == {queued}
+    assert listed("ticket=delivered") == {delivered}
+    assert listed("ticket=none") == {call_id_of(app, live)}
+    assert len(listed("ticket=bogus")) == 4
+    today = utcnow().date()
+    html = signed_in.get("/admin/").get_data(as_text=True)
+    assert 'data-testid="kpi-tickets-failed">1<' in html
+    assert f'href="/admin/calls?ticket=failed&amp;from={today - timedelta(days=29)}&amp;to={today}"' in html
+    tickets = signed_in.get("/admin/api/metrics").json["tickets"]
+    assert tickets == {"queued": 1, "sending": 0, "delivered": 1, "local": 0, "failed": 1}
+
+
 def test_retry_button_requeues_a_failed_ticket(app, signed_in):
     call_id = call_id_of(app, resolved_call(app.test_client()))
     ticket_id = _fail_ticket(app, call_id)

@@ -23,6 +23,17 @@ OUTCOME_CHOICES = [
     SelectChoice(ABANDONED, "Abandoned"),
     SelectChoice(IN_PROGRESS, "In progress"),
 ]
+NO_TICKET = "none"
+#: A ticket's delivery status (:class:`~callflow.models.TicketOutbox`), or no ticket yet.
+TICKET_CHOICES = [
+    SelectChoice("", "Any ticket"),
+    SelectChoice("failed", "Failed"),
+    SelectChoice("queued", "Queued"),
+    SelectChoice("sending", "Sending"),
+    SelectChoice("delivered", "Delivered"),
+    SelectChoice("local", "Local outbox"),
+    SelectChoice(NO_TICKET, "No ticket"),
+]
 
 
 def without_control_chars(value: str | None) -> str | None:
@@ -69,6 +80,7 @@ class CallFilterForm(Form):
         render_kw={"placeholder": "Email, phone or CallSid"},
     )
     outcome = SelectField("Outcome", choices=OUTCOME_CHOICES, default="", validate_choice=True)
+    ticket = SelectField("Ticket", choices=TICKET_CHOICES, default="", validate_choice=True)
     date_from = DateField("From", name="from", validators=[Optional(), within_call_dates])
     date_to = DateField("To", name="to", validators=[Optional(), within_call_dates])
 

@@ -19,7 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
+from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, TicketOutbox
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
@@ -166,6 +166,24 @@ def outcome_figures(period: Period) -> dict[str, Any]:
     }
 
 
+#: Every delivery status a ticket can have (see :mod:`callflow.outbox`).
+TICKET_STATUSES = ("queued", "sending", "delivered", "local", "failed")
+
+
+def ticket_figures(period: Period) -> dict[str, int]:
+    """How many tickets of the period's calls are in each delivery status (zeros included)."""
+    counts = dict.fromkeys(TICKET_STATUSES, 0)
+    rows = db.session.execute(
+        select(TicketOutbox.status, func.count(TicketOutbox.id))
+        .join(Call, Call.id == TicketOutbox.call_id)
+        .where(_in_period(period))
+        .group_by(TicketOutbox.status)
+    )
+    for status, n in rows:
+        counts[status] = int(n)
+    return counts
+
+
 class utc_day(FunctionElement):
     """The UTC day of a :class:`~callflow.models.UTCDateTime` column, as ``YYYY-MM-DD`` text.
 
@@ -268,6 +286,7 @@ def compute_metrics(period: Period) -> dict[str, Any]:
         "days": period.days,
         "timezone": "UTC",
         **figures,
+        "tickets": ticket_figures(period),
         "volume_per_day": volume_per_day(period),
         "top_topics": top_topics(period),
         "unanswered_questions": unanswered_questions(period),

@@ -23,7 +23,7 @@ from ..kb_search import KbHit
 from ..models import Call, KbArticle, TicketOutbox
 from ..outbox import retry_ticket
 from . import bp, wants_json
-from .forms import IN_PROGRESS, CallFilterForm, CsrfForm, KbTryForm, PeriodForm
+from .forms import IN_PROGRESS, NO_TICKET, CallFilterForm, CsrfForm, KbTryForm, PeriodForm
 from .metrics import DEFAULT_PERIOD_DAYS, PeriodError, compute_metrics, make_period, parse_period
 
 #: Largest row id a URL may name: the ids are 32-bit ``INTEGER`` on PostgreSQL (64-bit on
@@ -191,11 +191,11 @@ def _search_clause(q: str):
 
 @bp.get("/calls")
 def calls():
-    """List calls, newest first, with filters, search and pages."""
+    """List calls, newest first, with filters (outcome, ticket status, dates), search and pages."""
     form = CallFilterForm(request.args)
     stmt = select(Call).options(selectinload(Call.ticket)).order_by(Call.started_at.desc(), Call.id.desc())
     invalid = not form.validate()
-    for field in (form.q, form.outcome, form.date_from, form.date_to):
+    for field in (form.q, form.outcome, form.ticket, form.date_from, form.date_to):
         if field.errors:
             field.data = None
     q = (form.q.data or "").strip()
@@ -205,6 +205,10 @@ def calls():
         stmt = stmt.where(Call.ended_at.is_(None))
     elif form.outcome.data:
         stmt = stmt.where(Call.outcome == form.outcome.data, Call.ended_at.is_not(None))
+    if form.ticket.data == NO_TICKET:
+        stmt = stmt.where(~Call.ticket.has())
+    elif form.ticket.data:
+        stmt = stmt.where(Call.ticket.has(TicketOutbox.status == form.ticket.data))
     if form.date_from.data:
         stmt = stmt.where(Call.started_at >= _day_start(form.date_from.data))
     if form.date_to.data:
@@ -217,6 +221,7 @@ def calls():
         for key, value in (
             ("q", q),
             ("outcome", form.outcome.data),
+            ("ticket", form.ticket.data),
             ("from", form.date_from.data.isoformat() if form.date_from.data else None),
             ("to", form.date_to.data.isoformat() if form.date_to.data else None),
         )
