@@ -481,6 +481,15 @@ def test_calls_list_newest_first_and_paginated(app, signed_in, many_calls):
     assert signed_in.get("/admin/calls?page=99").status_code == 200  # empty page, not an error
 
 
+def test_a_page_past_the_last_links_back_instead_of_saying_there_are_no_calls(app, signed_in, many_calls):
+    """It said "34 calls" then "No calls.", with no link to any page."""
+    html = signed_in.get("/admin/calls?page=9&outcome=ai-resolved").get_data(as_text=True)
+    assert "31 calls matching" in html and "No calls." not in html
+    assert 'href="/admin/calls?page=2&amp;outcome=ai-resolved" data-testid="last-page"' in html
+    kb = signed_in.get("/admin/kb?page=999").get_data(as_text=True)
+    assert "No articles: load them" not in kb and 'href="/admin/kb?page=1"' in kb
+
+
 def test_calls_list_columns(app, signed_in, many_calls):
     with app.app_context():
         call = db.session.get(Call, many_calls["resolved"])
