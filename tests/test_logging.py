@@ -83,7 +83,7 @@ def test_mask_text_masks_emails_and_phones(text, expected):
         "peer 192.168.100.200 connected",  # IPv4
         "at 2026-01-31 12:00:00 UTC",  # dates and times
         "score 0.123456789",  # decimals
-        "POST /voice/gather 200 12 ms",
+        "POST /voice/gather 200 in 12 ms",
         "no personal data here",
         "",
     ],
@@ -277,3 +277,19 @@ def test_unknown_log_format_is_refused(tmp_path):
         create_app(config)
     # put a working handler back for the tests that follow
     configure_logging(make_app(base_config(tmp_path), load_kb=False))
+
+
+def test_a_slow_request_keeps_its_status_in_the_log(app, caplog):
+    """``GET /admin/ 200 1026 ms`` was logged as ``GET /admin/ ***1026 ms``: the status and the time read as a
+    phone number."""
+    from flask import Response
+
+    @app.get("/slow-for-test")
+    def _slow():
+        time.sleep(1.0)
+        return Response("ok")
+
+    with caplog.at_level(logging.INFO, logger="callflow.request"):
+        app.test_client().get("/slow-for-test")
+    (line,) = [mask_text(r.getMessage()) for r in caplog.records if r.name == "callflow.request"]
+    assert line.startswith("GET /slow-for-test 200 in 1") and line.endswith(" ms") and "***" not in line
