@@ -39,7 +39,8 @@ _ORPHAN_POINTER_RE = re.compile(
 _LINE_END_RE = re.compile(r"([^\s.!?:;…])[ \t]*$", re.M)
 _MD_EMPHASIS_RE = re.compile(r"(\*\*|__|\*|`+|~~)")
 _MD_LINE_PREFIX_RE = re.compile(r"^\s*(?:#{1,6}\s+|>\s+|[-*+•]\s+|\d{1,3}[.)]\s+)", re.M)
-_BREADCRUMB_RE = re.compile(r"(?<=\w)\s*(?:>|›|»|→)\s*(?=[A-Z])")
+#: A menu path's separator ("Admin > Billing", also › » →), spoken ", then " (here and in :mod:`callflow.llm`).
+BREADCRUMB_RE = re.compile(r"(?<=\w)\s*(?:>|›|»|→)\s*(?=[A-Z])")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.;:!?])")
 _EMPTY_BRACKETS_RE = re.compile(r"\(\s*[,.;:]?\s*\)|\[\s*\]")
 _DUP_PUNCT_RE = re.compile(r"([,;:])\s*([.!?])|([.!?])\s*\.")
@@ -82,7 +83,7 @@ def _clean(text: str) -> str:
 
 def _speakable(sentence: str) -> str:
     """Final polish of one sentence for a TTS voice."""
-    s = _BREADCRUMB_RE.sub(", then ", sentence)
+    s = BREADCRUMB_RE.sub(", then ", sentence)
     s = s.replace("<", " ").replace(">", " ")
     s = s.replace(" & ", " and ")
     s = _EMPTY_BRACKETS_RE.sub(" ", s)

@@ -379,6 +379,17 @@ _DONE_PHRASES = _phrases(
     "nothing at all", "no thats everything", "no thats it", "no thats all",
 )
 
+#: Closing phrases that are more than a bare negative word: they end the call whatever else is said
+#: (unless it continues or states a problem).
+_CLOSING_PHRASES = _DONE_PHRASES - _phrases("no", "nope", "nah", "nothing")
+
+#: Words that carry no topic in a short answer ("no I don't think so", "nah that was it").
+_DONE_FILLER = frozenset(
+    "i im ive id me my we were our us you it its that thats this there theres is was be been am are "
+    "do did does have has had so just really think the a an all for to of on at now then today right "
+    "will would need everything".split()
+)
+
 _CONTINUE_PHRASES = _phrases(
     "another", "one more", "also", "actually", "wait", "hold on", "but", "something else",
     "a question", "another question", "one thing", "however", "additionally",
@@ -412,7 +423,11 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
         polite words ("thanks for your help") neither continues the
         conversation ("another", "also", "but", "actually", ...) nor states a
         problem (:func:`looks_like_question`).  So "no, it's still not
-        working" and "no wait, I have another question" are ``False``.
+        working" and "no wait, I have another question" are ``False``.  A
+        bare negative word ("no", "nope", "nothing", "never", "not") is a
+        plain no only when at most one topic word is left besides it: "no I
+        don't think so" is ``True``, "my colleague never got the invitation"
+        and "no, my package never arrived" are ``False``.
 
     Raises:
         Nothing.
@@ -428,13 +443,17 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
     grams = _ngrams(tokens)
     if _has_any(grams, _CONTINUE_PHRASES):
         return False
-    done = _has_any(grams, _DONE_PHRASES)
     rest = _remove(_remove(tokens, _DONE_PHRASES), _POLITE)
     if rest and _looks_like_problem(rest):
         return False
-    if done:
+    if _has_any(grams, _CLOSING_PHRASES):
         return True
-    return yes_no(text) == "no"
+    if not (_has_any(grams, _DONE_PHRASES) or yes_no(text) == "no"):
+        return False
+    # Only a negative word ("no", "never", "not", "nothing"): a plain no, unless more than one
+    # topic word is left ("my colleague never got the invitation" states a problem).
+    topic = [t for t in _remove(rest, _NO_PHRASES) if t not in _DONE_FILLER]
+    return len(topic) <= 1
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import openai
 
 from .control_chars import CONTROL_CHARS_BUT_LINES
 from .drafts import ArticleContext, CallSummary, DraftAnswer  # noqa: F401  (re-exported)
+from .extractive import BREADCRUMB_RE
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,8 @@ def _drop_comments(text: str) -> str:
 def plain_speech(text: str) -> str:
     """Turn model/KB text into one line of plain speech: strip markdown (links keep their label, list markers,
     headings, emphasis, code), HTML tags and comments and URLs (replaced by "our website"); list lines become
-    sentences. Linear in the length of ``text``.
-    Control characters become spaces.
+    sentences; menu paths "Admin > Billing" are spoken "Admin, then Billing" (as :mod:`callflow.extractive` does).
+    Linear in the length of ``text``. Control characters become spaces.
 
     Returns ``""`` when nothing speakable is left. Twilio ``<Say>``/TTS read every character, so markup must go
     (https://www.twilio.com/docs/voice/twiml/say).
@@ -229,6 +230,7 @@ def plain_speech(text: str) -> str:
         parts.append(line)
     text = " ".join(parts)
     text = _REPEATED_WEBSITE_RE.sub("our website", text)
+    text = BREADCRUMB_RE.sub(", then ", text)  # a voice reads ">" as "greater than"
     text = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", text)
     text = _REPEATED_PUNCT_RE.sub(r"\1", text)
     return text.strip(" -\u2013\u2014")

@@ -72,6 +72,17 @@ def test_no_kb_match_escalates(app, caller):
     assert "No help-center article matched" in p["summary"]
 
 
+@pytest.mark.parametrize("question", ["my colleague never got the invitation email", "my package never arrived"])
+def test_a_question_with_a_negative_word_is_not_a_goodbye(app, caller, question):
+    identify(caller)
+    caller.say(question)
+    assert prompts.GOODBYE not in caller.text()
+    assert prompts.CHECK_RESOLVED in caller.text() or prompts.ESCALATE in caller.text()
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.last_question == question and call.questions_asked == 1
+
+
 def test_not_resolved_escalates(app, caller):
     identify(caller)
     caller.say(PASSWORD_QUESTION)

@@ -131,13 +131,16 @@ DONE = [
     "I'm good", "I'm good, thanks.", "all set", "goodbye", "bye", "Thanks, bye!",
     "no that's everything", "No, that's all, thanks for your help.", "that's all I need",
     "not right now", "I don't think so", "nope, have a nice day", "No. Thank you. Bye.",
-    "nothing", "we're done", "no more questions",
+    "nothing", "we're done", "no more questions", "no that was it", "nah I'm not", "no never mind",
 ]
 NOT_DONE = [
     "", None, "yes", "yeah", "Yes, I have another question.", "No, it's still not working.",
     "no wait, I have another question", "actually I also need help with billing",
     "how do I reset my password", "one more thing", "I need to update my billing details",
     "bye the way my invoice is wrong",
+    # a negative word inside a problem statement is not a "no"
+    "my colleague never got the invitation email", "my package never arrived",
+    "no, I still have not received the invitation", "nothing shows up in my inbox",
 ]
 
 

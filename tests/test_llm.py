@@ -419,7 +419,9 @@ def test_oversized_output_is_rejected(fake, drafter):
     ("Hi <![CDATA[ there ]]> <!-- note -->.", "Hi there."),
     ("a <!-- one --> b <!-- unclosed", "a b unclosed"),
     ("Versions 2.0/3.0 work, and/or 1.5/2.", "Versions 2.0/3.0 work, and/or 1.5/2."),
-    ("Go to Settings > Security.", "Go to Settings > Security."),
+    ("Go to Settings > Security.", "Go to Settings, then Security."),
+    ("Open **Admin › Billing → Invoices** and click Download.", "Open Admin, then Billing, then Invoices and click Download."),
+    ("> Quoted, and x > 5 stays.", "Quoted, and x > 5 stays."),
 ])
 def test_plain_speech_drops_any_url_and_markup(text, spoken):
     assert plain_speech(text) == spoken
