@@ -214,6 +214,7 @@ _STOP_WORDS = frozenset(
     whatever whats when whence whenever where whereas wherever whether which while who whoever
     whole whom whose why will with within without won wont would wouldn yet you youd youll your
     youre yours yourself yourselves d m o y
+    weve youve theyve theyre hes shes wed theyd itll theyll whos
 
     um umm ummm uh uhh uhm er erm ah ahh eh hmm hm mm mhm oh ok okay alright yeah yea yep yup
     yes nope nah hi hello hey hiya howdy morning afternoon evening good great please pls thanks
@@ -416,10 +417,10 @@ verification: 2fa factor authentication
 profile, signup, registration: account
 sign up: account register
 admin, administrator, superuser: role permission administrator admin
-permission, privilege: role access
+permission, privilege, rights, privileges: role access permission
 access: permission role
 role: permission
-teammate, colleague, coworker, staff, person, people, team member, staff member: agent user member employee staff team
+teammate, colleague, coworker, staff, person, people, team member, staff member, new hire, new guy, new starter: agent user member employee staff team
 employee: staff agent user
 agent: user member
 user: agent member

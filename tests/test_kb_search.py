@@ -722,10 +722,19 @@ def test_synonym_targets_the_kb_does_not_use_are_ignored():
     ("how do I add a new person to my support team", "1013"),
     ("can we make everyone on the team use 2 step verification", "1002"),
     ("how do I download all our tickets into a spreadsheet", "1011"),
+    ("yeah hi so um this is kind of a long story but basically we've got a new guy starting on monday and "
+     "i'm the admin and i need to get him set up in the system so he can answer tickets with the rest of the "
+     "team how do i do that", "1013"),
 ])
 def test_paraphrases_reach_the_right_article(index, question, expected):
     best = index.best(question)
     assert best is not None and best.id == expected, index.search(question)
+
+
+def test_rights_means_roles_and_permissions(index):
+    """"admin" is in every article (every menu path starts with it); "rights" is what callers say for permissions."""
+    hits = index.search("how do i give someone admin rights")
+    assert hits and hits[0].id == "1012", hits
 
 
 def test_known_words_are_not_bent_into_look_alikes():
