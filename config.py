@@ -6,6 +6,8 @@ embedded default: SQLite, the bundled sample knowledge base, extractive answers,
 """
 from __future__ import annotations
 
+import logging
+import math
 import os
 from pathlib import Path
 
@@ -15,16 +17,64 @@ BASE_DIR = Path(__file__).resolve().parent
 load_dotenv(BASE_DIR / ".env")
 
 
-def as_bool(value: str | None, default: bool = False) -> bool:
-    """Read a boolean environment value ("1", "true", "yes", "on" are true)."""
-    if value is None or value == "":
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def as_bool(value: str | None, default: bool | None = False) -> bool | None:
+    """Read a boolean value: 1/true/yes/on or 0/false/no/off (any case, blanks around ignored); unset or
+    empty gives ``default``. Raises ``ValueError`` for anything else: a typo such as ``ture`` must not switch a
+    security setting (signatures, Secure cookies) off."""
+    word = (value or "").strip().lower()
+    if not word:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(f"must be one of 1/true/yes/on or 0/false/no/off, not {value!r}")
+
+
+def _bool(name: str, default: bool | None) -> bool | None:
+    """The boolean variable ``name`` (:func:`as_bool`); ``ValueError`` naming the variable if it is not one."""
+    try:
+        return as_bool(os.environ.get(name), default)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _number(name: str, default: float, *, kind: type = float, minimum: float | None = None,
+            above: float | None = None, maximum: float | None = None) -> float:
+    """The number in variable ``name`` (``kind`` int or float); unset or empty gives ``default``.
+
+    Raises ``ValueError`` naming the variable when the value is not a finite number of that kind
+    (``10s``, ``nan``) or lies outside ``minimum <= value``, ``above < value``, ``value <= maximum``.
+    """
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    bounds = [f"at least {minimum:g}" if minimum is not None else "", f"above {above:g}" if above is not None else "",
+              f"at most {maximum:g}" if maximum is not None else ""]
+    wanted = ", ".join(["a whole number" if kind is int else "a number", " and ".join(b for b in bounds if b)]).strip(", ")
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be {wanted}, not {os.environ[name]!r}") from None
+    if (not math.isfinite(value) or (minimum is not None and value < minimum)
+            or (above is not None and value <= above) or (maximum is not None and value > maximum)):
+        raise ValueError(f"{name} must be {wanted}, not {os.environ[name]!r}")
+    return value
+
+
+def _log_level() -> str:
+    """``LOG_LEVEL`` in capitals (``debug`` works); ``ValueError`` naming the variable for an unknown level."""
+    level = (_env("LOG_LEVEL", "INFO") or "INFO").strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {os.environ['LOG_LEVEL']!r}")
+    return level
 
 
 def _database_url() -> str:
@@ -55,15 +105,15 @@ class Config:
     # Twilio (https://www.twilio.com/docs/usage/webhooks/webhooks-security)
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
     # Without a token every /voice webhook is refused (403) unless this is false (development).
-    TWILIO_VALIDATE_SIGNATURES = as_bool(_env("TWILIO_VALIDATE_SIGNATURES"), default=True)
+    TWILIO_VALIDATE_SIGNATURES = _bool("TWILIO_VALIDATE_SIGNATURES", default=True)
     PUBLIC_BASE_URL = (_env("PUBLIC_BASE_URL") or "").rstrip("/") or None
     TWILIO_VOICE = _env("TWILIO_VOICE", "Polly.Joanna-Neural")
     TWILIO_LANGUAGE = _env("TWILIO_LANGUAGE", "en-US")
-    GATHER_TIMEOUT_S = int(_env("GATHER_TIMEOUT_S", "6"))
+    GATHER_TIMEOUT_S = _number("GATHER_TIMEOUT_S", 6, kind=int, minimum=1, maximum=60)  # Twilio: a positive int
 
     # Knowledge base
     KB_PATH = _env("KB_PATH")  # JSON file loaded by `kb load` with no argument
-    KB_SCORE_CUTOFF = float(_env("KB_SCORE_CUTOFF", "0")) or None  # None: the calibrated default
+    KB_SCORE_CUTOFF = _number("KB_SCORE_CUTOFF", 0, minimum=0, maximum=100) or None  # None: the calibrated default
 
     # Kayako (https://developer.kayako.com/api/v1/reference/authentication/)
     KAYAKO_URL = (_env("KAYAKO_URL") or "").rstrip("/") or None
@@ -71,8 +121,8 @@ class Config:
     KAYAKO_PASSWORD = _env("KAYAKO_PASSWORD")
     KAYAKO_LOCALE = _env("KAYAKO_LOCALE", "en-us")
     KAYAKO_CHANNEL = (_env("KAYAKO_CHANNEL", "NOTE") or "NOTE").upper()
-    KAYAKO_CONNECT_TIMEOUT_S = float(_env("KAYAKO_CONNECT_TIMEOUT_S", "3"))
-    KAYAKO_READ_TIMEOUT_S = float(_env("KAYAKO_READ_TIMEOUT_S", "10"))
+    KAYAKO_CONNECT_TIMEOUT_S = _number("KAYAKO_CONNECT_TIMEOUT_S", 3, above=0)
+    KAYAKO_READ_TIMEOUT_S = _number("KAYAKO_READ_TIMEOUT_S", 10, above=0)
 
     # OpenAI (https://platform.openai.com/docs/api-reference)
     OPENAI_API_KEY = _env("OPENAI_API_KEY")
@@ -86,9 +136,9 @@ class Config:
         "OPENAI_TTS_INSTRUCTIONS",
         "Speak as a warm, calm and concise customer support agent on a phone line.",
     )
-    OPENAI_DRAFT_TIMEOUT_S = float(_env("OPENAI_DRAFT_TIMEOUT_S", "3.5"))
-    OPENAI_TTS_TIMEOUT_S = float(_env("OPENAI_TTS_TIMEOUT_S", "3"))
-    OPENAI_SUMMARY_TIMEOUT_S = float(_env("OPENAI_SUMMARY_TIMEOUT_S", "10"))
+    OPENAI_DRAFT_TIMEOUT_S = _number("OPENAI_DRAFT_TIMEOUT_S", 3.5, above=0)
+    OPENAI_TTS_TIMEOUT_S = _number("OPENAI_TTS_TIMEOUT_S", 3, above=0)
+    OPENAI_SUMMARY_TIMEOUT_S = _number("OPENAI_SUMMARY_TIMEOUT_S", 10, above=0)
     # TTS cache storage shared by all instances (callflow/tts_storage.py): "dir" or "s3"
     TTS_STORAGE = (_env("TTS_STORAGE", "dir") or "dir").strip().lower()
     TTS_CACHE_DIR = _env("TTS_CACHE_DIR")  # default: instance/tts
@@ -97,36 +147,36 @@ class Config:
     TTS_S3_ENDPOINT_URL = _env("TTS_S3_ENDPOINT_URL")  # S3-compatible service; default: AWS S3
     TTS_S3_REGION = _env("TTS_S3_REGION")  # default: AWS_REGION / AWS_DEFAULT_REGION
     TTS_S3_ADDRESSING_STYLE = _env("TTS_S3_ADDRESSING_STYLE")  # auto|path|virtual; default: path with an endpoint
-    TTS_S3_TIMEOUT_S = float(_env("TTS_S3_TIMEOUT_S", "2"))
+    TTS_S3_TIMEOUT_S = _number("TTS_S3_TIMEOUT_S", 2, above=0)
     TTS_S3_LOCAL_DIR = _env("TTS_S3_LOCAL_DIR")  # optional per-instance read-through copy for serving
     # A call's personal audio (name, email read-back, answers) is deleted when the call ends; the tickets worker
     # also deletes any older than this (seconds; Twilio's longest call is 4 hours).
-    TTS_CALL_AUDIO_MAX_AGE_S = float(_env("TTS_CALL_AUDIO_MAX_AGE_S", "14400"))
+    TTS_CALL_AUDIO_MAX_AGE_S = _number("TTS_CALL_AUDIO_MAX_AGE_S", 14400, above=0)
 
     # Tickets
-    CALL_IDLE_TIMEOUT_MIN = float(_env("CALL_IDLE_TIMEOUT_MIN", "30"))
-    TICKET_RETRY_BASE_S = float(_env("TICKET_RETRY_BASE_S", "30"))
-    TICKET_RETRY_MAX_S = float(_env("TICKET_RETRY_MAX_S", "3600"))
-    TICKET_MAX_AGE_H = float(_env("TICKET_MAX_AGE_H", "72"))
-    TICKET_WORKER_POLL_S = float(_env("TICKET_WORKER_POLL_S", "5"))
-    TICKET_CLAIM_TTL_S = float(_env("TICKET_CLAIM_TTL_S", "300"))
+    CALL_IDLE_TIMEOUT_MIN = _number("CALL_IDLE_TIMEOUT_MIN", 30, above=0)
+    TICKET_RETRY_BASE_S = _number("TICKET_RETRY_BASE_S", 30, above=0)
+    TICKET_RETRY_MAX_S = _number("TICKET_RETRY_MAX_S", 3600, above=0)
+    TICKET_MAX_AGE_H = _number("TICKET_MAX_AGE_H", 72, above=0)
+    TICKET_WORKER_POLL_S = _number("TICKET_WORKER_POLL_S", 5, above=0)
+    TICKET_CLAIM_TTL_S = _number("TICKET_CLAIM_TTL_S", 300, above=0)
 
     # Admin page (/admin)
-    ADMIN_COOKIE_SECURE = as_bool(_env("ADMIN_COOKIE_SECURE")) if _env("ADMIN_COOKIE_SECURE") else None  # None: secure unless testing
+    ADMIN_COOKIE_SECURE = _bool("ADMIN_COOKIE_SECURE", default=None)  # None: secure unless testing
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")  # shared store (e.g. redis://) with several instances
     ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute")  # sign-in attempts (failed or not) per IP and email
     ADMIN_LOGIN_IP_RATE_LIMIT = _env("ADMIN_LOGIN_IP_RATE_LIMIT", "30 per minute")
-    ADMIN_MIN_PASSWORD_LENGTH = int(_env("ADMIN_MIN_PASSWORD_LENGTH", "8"))
-    ADMIN_PAGE_SIZE = int(_env("ADMIN_PAGE_SIZE", "25"))
+    ADMIN_MIN_PASSWORD_LENGTH = _number("ADMIN_MIN_PASSWORD_LENGTH", 8, kind=int, minimum=1)
+    ADMIN_PAGE_SIZE = _number("ADMIN_PAGE_SIZE", 25, kind=int, minimum=1)
 
     # Serving
     # Behind a reverse proxy: trust this many hops of each X-Forwarded-* header
     # (https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/); 0 ignores it.
-    PROXY_FIX = as_bool(_env("PROXY_FIX"))
-    PROXY_FIX_X_FOR = int(_env("PROXY_FIX_X_FOR", "1"))
-    PROXY_FIX_X_PROTO = int(_env("PROXY_FIX_X_PROTO", "1"))
-    PROXY_FIX_X_HOST = int(_env("PROXY_FIX_X_HOST", "1"))
-    PROXY_FIX_X_PREFIX = int(_env("PROXY_FIX_X_PREFIX", "1"))
-    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(64 * 1024)))
-    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    PROXY_FIX = _bool("PROXY_FIX", default=False)
+    PROXY_FIX_X_FOR = _number("PROXY_FIX_X_FOR", 1, kind=int, minimum=0)
+    PROXY_FIX_X_PROTO = _number("PROXY_FIX_X_PROTO", 1, kind=int, minimum=0)
+    PROXY_FIX_X_HOST = _number("PROXY_FIX_X_HOST", 1, kind=int, minimum=0)
+    PROXY_FIX_X_PREFIX = _number("PROXY_FIX_X_PREFIX", 1, kind=int, minimum=0)
+    MAX_CONTENT_LENGTH = _number("MAX_CONTENT_LENGTH", 64 * 1024, kind=int, minimum=4096)  # a webhook body is 1-2 KB
+    LOG_LEVEL = _log_level()
     LOG_FORMAT = (_env("LOG_FORMAT", "json") or "json").lower()  # "json" lines or "text" for humans

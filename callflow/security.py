@@ -35,12 +35,16 @@ def public_url() -> str:
 
 
 def signatures_required(config: Mapping[str, Any]) -> bool:
-    """``TWILIO_VALIDATE_SIGNATURES`` as a bool (default True; strings read with :func:`config.as_bool`)."""
+    """``TWILIO_VALIDATE_SIGNATURES`` as a bool (default True; strings read with :func:`config.as_bool`, and one
+    that is not a boolean keeps validation on)."""
     value = config.get("TWILIO_VALIDATE_SIGNATURES", True)
     if isinstance(value, str):
         from config import as_bool
 
-        return as_bool(value, default=True)
+        try:
+            return as_bool(value, default=True)
+        except ValueError:
+            return True
     return True if value is None else bool(value)
 
 

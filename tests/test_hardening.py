@@ -57,6 +57,12 @@ def test_no_token_with_validation_off_lets_requests_through(tmp_path, off):
     assert response.status_code == 200 and ET.fromstring(response.data).tag == "Response"
 
 
+@pytest.mark.parametrize("typo", ["ture", "flase", "enabled"])
+def test_a_validation_setting_that_is_not_a_boolean_keeps_validation_on(tmp_path, typo):
+    app = no_token_app(tmp_path, TWILIO_VALIDATE_SIGNATURES=typo)
+    assert app.test_client().post("/voice/incoming", data={"CallSid": "CA" + "1" * 32}).status_code == 403
+
+
 def test_a_token_always_validates_even_with_validation_off(tmp_path):
     config = base_config(tmp_path)
     config["TWILIO_VALIDATE_SIGNATURES"] = False
