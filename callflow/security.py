@@ -64,6 +64,31 @@ def verify_twilio_signature() -> None:
                            status=403, mimetype="text/plain"))
         return
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not RequestValidator(token).validate(public_url(), request.form, signature):
-        log.warning("rejected a webhook with a missing or invalid X-Twilio-Signature")
+    validator = RequestValidator(token)
+    expected = public_url()
+    if not signature or not validator.validate(expected, request.form, signature):
+        _log_rejection(validator, expected, signature)
         abort(403, description="Invalid Twilio signature.")
+
+
+def _log_rejection(validator: RequestValidator, expected: str, signature: str) -> None:
+    """Log a refused webhook with the URL it was checked against (no query string: no caller data).
+
+    When the signature is valid for another URL this request could have had -- the one the app
+    sees (``request.url``), or its ``https`` form -- the deployment is misconfigured rather
+    than the request forged: say so, naming ``PUBLIC_BASE_URL`` and ``PROXY_FIX``.
+    """
+    checked = expected.split("?", 1)[0]
+    seen = request.url
+    candidates = {seen, "https://" + seen.split("://", 1)[-1]} - {expected}
+    matched = signature and next((url for url in candidates if validator.validate(url, request.form, signature)), None)
+    if matched:
+        log.error(
+            "rejected a webhook: its X-Twilio-Signature is valid for %s, but this server checks %s; "
+            "set PUBLIC_BASE_URL to the public URL Twilio calls (scheme, host and any path prefix), "
+            "or PROXY_FIX=true behind a proxy",
+            matched.split("?", 1)[0], checked,
+        )
+    else:
+        log.warning("rejected a webhook with %s X-Twilio-Signature (checked against %s)",
+                    "an invalid" if signature else "no", checked)

@@ -155,6 +155,37 @@ def test_signatures_validate_against_the_forwarded_url(tmp_path):
     assert plain.status_code == 403
 
 
+def test_a_rejection_behind_a_misconfigured_proxy_says_what_to_fix(tmp_path, caplog):
+    """TLS proxy, no PROXY_FIX, no PUBLIC_BASE_URL: Twilio signed the https URL, the app sees http."""
+    config = base_config(tmp_path)
+    config.update(PUBLIC_BASE_URL=None)
+    client = make_app(config, load_kb=False).test_client()
+    params = {"CallSid": "CA" + "2" * 32, "From": "+15005550006"}
+    signature = sign("https://voice.example.org/voice/incoming", params)
+    with caplog.at_level(logging.WARNING, logger="callflow.security"):
+        response = client.post("/voice/incoming", data=params, base_url="http://voice.example.org",
+                               headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    [record] = [r for r in caplog.records if r.name == "callflow.security"]
+    assert record.levelno == logging.ERROR
+    message = record.getMessage()
+    assert "valid for https://voice.example.org/voice/incoming" in message
+    assert "checks http://voice.example.org/voice/incoming" in message and "PUBLIC_BASE_URL" in message
+
+
+def test_a_forged_signature_is_logged_with_the_url_checked(tmp_path, caplog):
+    client = make_app(base_config(tmp_path), load_kb=False).test_client()
+    params = {"CallSid": "CA" + "2" * 32, "From": "+15005550006"}
+    with caplog.at_level(logging.WARNING, logger="callflow.security"):
+        response = client.post("/voice/gather?t=1", data=params, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+    assert response.status_code == 403
+    [record] = [r for r in caplog.records if r.name == "callflow.security"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"rejected a webhook with an invalid X-Twilio-Signature (checked against {PUBLIC_BASE}/voice/gather)"
+    )
+
+
 # -- security headers --------------------------------------------------------------------------
 
 
