@@ -101,6 +101,12 @@ class Config:
         "pool_pre_ping": not SQLALCHEMY_DATABASE_URI.startswith("sqlite"),
         "hide_parameters": True,
     }
+    # PostgreSQL time limits (callflow.extensions.postgresql_engine_options): connecting, and, in the web
+    # processes only, waiting for a lock and running one statement; a turn that hits one answers "one moment" and
+    # its Gather is retried, so keep them under gunicorn's 12 s worker timeout and Twilio's 15 s.
+    DB_CONNECT_TIMEOUT_S = _number("DB_CONNECT_TIMEOUT_S", 5, kind=int, minimum=1, maximum=60)
+    DB_LOCK_TIMEOUT_MS = _number("DB_LOCK_TIMEOUT_MS", 3000, kind=int, minimum=0, maximum=60000)
+    DB_STATEMENT_TIMEOUT_MS = _number("DB_STATEMENT_TIMEOUT_MS", 8000, kind=int, minimum=0, maximum=600000)
 
     # Twilio (https://www.twilio.com/docs/usage/webhooks/webhooks-security)
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")

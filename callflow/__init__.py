@@ -46,6 +46,12 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
             x_prefix=int(cfg.get("PROXY_FIX_X_PREFIX", 1)),
         )
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        from .extensions import postgresql_engine_options
+
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = postgresql_engine_options(
+            app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}, app.config, serving=serving_requests()
+        )
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -1,4 +1,6 @@
 """Flask extension singletons, bound to the app in :func:`callflow.create_app`."""
+from typing import Any, Mapping
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -43,3 +45,28 @@ def sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def _unicode_lower(value):
     return value.lower() if isinstance(value, str) else value
+
+
+def postgresql_engine_options(options: Mapping[str, Any], config: Mapping[str, Any], *, serving: bool) -> dict[str, Any]:
+    """``SQLALCHEMY_ENGINE_OPTIONS`` for PostgreSQL with time limits, so a stalled database cannot hold a webhook
+    past Twilio's 15 s (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides).
+
+    Always ``connect_timeout`` = ``DB_CONNECT_TIMEOUT_S`` seconds (libpq:
+    https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-CONNECT-TIMEOUT). When ``serving``
+    requests (gunicorn, ``flask run``; not the CLI, so not migrations or the tickets worker), each session also gets
+    ``lock_timeout`` = ``DB_LOCK_TIMEOUT_MS`` and ``statement_timeout`` = ``DB_STATEMENT_TIMEOUT_MS`` milliseconds
+    (0: none; https://www.postgresql.org/docs/current/runtime-config-client.html): a turn waiting on a lock (a
+    migration, a long admin transaction) fails after the lock timeout, the caller hears "one moment" and Twilio
+    posts the Gather again (:func:`callflow.voice._database_trouble`). Options already in
+    ``options["connect_args"]`` are kept.
+    Returns a new dict; ``options`` is not changed.
+    """
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", int(config.get("DB_CONNECT_TIMEOUT_S") or 5))
+    if serving:
+        limits = " ".join(
+            f"-c {name}={int(config.get(key) or 0)}"
+            for name, key in (("lock_timeout", "DB_LOCK_TIMEOUT_MS"), ("statement_timeout", "DB_STATEMENT_TIMEOUT_MS"))
+        )
+        connect_args["options"] = f"{connect_args.get('options', '')} {limits}".strip()
+    return {**options, "connect_args": connect_args}

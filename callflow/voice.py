@@ -227,11 +227,21 @@ def _with_retries(step: Callable[[Connection], str], *, autocommit: bool = False
             with db.engine.begin() as conn:
                 return step(conn)
         except (StaleCall, IntegrityError, OperationalError) as exc:
-            if attempt == MAX_TURN_ATTEMPTS - 1:
+            if attempt == MAX_TURN_ATTEMPTS - 1 or _timed_out(exc):  # a time limit spent: no second wait
                 raise
             if isinstance(exc, OperationalError):  # locked or a dropped connection: brief pause, then again
                 time.sleep(0.05 * (attempt + 1))
     raise RuntimeError("unreachable")
+
+
+#: PostgreSQL's SQLSTATEs for a spent ``lock_timeout`` and ``statement_timeout``
+#: (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def _timed_out(exc: Exception) -> bool:
+    """True for a database time limit (:func:`callflow.extensions.postgresql_engine_options`) that ran out."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _TIMEOUT_SQLSTATES
 
 
 def _database_trouble() -> str:

@@ -402,3 +402,51 @@ def test_a_ticket_deleted_during_its_delivery_does_not_stop_the_worker(kayako_ap
     with kayako_app.app_context():
         (row,) = db.session.scalars(select(TicketOutbox))
         assert (row.status, row.external_id is not None) == ("delivered", True)
+
+
+def test_a_turn_held_up_by_a_lock_answers_within_the_lock_timeout(tmp_path, database_url):
+    """A migration or a long transaction locks the call table: the turn waited for it (39 s measured, past
+    Twilio's 15 s and gunicorn's timeout). Now PostgreSQL's lock_timeout ends the wait, once, and the caller hears
+    "one moment" while Twilio posts the Gather again."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("lock_timeout is PostgreSQL's; SQLite waits busy_timeout (5 s) and is one file per instance")
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    app = make_app(dict(base_config(tmp_path, database_url), DB_LOCK_TIMEOUT_MS=300))
+    caller = Caller(app.test_client())
+    caller.start()
+    locker = create_engine(database_url).connect()
+    locker.execute(text("LOCK TABLE call IN ACCESS EXCLUSIVE MODE"))  # held until the rollback
+    release = threading.Timer(8.0, locker.rollback)
+    release.start()
+    try:
+        started = time.monotonic()
+        response = caller.post(caller.action, caller.params(SpeechResult="Maria"))
+        elapsed = time.monotonic() - started
+    finally:
+        release.cancel()
+        locker.rollback()
+        locker.close()
+    assert response.status_code == 200 and b"one moment" in response.data
+    assert elapsed < 3.0, elapsed  # one 0.3 s wait, not three, and not the 8 s the lock was held
+    redirect = caller._follow(response).find("Redirect").text  # the lock is gone: the call goes on
+    caller._follow(caller.post(redirect[len("https://callflow.example.test"):], caller.params(SpeechResult="Maria")))
+    assert "Maria" in caller.text()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_postgresql_time_limits_are_for_the_web_processes_only():
+    from callflow.extensions import postgresql_engine_options
+
+    config = {"DB_CONNECT_TIMEOUT_S": 4, "DB_LOCK_TIMEOUT_MS": 3000, "DB_STATEMENT_TIMEOUT_MS": 8000}
+    given = {"pool_pre_ping": True, "connect_args": {"options": "-c timezone=UTC"}}
+    serving = postgresql_engine_options(given, config, serving=True)
+    assert serving["pool_pre_ping"] and serving["connect_args"] == {
+        "connect_timeout": 4, "options": "-c timezone=UTC -c lock_timeout=3000 -c statement_timeout=8000"}
+    assert postgresql_engine_options(given, config, serving=False)["connect_args"] == {
+        "connect_timeout": 4, "options": "-c timezone=UTC"}  # migrations and the worker keep no statement limit
+    assert given["connect_args"] == {"options": "-c timezone=UTC"}  # not changed in place
