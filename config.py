@@ -161,7 +161,7 @@ class Config:
 
     # Tickets
     CALL_IDLE_TIMEOUT_MIN = _number("CALL_IDLE_TIMEOUT_MIN", 30, above=0)
-    TICKET_RETRY_BASE_S = _number("TICKET_RETRY_BASE_S", 30, above=0)
+    TICKET_RETRY_BASE_S = _number("TICKET_RETRY_BASE_S", 30, minimum=0)  # 0: retry at once
     TICKET_RETRY_MAX_S = _number("TICKET_RETRY_MAX_S", 3600, above=0)
     TICKET_MAX_AGE_H = _number("TICKET_MAX_AGE_H", 72, above=0)
     TICKET_WORKER_POLL_S = _number("TICKET_WORKER_POLL_S", 5, above=0)
