@@ -69,6 +69,32 @@ def _number(name: str, default: float, *, kind: type = float, minimum: float | N
     return value
 
 
+def _base_url(name: str) -> str | None:
+    """An absolute http(s) URL without a trailing slash, or None if unset; ``ValueError`` naming the variable
+    otherwise (``voice.example.org`` without a scheme made every Twilio signature check fail)."""
+    value = (_env(name) or "").strip().rstrip("/")
+    if not value:
+        return None
+    scheme, _, rest = value.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError(f"{name} must be an absolute URL such as https://voice.example.org, not {os.environ[name]!r}")
+    return value
+
+
+def _rate_limit(name: str, default: str) -> str:
+    """A rate limit string such as ``5 per minute`` (https://limits.readthedocs.io/en/stable/quickstart.html);
+    ``ValueError`` naming the variable if the limits library cannot read it (``lots`` was logged at every sign-in
+    and the limit dropped)."""
+    from limits import parse_many
+
+    value = _env(name, default) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a rate limit such as '5 per minute', not {os.environ[name]!r}") from None
+    return value
+
+
 def _log_level() -> str:
     """``LOG_LEVEL`` in capitals (``debug`` works); ``ValueError`` naming the variable for an unknown level."""
     level = (_env("LOG_LEVEL", "INFO") or "INFO").strip().upper()
@@ -112,7 +138,7 @@ class Config:
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
     # Without a token every /voice webhook is refused (403) unless this is false (development).
     TWILIO_VALIDATE_SIGNATURES = _bool("TWILIO_VALIDATE_SIGNATURES", default=True)
-    PUBLIC_BASE_URL = (_env("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    PUBLIC_BASE_URL = _base_url("PUBLIC_BASE_URL")
     TWILIO_VOICE = _env("TWILIO_VOICE", "Polly.Joanna-Neural")
     TWILIO_LANGUAGE = _env("TWILIO_LANGUAGE", "en-US")
     GATHER_TIMEOUT_S = _number("GATHER_TIMEOUT_S", 6, kind=int, minimum=1, maximum=60)  # Twilio: a positive int
@@ -122,7 +148,7 @@ class Config:
     KB_SCORE_CUTOFF = _number("KB_SCORE_CUTOFF", 0, minimum=0, maximum=100) or None  # None: the calibrated default
 
     # Kayako (https://developer.kayako.com/api/v1/reference/authentication/)
-    KAYAKO_URL = (_env("KAYAKO_URL") or "").rstrip("/") or None
+    KAYAKO_URL = _base_url("KAYAKO_URL")
     KAYAKO_EMAIL = _env("KAYAKO_EMAIL")
     KAYAKO_PASSWORD = _env("KAYAKO_PASSWORD")
     KAYAKO_LOCALE = _env("KAYAKO_LOCALE", "en-us")
@@ -170,8 +196,8 @@ class Config:
     # Admin page (/admin)
     ADMIN_COOKIE_SECURE = _bool("ADMIN_COOKIE_SECURE", default=None)  # None: secure unless testing
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")  # shared store (e.g. redis://) with several instances
-    ADMIN_LOGIN_RATE_LIMIT = _env("ADMIN_LOGIN_RATE_LIMIT", "5 per minute")  # sign-in attempts (failed or not) per IP and email
-    ADMIN_LOGIN_IP_RATE_LIMIT = _env("ADMIN_LOGIN_IP_RATE_LIMIT", "30 per minute")
+    ADMIN_LOGIN_RATE_LIMIT = _rate_limit("ADMIN_LOGIN_RATE_LIMIT", "5 per minute")  # sign-in attempts (failed or not) per IP and email
+    ADMIN_LOGIN_IP_RATE_LIMIT = _rate_limit("ADMIN_LOGIN_IP_RATE_LIMIT", "30 per minute")
     ADMIN_MIN_PASSWORD_LENGTH = _number("ADMIN_MIN_PASSWORD_LENGTH", 8, kind=int, minimum=1)
     ADMIN_PAGE_SIZE = _number("ADMIN_PAGE_SIZE", 25, kind=int, minimum=1)
 
@@ -183,6 +209,7 @@ class Config:
     PROXY_FIX_X_PROTO = _number("PROXY_FIX_X_PROTO", 1, kind=int, minimum=0)
     PROXY_FIX_X_HOST = _number("PROXY_FIX_X_HOST", 1, kind=int, minimum=0)
     PROXY_FIX_X_PREFIX = _number("PROXY_FIX_X_PREFIX", 1, kind=int, minimum=0)
+    PROXY_FIX_X_PORT = _number("PROXY_FIX_X_PORT", 1, kind=int, minimum=0)  # a public port such as 8443
     MAX_CONTENT_LENGTH = _number("MAX_CONTENT_LENGTH", 64 * 1024, kind=int, minimum=4096)  # a webhook body is 1-2 KB
     LOG_LEVEL = _log_level()
     LOG_FORMAT = (_env("LOG_FORMAT", "json") or "json").lower()  # "json" lines or "text" for humans

@@ -49,26 +49,36 @@ from dotenv import load_dotenv
 load_dotenv(Path(__file__).resolve().parent / ".env")
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    """The whole number in variable ``name`` (unset or empty: ``default``); ``ValueError`` naming it if it is not
+    one or is under ``minimum`` (WEB_CONCURRENCY=0 started no worker, and every request hung)."""
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be a whole number, at least {minimum}, not {os.environ[name]!r}")
+    return number
 
 
 _bind = os.environ.get("BIND", "").strip()
 bind = (
     [part.strip() for part in _bind.split(",") if part.strip()]
     if _bind
-    else [f"{os.environ.get('HOST', '').strip() or '127.0.0.1'}:{_int('PORT', 5000)}"]
+    else [f"{os.environ.get('HOST', '').strip() or '127.0.0.1'}:{_int('PORT', 5000, minimum=1)}"]
 )
 
 worker_class = "gthread"
-workers = _int("WEB_CONCURRENCY", 2)
+workers = _int("WEB_CONCURRENCY", 2, minimum=1)
 # Without OpenAI a turn is pure CPU (~3-4 ms under load) and a worker's threads share one
 # GIL: a second thread only adds GIL hand-offs and lock waits (SQLite, 2 workers saturated:
 # 1 thread 334-408 turns/s, 2 threads 231-353; PostgreSQL 200 paced calls, server p99: 1 thread
 # 11-14 ms, 2 threads 22-26 ms, 8 threads 137 ms; bench/results.md). With OpenAI a turn waits ~1 s on
 # the network: 8 threads overlap that wait.
-threads = _int("WEB_THREADS", 8 if os.environ.get("OPENAI_API_KEY", "").strip() else 1)
+threads = _int("WEB_THREADS", 8 if os.environ.get("OPENAI_API_KEY", "").strip() else 1, minimum=1)
 
 timeout = 12
 graceful_timeout = 10

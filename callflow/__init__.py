@@ -44,6 +44,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
             x_proto=int(cfg.get("PROXY_FIX_X_PROTO", 1)),
             x_host=int(cfg.get("PROXY_FIX_X_HOST", 1)),
             x_prefix=int(cfg.get("PROXY_FIX_X_PREFIX", 1)),
+            x_port=int(cfg.get("PROXY_FIX_X_PORT", 1)),
         )
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

@@ -82,3 +82,26 @@ def test_good_values_are_read(tmp_path, name, value, expected):
     result = load_config(tmp_path, **{name: value})
     assert result.returncode == 0, result.stderr
     assert f"'{name}': {expected}," in result.stdout
+
+
+@pytest.mark.parametrize("name, value", [
+    ("PUBLIC_BASE_URL", "voice.example.org"), ("PUBLIC_BASE_URL", "ftp://voice.example.org"),
+    ("KAYAKO_URL", "acme.kayako.com"), ("ADMIN_LOGIN_RATE_LIMIT", "lots"), ("ADMIN_LOGIN_IP_RATE_LIMIT", "30/fortnight"),
+    ("PROXY_FIX_X_PORT", "-1"),
+])
+def test_a_bad_url_or_rate_limit_stops_the_start_naming_the_variable(tmp_path, name, value):
+    result = load_config(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert f"ValueError: {name} must be" in result.stderr and repr(value) in result.stderr
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("PUBLIC_BASE_URL", " https://voice.example.org/callflow/ ", "'https://voice.example.org/callflow'"),
+    ("KAYAKO_URL", "https://acme.kayako.com", "'https://acme.kayako.com'"),
+    ("ADMIN_LOGIN_RATE_LIMIT", "10 per hour", "'10 per hour'"),
+    ("PROXY_FIX_X_PORT", "0", "0"),
+])
+def test_good_urls_and_rate_limits_are_read(tmp_path, name, value, expected):
+    result = load_config(tmp_path, **{name: value})
+    assert result.returncode == 0, result.stderr
+    assert f"'{name}': {expected}," in result.stdout

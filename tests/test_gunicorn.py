@@ -191,3 +191,11 @@ def test_real_gunicorn_serves_reloads_on_hup_and_stops_on_term(tmp_path):
     assert "GET /healthz" in access  # the access log goes to stdout
     assert "POST /voice/incoming HTTP/1.1\" 200" in access and "request_id=gunicorn-test-1" in access
     assert "secret%40example.com" not in access and "?q=" not in access  # no query strings
+
+
+@pytest.mark.parametrize("name, value", [("WEB_CONCURRENCY", "0"), ("WEB_THREADS", "0"), ("WEB_THREADS", "two"),
+                                         ("PORT", "-1"), ("GUNICORN_MAX_REQUESTS", "lots")])
+def test_a_bad_number_stops_gunicorn_naming_the_variable(monkeypatch, name, value):
+    """WEB_CONCURRENCY=0 started a master with no worker: every request hung, with nothing in the log."""
+    with pytest.raises(ValueError, match=f"^{name} must be a whole number"):
+        load_conf(monkeypatch, **{name: value})

@@ -155,6 +155,15 @@ def test_signatures_validate_against_the_forwarded_url(tmp_path):
     assert plain.status_code == 403
 
 
+def test_signatures_validate_against_a_forwarded_public_port(tmp_path):
+    """Twilio calls https://voice.example.org:8443; the proxy says so in X-Forwarded-Port (never trusted before)."""
+    client = proxied_app(tmp_path).test_client()
+    params = {"CallSid": "CA" + "2" * 32, "From": "+15005550006"}
+    signature = sign("https://voice.example.org:8443/voice/incoming", params)
+    headers = dict(FORWARDED, **{"X-Forwarded-Port": "8443", "X-Twilio-Signature": signature})
+    assert client.post("/voice/incoming", data=params, headers=headers).status_code == 200
+
+
 def test_a_rejection_behind_a_misconfigured_proxy_says_what_to_fix(tmp_path, caplog):
     """TLS proxy, no PROXY_FIX, no PUBLIC_BASE_URL: Twilio signed the https URL, the app sees http."""
     config = base_config(tmp_path)
