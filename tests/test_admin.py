@@ -1,6 +1,7 @@
 """The admin page through the test client: login, CSRF, rate limit, calls, tickets, KB, escaping."""
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -790,3 +791,18 @@ def test_phone_search_only_for_phone_like_queries(app, signed_in, q, expected):
     add_call(app, name="Other", email="x@example.com", from_number="+14155550199")
     html = signed_in.get("/admin/calls", query_string={"q": q}).get_data(as_text=True)
     assert {name for name in ("Bob", "Other") if f">{name}<" in html} == expected
+
+
+@pytest.mark.parametrize("secret", [None, "", "dev-only-change-me", "short"])
+def test_a_deployment_twilio_calls_refuses_to_start_with_the_public_default_secret_key(tmp_path, secret, caplog):
+    """With the default key anyone can sign an admin session cookie (and name a caller's audio file). Where
+    Twilio calls in (a token is set) the app does not start; on a laptop without a token it only warns."""
+    from callflow import create_app
+
+    config = dict(base_config(tmp_path), TESTING=False, SECRET_KEY=secret)
+    with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
+        create_app(config)
+    with caplog.at_level(logging.WARNING, logger="callflow.admin"):
+        create_app(dict(config, TWILIO_AUTH_TOKEN=None, TWILIO_VALIDATE_SIGNATURES=False))
+    assert "SECRET_KEY is not set" in caplog.text
+    assert create_app(dict(config, SECRET_KEY="x" * 32)).config["SECRET_KEY"] == "x" * 32

@@ -33,6 +33,10 @@ from flask_wtf.csrf import CSRFProtect
 
 log = logging.getLogger(__name__)
 
+#: ``config.Config``'s placeholder; refused (with any key under ``MIN_SECRET_KEY_CHARS``) where Twilio calls in.
+DEV_SECRET_KEY = "dev-only-change-me"
+MIN_SECRET_KEY_CHARS = 16
+
 bp = Blueprint(
     "admin",
     __name__,
@@ -130,7 +134,14 @@ def init_admin(app: Flask) -> None:
             )
         from callflow import serving_requests
 
-        if app.config.get("SECRET_KEY") in (None, "", "dev-only-change-me") and serving_requests():
+        secret = str(app.config.get("SECRET_KEY") or "")
+        if (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_KEY_CHARS) and serving_requests():
+            if app.config.get("TWILIO_AUTH_TOKEN"):  # a deployment Twilio calls, not a laptop
+                raise RuntimeError(
+                    f"SECRET_KEY must be set to a random string of at least {MIN_SECRET_KEY_CHARS} characters "
+                    "(python -c 'import secrets; print(secrets.token_hex(32))'): admin sessions and the names of "
+                    "callers' audio files are signed with it, and the default is public"
+                )
             log.warning("SECRET_KEY is not set: admin sessions could be forged. Set it in production.")
 
 
