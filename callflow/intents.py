@@ -485,7 +485,8 @@ _PROBLEM_PHRASES = _phrases(
     "doesnt work", "dont work", "does not work", "stopped working", "nothing works",
     "nothing is working", "nothings working", "need to", "i want to", "trying to",
     "is there a way", "can you", "could you", "would you", "do you", "calling about",
-    "calling because", "calling regarding", "having issues", "having problems",
+    "calling because", "calling regarding", "having issues", "having problems", "can i", "can we",
+    "does your", "does it", "do you have", "is it possible",
 )
 
 _GREETING_WORDS = frozenset(

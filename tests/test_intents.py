@@ -222,6 +222,9 @@ QUESTIONS = [
     "the thing on the screen went blue after I clicked the big button", "is this Kayako?",
     "Hi, I'm Maria and I was double charged", "the widget is not working",
     "I have a billing question", "why was I charged twice",
+    # short questions that open with "can I" / "does your" were dropped at the greeting
+    "can i save a canned response", "does your product integrate with salesforce", "can we use it offline",
+    "do you have a mobile app", "is it possible to merge two cases",
 ]
 NOT_QUESTIONS = [
     "", None, "John", "my name is John Smith", "Hello", "Yes",
