@@ -30,8 +30,8 @@ QUESTIONS_PATH = ROOT / "tests" / "data" / "kb_questions.json"
 EVAL_DIR = ROOT / "tests" / "data" / "kb_eval"
 
 # Measured with bench/kb_routing.py --all at DEFAULT_CUTOFF = 42: routing
-# accuracy 88.2% (82/93), 7 wrong articles, 4 missed, top-1 ranking 63/69
-# (91.3%).  (Before the synonym expansion, at 35: 77.4%, 8 wrong, 13 missed,
+# accuracy 89.2% (83/93), 6 wrong articles, 4 missed, top-1 ranking 64/69
+# (92.8%); 88.2%, 7 wrong, 63/69 before the unexplained-content scaling.  (Before the synonym expansion, at 35: 77.4%, 8 wrong, 13 missed,
 # top-1 89.9%.)  The floors leave a little room; a change that drops below
 # them made routing worse.
 ROUTING_ACCURACY_FLOOR = 0.84
@@ -44,7 +44,9 @@ TOP1_FLOOR = 0.88
 # ecommerce and accounting: ecommerce 57.7% / 2 wrong / 20 missed / top-1
 # 29/37; accounting 86.5% / 1 / 6 / 33/36; telecom 78.0% / 2 / 7 / 26/29
 # (telecom is the blind set: bench/kb_routing.py never prints its failures;
-# tune on the others).  Before the short-question evidence and action verbs
+# tune on the others).  With the unexplained-content scaling: ecommerce 57.7% /
+# 1 / 21 / 27/37, accounting unchanged, telecom 78.0% / 2 / 7 / 25/29 (the
+# top-1 changes are all below the cutoff).  Before the short-question evidence and action verbs
 # the enlarged sets scored ecommerce 55.8% / 3 / 20, accounting 82.7% / 1 / 8.
 # Before the synonym expansion (at 35, original questions): ecommerce 47.6% /
 # 6 / 16 / 15/30, accounting 73.8% / 3 / 8 / 21/29, telecom 75.6% / 2 / 8 / 26/29.
@@ -53,7 +55,8 @@ EVAL_GATES = {
     "accounting": (0.82, 3, 0.85),
     "telecom": (0.73, 4, 0.85),
 }
-# All held-out questions together (145): 73.8% accuracy, 5 wrong.
+# All held-out questions together (145): 73.8% accuracy, 4 wrong (5 before the
+# unexplained-content scaling).
 HELD_OUT_ACCURACY_FLOOR = 0.68
 HELD_OUT_WRONG_CEILING = 8
 
@@ -729,6 +732,52 @@ def test_synonym_targets_the_kb_does_not_use_are_ignored():
 def test_paraphrases_reach_the_right_article(index, question, expected):
     best = index.best(question)
     assert best is not None and best.id == expected, index.search(question)
+
+
+@pytest.mark.parametrize("question", [
+    # "wifi" and "router" are words the knowledge base never uses: most of the
+    # question is unexplained although "reset" and "password" are the whole title.
+    "how do i reset the password on my wifi router",
+    "reset the password on my wifi router please",
+    # "Lost your phone or authenticator app?" explains "phone" only; "hours" is
+    # a word the knowledge base uses (business hours), just not there.
+    "what are your phone support hours",
+    "what are your phone hours",
+])
+def test_a_title_match_on_part_of_the_question_is_not_an_answer(index, question):
+    assert index.best(question) is None, index.search(question)
+
+
+@pytest.mark.parametrize("name, question, expected", [
+    # One word the knowledge base never uses ("system", "last", "aunt") is not off-topic.
+    ("sample", "um I'm locked out of the system", "1004"),
+    ("sample", "how long does the lock last", "1004"),
+    # "put" is a light verb like "make" or "get", not a topic.
+    ("sample", "how do I put a chat box on my website", "1016"),
+    ("accounting", "can I put my company logo on the invoices", "3012"),
+    # Several words explained: an unexplained known word does not matter.
+    ("sample", "I got a new phone and now I can't get the six digit code", "1003"),
+    ("sample", "how do I reset my password", "1001"),
+    # An action verb the title does not use is not a second topic.
+    ("sample", "how do I create a macro", "1007"),
+])
+def test_partly_explained_paraphrases_are_still_answered(name, question, expected):
+    index = _eval_index(name)
+    best = index.best(question)
+    assert best is not None and best.id == expected, index.search(question)
+
+
+def test_unexplained_content_outweighs_a_title_match():
+    docs = [KbDoc("pw", "Resetting your password", "Open the sign-in page and click Forgot password."),
+            KbDoc("tz", "Business hours", "Set the hours your team works."),
+            KbDoc("ph", "Lost your phone", "Use a backup code to sign in without your phone.")]
+    idx = KbIndex(docs)
+    assert idx.best("reset my password").id == "pw"
+    # Three of five words unknown to the knowledge base: mostly off-topic.
+    assert idx.best("reset my password on the wifi router modem") is None
+    # Each article explains one of two words the knowledge base knows.
+    assert idx.best("lost phone").id == "ph" and idx.best("business hours").id == "tz"
+    assert idx.best("phone hours") is None, idx.search("phone hours")
 
 
 def test_rights_means_roles_and_permissions(index):
