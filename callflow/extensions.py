@@ -38,7 +38,9 @@ def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
     # SQLite's own lower() folds ASCII only, so a search for "émile" missed "Émile" (PostgreSQL folds all of
-    # Unicode). No index uses lower(), so replacing it changes no stored order.
+    # Unicode). One index uses it, ix_call_lower_email (the admin search for a whole email): callers' emails are
+    # ASCII (spoken_email), where both lower()s agree, so the index is the same whichever one built it (the
+    # sqlite3 shell uses SQLite's); a non-ASCII email written outside callflow would be missing from it there.
     # https://www.sqlite.org/lang_corefunc.html#lower
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 

@@ -54,12 +54,14 @@ class Call(db.Model):
         # the idle sweeper's lookup (outbox.sweep_idle_calls): only calls still open, by last activity
         Index("ix_call_open_last_activity_at", "last_activity_at",
               postgresql_where=text("ended_at IS NULL"), sqlite_where=text("ended_at IS NULL")),
+        # the admin calls search for a whole email address (admin.views._search_clause): lower(email) = :q
+        Index("ix_call_lower_email", text("lower(email)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     account_sid: Mapped[Optional[str]] = mapped_column(String(64))
-    from_number: Mapped[Optional[str]] = mapped_column(String(64))
+    from_number: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # admin search: "+1 415..." prefix
     to_number: Mapped[Optional[str]] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(32), default="greet")
     name: Mapped[Optional[str]] = mapped_column(String(120))

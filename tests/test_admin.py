@@ -293,7 +293,7 @@ def test_cookies_are_secure_outside_tests(tmp_path):
     from callflow.admin import init_admin
 
     config = base_config(tmp_path)
-    config["TESTING"] = False
+    config.update(TESTING=False, SECRET_KEY="s" * 32)
     app = create_app(config)
     if "admin" not in app.blueprints:
         init_admin(app)
@@ -806,3 +806,24 @@ def test_a_deployment_twilio_calls_refuses_to_start_with_the_public_default_secr
         create_app(dict(config, TWILIO_AUTH_TOKEN=None, TWILIO_VALIDATE_SIGNATURES=False))
     assert "SECRET_KEY is not set" in caplog.text
     assert create_app(dict(config, SECRET_KEY="x" * 32)).config["SECRET_KEY"] == "x" * 32
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("bob@example.com", {"Bob"}),           # a whole address: that one, not jimbob@ (an index lookup)
+    ("BOB@Example.COM", {"Bob"}),
+    ("bob@example", {"Bob", "Jim"}),        # part of one: a substring, as before
+    ("CA0123ABCDEF", {"Bob"}),              # a CallSid prefix, any case (the unique index on call_sid)
+    ("ca0123abcdef0123456789abcdef012345", {"Bob"}),
+    ("CA0123abcdef0123456789abcdef0123456", set()),  # longer than a CallSid: text, found nowhere
+    ("Cade", {"Cade"}),                     # CA + 2 hex digits: a name too, still searched as text
+    ("+1 212 555 0000", {"Bob"}),           # with its country code: a prefix of the number (indexed),
+    ("+1 212", {"Bob"}),                    # so not +44 1212 555 0000
+    ("212 555 0000", {"Bob", "Cade"}),      # without: its digits anywhere, as before
+])
+def test_search_by_whole_email_callsid_prefix_and_international_number(app, signed_in, q, expected):
+    add_call(app, name="Bob", email="bob@example.com", from_number="+12125550000",
+             call_sid="CA0123abcdef0123456789abcdef012345")
+    add_call(app, name="Jim", email="jimbob@example.com", from_number="+14155550199")
+    add_call(app, name="Cade", email="c@example.com", from_number="+4412125550000")
+    html = signed_in.get("/admin/calls", query_string={"q": q}).get_data(as_text=True)
+    assert {name for name in ("Bob", "Jim", "Cade") if f">{name}<" in html} == expected

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
@@ -172,19 +172,51 @@ def _day_start(day: date) -> datetime:
 
 
 _PHONE_QUERY = re.compile(r"[\d\s()+.\-]+")
+#: A whole email address, by its shape only (one ``@``, a dot in the domain, no spaces): "hugo@example" is not.
+_EMAIL_QUERY = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+#: A CallSid or a prefix of one: ``CA`` and 6 to 32 hex digits, any case (Twilio's are ``CA`` + 32 lowercase hex
+#: digits). Shorter ones ("Cade", "cafe") are names and words too, so they are searched like any text.
+_CALL_SID_QUERY = re.compile(r"CA[0-9a-f]{6,32}", re.IGNORECASE)
+#: Sorts after every digit and hex letter, in PostgreSQL's collations as in SQLite's (and C) byte order; ":" (the
+#: byte after "9") would not do: glibc's and ICU's collations ignore punctuation at first.
+_AFTER_HEX = "z"
+
+
+def _starts_with(column, prefix: str):
+    """``column`` starts with ``prefix`` (digits, ``+``, ``CA`` and hex digits), as a range a plain B-tree index
+    serves on SQLite and PostgreSQL alike; ``LIKE 'p%'`` is served by neither (SQLite's LIKE folds case, and
+    PostgreSQL's needs the C collation or a ``*_pattern_ops`` index). Continuations other than digits and hex
+    letters (never in a CallSid or an E.164 number) may be missed."""
+    return and_(column >= prefix, column < prefix + _AFTER_HEX)
 
 
 def _search_clause(q: str):
-    """Match a query against email, CallSid, caller name and (when it looks like one: digits, spaces, ``+()-.``)
-    phone number, by its digits."""
+    """Match a stripped, non-empty query against calls, by what it looks like:
+
+    - a whole email address: that address, any case (``lower(email) = q``, index ``ix_call_lower_email``);
+    - ``CA`` + 6 to 32 hex digits: CallSids starting with it, any case (the unique index on call_sid);
+    - a phone number written with its ``+`` country code (digits, spaces, ``+()-.``): caller numbers starting
+      with its digits (index ``ix_call_from_number``; Twilio sends ``From`` as E.164, ``+14155550100``);
+    - anything else (part of an email, a name, a national number such as "(415) 555-0199"): a case-folded
+      substring of the email or name, a prefix of the CallSid, and, when it looks like a phone number, its
+      digits anywhere in the caller's number. No index serves a substring: this one reads every call (about
+      0.4-1.3 s at 100,000 calls on SQLite or PostgreSQL); the three above read a few rows (about 10 ms).
+    """
     lowered = q.lower()
+    digits = "".join(ch for ch in q if ch.isdigit())
+    phone_like = len(digits) >= 3 and _PHONE_QUERY.fullmatch(q)  # not the digits of "bob415@example.com"
+    if _EMAIL_QUERY.fullmatch(q):
+        return func.lower(Call.email) == lowered
+    if _CALL_SID_QUERY.fullmatch(q):
+        return _starts_with(Call.call_sid, "CA" + lowered[2:])
+    if phone_like and q.startswith("+"):
+        return _starts_with(Call.from_number, "+" + digits)
     clauses = [
         func.lower(Call.email).contains(lowered, autoescape=True),
         func.lower(Call.call_sid).startswith(lowered, autoescape=True),
         func.lower(Call.name).contains(lowered, autoescape=True),
     ]
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if len(digits) >= 3 and _PHONE_QUERY.fullmatch(q):  # not the digits of "bob415@example.com"
+    if phone_like:
         clauses.append(Call.from_number.contains(digits, autoescape=True))
     return or_(*clauses)
 
