@@ -71,6 +71,32 @@ def test_a_first_release_database_gets_turn_count_with_its_calls_numbering_on(tm
         flask_migrate.check()
 
 
+def _seed_calls(conn, n: int, **columns) -> None:
+    """Insert ``n`` ended calls 30 days old (``columns``: functions of the index ``i`` that override a column), then
+    ANALYZE, so the planner sees a table of realistic size."""
+    from datetime import timedelta
+
+    from callflow.clock import utcnow
+    from callflow.models import Call
+
+    old = utcnow() - timedelta(days=30)
+    base = dict(state="goodbye", email_confirmed=False, email_attempts=0, retry_count=0, questions_asked=0,
+                resolved_count=0, anything_else_asked=False, prompt_seq=0, turn_count=0, version=1, started_at=old,
+                last_activity_at=old, ended_at=old)
+    conn.execute(Call.__table__.insert(), [
+        dict(base, call_sid=f"CA{i:032x}", **{name: value(i, old) for name, value in columns.items()})
+        for i in range(n)
+    ])
+    conn.exec_driver_sql("ANALYZE")
+
+
+def _plan(conn, query) -> str:
+    """The database's plan for ``query``, one line (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN)."""
+    compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+    explain = "EXPLAIN QUERY PLAN" if conn.dialect.name == "sqlite" else "EXPLAIN"
+    return " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"{explain} {compiled}"))
+
+
 def test_the_idle_sweeper_reads_only_open_calls(tmp_path, database_url):
     """The tickets worker's sweep (every poll) was a full scan of every call ever stored."""
     from datetime import timedelta
@@ -83,25 +109,15 @@ def test_the_idle_sweeper_reads_only_open_calls(tmp_path, database_url):
     app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
         flask_migrate.upgrade()
-        old = utcnow() - timedelta(days=30)
         with db.engine.begin() as conn:
-            conn.execute(Call.__table__.insert(), [
-                dict(call_sid=f"CA{i:032d}", state="goodbye", email_confirmed=False, email_attempts=0, retry_count=0,
-                     questions_asked=0, resolved_count=0, anything_else_asked=False, prompt_seq=0, turn_count=0,
-                     version=1, started_at=old, last_activity_at=old,
-                     ended_at=None if i % 1000 == 0 else old + timedelta(minutes=5))
-                for i in range(20_000)
-            ])
-            conn.exec_driver_sql("ANALYZE")
+            _seed_calls(conn, 20_000, ended_at=lambda i, old: None if i % 1000 == 0 else old + timedelta(minutes=5))
             now = utcnow()
             query = select(Call.call_sid).where(  # outbox.sweep_idle_calls
                 Call.ended_at.is_(None),
                 or_(Call.last_activity_at < now - timedelta(minutes=30),
                     and_(Call.state.in_(("escalate", "goodbye")), Call.last_activity_at < now - timedelta(minutes=2))),
             ).limit(200)
-            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
-            explain = "EXPLAIN QUERY PLAN" if conn.dialect.name == "sqlite" else "EXPLAIN"
-            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"{explain} {compiled}"))
+            plan = _plan(conn, query)
         assert "ix_call_open_last_activity_at" in plan, plan
 
 
@@ -112,23 +128,15 @@ def test_the_admin_search_reads_an_index_for_an_email_a_callsid_and_a_phone_numb
     from sqlalchemy import func, select
 
     from callflow.admin.views import _search_clause
-    from callflow.clock import utcnow
     from callflow.models import Call
 
     app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
         flask_migrate.upgrade()
-        old = utcnow() - timedelta(days=30)
         with db.engine.begin() as conn:
-            conn.execute(Call.__table__.insert(), [
-                dict(call_sid=f"CA{i:032x}", from_number=f"+1415{i:07d}", email=f"caller{i}@example.com",
-                     name=f"Caller {i}", state="goodbye", email_confirmed=False, email_attempts=0, retry_count=0,
-                     questions_asked=0, resolved_count=0, anything_else_asked=False, prompt_seq=0, turn_count=0,
-                     version=1, started_at=old + timedelta(seconds=i), last_activity_at=old, ended_at=old)
-                for i in range(20_000)
-            ])
-            conn.exec_driver_sql("ANALYZE")
-            explain = "EXPLAIN QUERY PLAN" if conn.dialect.name == "sqlite" else "EXPLAIN"
+            _seed_calls(conn, 20_000, from_number=lambda i, old: f"+1415{i:07d}",
+                        email=lambda i, old: f"caller{i}@example.com", name=lambda i, old: f"Caller {i}",
+                        started_at=lambda i, old: old + timedelta(seconds=i))
             call_sid_index = "sqlite_autoindex_call_1" if conn.dialect.name == "sqlite" else "uq_call_call_sid"
             for q, index, found in (("Caller123@Example.com", "ix_call_lower_email", 1),
                                     (f"CA{0x123:032x}"[:-1].upper(), call_sid_index, 16),  # CA000...012[0-f]
@@ -137,7 +145,6 @@ def test_the_admin_search_reads_an_index_for_an_email_a_callsid_and_a_phone_numb
                 page = select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc()).limit(25)
                 count = select(func.count()).select_from(select(Call.id).where(where).subquery())  # db.paginate's
                 for query in (page, count):
-                    compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
-                    plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"{explain} {compiled}"))
+                    plan = _plan(conn, query)
                     assert index in plan, (q, plan)
                 assert conn.scalar(count) == found
