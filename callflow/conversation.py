@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import extract_name, follow_up_question, is_done, looks_like_question, wants_human, yes_no
+from .intents import extract_name, follow_up_question, is_done, looks_like_question, normalize, wants_human, yes_no
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_CHARS = 1000
 MAX_NAME_CHARS = 120  # the call.name column
 MAX_QUESTION_WORDS_FOR_YES = 4
+#: A question of at most this many words that the KB cannot place gets "Could you tell me a little more?" once,
+#: not an escalation: "password" alone is under the cutoff (40.9 against 42); "password, I forgot it" is not.
+MAX_WORDS_TO_ASK_MORE = 3
 
 
 @dataclass
@@ -273,6 +276,9 @@ class Conversation:
                 return self._escalate("unclear")
             self.machine.send("ask_again")
             return Reply([prompts.WHAT_IS_YOUR_QUESTION])
+        if self.call.pending_question:  # telling more about a short question: search both together, once
+            earlier, self.call.pending_question = self.call.pending_question, None
+            return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False)
         return self._answer_question(heard.text)
 
     def _in_check_resolved(self, heard: Heard) -> Reply:
@@ -305,18 +311,25 @@ class Conversation:
             return reply
         return Reply(lead + [prompts.HOW_CAN_I_HELP])
 
-    def _answer_question(self, question: str) -> Reply:
+    def _answer_question(self, question: str, may_ask_more: bool = True) -> Reply:
+        """Answer ``question`` from the KB, or escalate; a question of at most ``MAX_WORDS_TO_ASK_MORE`` words
+        the KB cannot place is first kept (``pending_question``) and the caller asked to tell more, once."""
         call = self.call
         call.last_question = question
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
             return self._escalate("question-limit")
-        call.questions_asked += 1
         index = self.services["kb"].index()
         hits = index.search(question, limit=3)
         top = hits[0] if hits else None
+        missed = top is None or top.score < index.cutoff
+        if missed and may_ask_more and len(normalize(question)) <= MAX_WORDS_TO_ASK_MORE:
+            call.pending_question = question
+            self.machine.send("ask_again")
+            return Reply([prompts.TELL_ME_MORE])
+        call.questions_asked += 1
         call.article_id = top.id if top else None
         call.article_score = round(top.score, 1) if top else None
-        if top is None or top.score < index.cutoff:
+        if missed:
             return self._escalate("no-kb-match")
         contexts = [ArticleContext(id=h.id, title=h.title, text=index.doc(h.id).text) for h in hits]
         draft = self._draft(question, contexts)
@@ -370,6 +383,8 @@ class Conversation:
             return prompts.confirm_email(readback(self.call.email))
         if state == "check_resolved":
             return prompts.CHECK_RESOLVED
+        if self.call.pending_question:  # asked to tell more about a short question
+            return prompts.TELL_ME_MORE
         if self.call.anything_else_asked:
             return prompts.ANYTHING_ELSE
         return prompts.HOW_CAN_I_HELP

@@ -13,6 +13,8 @@ EMAIL_CONFIRMED = "Thank you."
 HOW_CAN_I_HELP = "How can I help you today?"
 WHAT_IS_YOUR_QUESTION = "Sure. What's your question?"
 CHECK_RESOLVED = "Did that solve your issue?"
+# A question of a word or three the knowledge base cannot place ("password"): asked once before escalating.
+TELL_ME_MORE = "Could you tell me a little more about that?"
 ANYTHING_ELSE = "Great. Is there anything else I can help you with?"
 # Before the answer to a next question said with the "yes" ("yes, and how do I ...?").
 GREAT = "Great."
@@ -38,7 +40,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
-    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED,
+    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
     ANYTHING_ELSE, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, GOODBYE,
     DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )

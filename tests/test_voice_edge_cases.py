@@ -157,3 +157,38 @@ def test_a_long_yes_is_not_taken_for_a_next_question(app, caller, said):
     assert prompts.ANYTHING_ELSE in caller.text()
     row = _row(app, caller)
     assert (row.state, row.resolved_count, row.questions_asked) == ("answer", 1, 1)
+
+
+# 9. conversation._answer_question: a one-word question just under the cutoff ("password": 40.9 < 42) was escalated
+def test_a_short_question_the_kb_cannot_place_gets_one_request_for_more(app, caller):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("password")
+    assert caller.text() == prompts.TELL_ME_MORE and caller.listening
+    row = _row(app, caller)
+    assert (row.state, row.pending_question, row.questions_asked) == ("answer", "password", 0)
+    caller.say(None)  # silence: asked again for more, not "How can I help?"
+    assert prompts.TELL_ME_MORE in caller.text()
+    caller.say("I forgot it and can't sign in")
+    assert prompts.CHECK_RESOLVED in caller.text()
+    row = _row(app, caller)
+    assert row.article_id == "1001" and row.pending_question is None and row.questions_asked == 1
+    assert row.last_question == "password I forgot it and can't sign in"
+
+
+def test_telling_more_is_asked_once_then_a_miss_escalates(app, caller):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("pizza")
+    assert caller.text() == prompts.TELL_ME_MORE
+    caller.say("pepperoni")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
+    row = _row(app, caller)
+    assert (row.escalation_reason, row.last_question, row.questions_asked) == ("no-kb-match", "pizza pepperoni", 1)
+
+
+def test_a_longer_question_the_kb_cannot_place_is_escalated_at_once(app, caller):
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say("my parcel from your shop never arrived at my house")
+    assert caller.hung_up and prompts.ESCALATE in caller.text()
