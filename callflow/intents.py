@@ -252,6 +252,27 @@ _BRIDGE_WORDS = frozenset(
     }
 )
 
+# Verbs of a conversation: these may take an object before the person ("talk this through
+# with somebody", "go over it with someone"), which a verb like "give" may not ("give it to another agent").
+_CONVERSATION_VERBS = _phrases("talk", "speak", "chat", "discuss", "go over", "talking", "speaking", "discussing")
+_CONVERSATION_BRIDGE_WORDS = frozenset({"this", "it", "that", "things", "through", "over", "everything", "rather"})
+
+# A request to be called back, said without a person noun ("can you call me back").
+_CALLBACK_PHRASES = _phrases(
+    "call me back", "ring me back", "phone me back", "give me a call", "give me a ring",
+    "get back to me", "call me back please",
+)
+# What a person noun may ask to do to the caller ("can someone call me", "have an agent contact me").
+_CONTACT_ME = _phrases(
+    "call me", "ring me", "phone me", "contact me", "reach me", "reach out to me", "get in touch",
+    "get back to me", "give me a call", "give me a ring",
+)
+# Words allowed between the person and the contact verb ("someone from your team to call me").
+_CONTACT_BRIDGE_WORDS = frozenset(
+    {"to", "please", "can", "could", "will", "would", "just", "from", "your", "the", "support", "team",
+     "there", "here", "then", "maybe", "possibly", "actually", "quickly", "today", "soon", "asap"}
+)
+
 _NEGATORS = frozenset({"dont", "not", "never", "no", "without", "doesnt", "didnt", "wont", "stop"})
 
 _STANDALONE_TRANSFER = _phrases(
@@ -279,8 +300,30 @@ def _human_noun_len(tokens: list[str], j: int) -> int:
     return 0
 
 
-def _negated(tokens: list[str], i: int) -> bool:
-    return any(t in _NEGATORS for t in tokens[max(0, i - 3) : i])
+def _negated(tokens: list[str], i: int, span: int = 3) -> bool:
+    return any(t in _NEGATORS for t in tokens[max(0, i - span) : i])
+
+
+def _starts_with(tokens: list[str], i: int, phrases: frozenset[tuple[str, ...]]) -> bool:
+    return any(tuple(tokens[i : i + len(p)]) == p for p in phrases)
+
+
+def _wants_call_back(tokens: list[str]) -> bool:
+    """A request to be called or contacted back, not negated ("no need to call me back")."""
+    for i in range(len(tokens)):
+        if _starts_with(tokens, i, _CALLBACK_PHRASES) and not _negated(tokens, i, span=5):
+            return True
+        n = _human_noun_len(tokens, i)
+        if not n or _negated(tokens, i, span=5):
+            continue
+        j = i + n
+        while j < len(tokens) and j - (i + n) <= 4:
+            if _starts_with(tokens, j, _CONTACT_ME):
+                return True
+            if tokens[j] not in _CONTACT_BRIDGE_WORDS:
+                break
+            j += 1
+    return False
 
 
 def wants_human(text: str | None, digits: str | None = None) -> bool:
@@ -303,7 +346,12 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
           (agent/human/person/representative/operator/someone/manager/...);
           "is there a person I can talk to" counts too
           that is not itself a modifier ("agent app", "agent portal"), and
-          the verb is not negated ("I don't need an agent"), or
+          the verb is not negated ("I don't need an agent"); a verb of
+          conversation may take an object first ("I'd rather talk this
+          through with somebody"), or
+        * a request to be called back ("can you call me back", "have
+          someone call me", "I'd like an agent to contact me"), not
+          negated ("no need to call me back"), or
         * a bare transfer request ("transfer me", "put me through").
 
         ``False`` otherwise, including "my agent app crashes".
@@ -332,11 +380,12 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
     # 2. request verb ... person noun
     n_tok = len(tokens)
     for i in range(n_tok):
-        for verb in _REQUEST_VERBS:
+        for verb in _REQUEST_VERBS | _CONVERSATION_VERBS:
             if tuple(tokens[i : i + len(verb)]) != verb:
                 continue
             if _negated(tokens, i):
                 continue
+            bridge = _BRIDGE_WORDS | _CONVERSATION_BRIDGE_WORDS if verb in _CONVERSATION_VERBS else _BRIDGE_WORDS
             j = i + len(verb)
             bridged = 0
             while j < n_tok and bridged <= 6:
@@ -346,12 +395,16 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
                     if after not in _COMPOUND_BLOCKERS:
                         return True
                     break
-                if tokens[j] not in _BRIDGE_WORDS:
+                if tokens[j] not in bridge:
                     break
                 j += 1
                 bridged += 1
 
-    # 3. bare transfer request
+    # 3. a call back: "can you call me back", "have someone call me", "an agent to contact me"
+    if _wants_call_back(tokens):
+        return True
+
+    # 4. bare transfer request
     for phrase in _STANDALONE_TRANSFER:
         for i in range(n_tok - len(phrase) + 1):
             if tuple(tokens[i : i + len(phrase)]) == phrase and not _negated(tokens, i):

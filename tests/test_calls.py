@@ -111,6 +111,19 @@ def test_human_request_escalates_from_any_state(app, caller, when):
     assert "asked to speak to a person" in p["summary"]
 
 
+@pytest.mark.parametrize("request_", ["can someone call me back", "I'd rather talk this through with somebody"])
+def test_call_back_request_is_a_request_for_a_person(app, caller, request_):
+    # These were searched as questions, and the caller heard "I don't have that information".
+    caller.start()
+    caller.say("John Smith")
+    caller.say("john at example dot com")
+    caller.say("yes")
+    caller.say(request_)
+    assert caller.hung_up and prompts.CALLER_REQUEST in caller.text()
+    caller.hangup()
+    assert "asked to speak to a person" in ticket_of(app, caller).payload["summary"]
+
+
 def test_keypad_zero_asks_for_an_agent(app, caller):
     caller.start()
     caller.say(digits="0")

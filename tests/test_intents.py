@@ -92,6 +92,11 @@ HUMAN_YES = [
     "is there a person I can talk to", "talk to someone about my agent dashboard",
     "I'd like to speak to a real human being", "connect me with customer support",
     "Can I just talk to a person?", "um agent please",
+    # a call back, or a talk through, is a request for a person too
+    "can someone call me back", "could you call me back please", "have someone call me",
+    "I'd like an agent to contact me", "can a person from your team reach out to me",
+    "just give me a call back", "can somebody get back to me", "I'd rather talk this through with somebody",
+    "can I discuss this with a person", "I'd prefer to go over it with someone",
 ]
 HUMAN_NO = [
     "", None, "hello", "my agent app crashes", "The agent portal won't load.",
@@ -101,6 +106,10 @@ HUMAN_NO = [
     "I need to transfer the agent license to my colleague",
     "I want to know why the agent app crashes", "transfer my tickets to another agent",
     "is there an agent dashboard", "yes", "my email is john at gmail dot com",
+    "call me Jim", "you can call me Jimmy", "someone keeps calling me", "no need to call me back",
+    "I don't want anyone to call me back", "how do I give it to another agent",
+    "how do agents call customers back", "my customer wants me to call them back",
+    "how do I discuss a ticket with my team", "how do I set up callbacks for my agents",
 ]
 
 
