@@ -66,19 +66,29 @@ def transcript_of(call: Call) -> list[tuple[str, str]]:
 def rule_summary(call: Call, title: Optional[str] = None) -> CallSummary:
     """A summary built by rules from the call's facts (used offline or when OpenAI fails).
 
-    ``title``: the used article's title if the caller already looked it up.
+    ``title``: the used article's title if the caller already looked it up. A call that ended
+    in ``check_resolved`` was read an answer it never confirmed or rejected: the summary says so,
+    even when an earlier answer of the call was confirmed (outcome ``ai-resolved``).
     """
     title = title or _article_title(call.article_id)
     who = call.name or "The caller"
     lines = []
     question = question_of(call)
-    if question:
+    if question and (call.questions_asked or 0) > 1:
+        lines.append(f"{who} asked {call.questions_asked} questions, the last: \"{_shorten(question, 200)}\".")
+    elif question:
         lines.append(f"{who} asked: \"{_shorten(question, 200)}\".")
     else:
         lines.append(f"{who} called but no question was captured.")
-    if call.outcome == RESOLVED:
+    unconfirmed = call.state == "check_resolved" and call.outcome != NEEDS_HUMAN
+    article = title or call.article_id
+    if unconfirmed:
+        lines.append(f"Answered from the help-center article \"{article}\"; the caller hung up before saying whether it helped.")
+        if call.outcome == RESOLVED:
+            lines.append("The caller had confirmed that an earlier answer on this call solved their issue.")
+    elif call.outcome == RESOLVED:
         lines.append(
-            f"Answered from the help-center article \"{title or call.article_id}\"; the caller confirmed it solved the issue."
+            f"Answered from the help-center article \"{article}\"; the caller confirmed it solved the issue."
         )
     elif call.outcome == NEEDS_HUMAN:
         lines.append(_REASONS.get(call.escalation_reason or "", "The call was escalated to a person."))
@@ -86,12 +96,12 @@ def rule_summary(call: Call, title: Optional[str] = None) -> CallSummary:
             lines.append(f"Suggested article: \"{title}\".")
     else:
         lines.append("The caller hung up before the issue was resolved.")
-    answered = call.outcome == RESOLVED or call.escalation_reason == "not-resolved"
+    answered = call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
     if title and answered:
         topic = _shorten(title.lower(), 40)
     else:
         topic = "unanswered question" if question else "no question"
-    sentiment = "positive" if call.outcome == RESOLVED else (
+    sentiment = "positive" if call.outcome == RESOLVED and not unconfirmed else (
         "negative" if call.escalation_reason in ("not-resolved", "caller-request") else "neutral"
     )
     return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)
