@@ -351,10 +351,22 @@ class Conversation:
         return fallback.draft(question, contexts[:1])
 
     def _retry(self, apology: str, reason: str) -> Reply:
+        """Ask the current question again after ``apology``; after ``MAX_RETRIES`` re-prompts, escalate for
+        ``reason`` ("silence" or "unclear"), except a resolved caller silent at "anything else?": goodbye."""
         self.call.retry_count += 1
         if self.call.retry_count > MAX_RETRIES:
+            if reason == "silence" and self._nothing_left_to_answer():
+                self.machine.send("done")
+                self.call.outcome = RESOLVED
+                return Reply([prompts.GOODBYE], listen=False)
             return self._escalate(reason)
         return Reply([apology, self.current_question()])
+
+    def _nothing_left_to_answer(self) -> bool:
+        """True at "Is there anything else?" after a confirmed answer, with no question of the caller's pending:
+        silence there means "no", not a caller we cannot understand (an urgent ticket for a solved call)."""
+        call = self.call
+        return call.state == "answer" and bool(call.resolved_count) and not call.pending_question
 
     def _email_give_up(self) -> str:
         """No email after 3 tries: promise a call back only when there is a number to call (Twilio sends
@@ -386,5 +398,5 @@ class Conversation:
         if self.call.pending_question:  # asked to tell more about a short question
             return prompts.TELL_ME_MORE
         if self.call.anything_else_asked:
-            return prompts.ANYTHING_ELSE
+            return prompts.ANYTHING_ELSE_AGAIN
         return prompts.HOW_CAN_I_HELP

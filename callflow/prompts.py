@@ -16,6 +16,8 @@ CHECK_RESOLVED = "Did that solve your issue?"
 # A question of a word or three the knowledge base cannot place ("password"): asked once before escalating.
 TELL_ME_MORE = "Could you tell me a little more about that?"
 ANYTHING_ELSE = "Great. Is there anything else I can help you with?"
+# The same question asked again after silence ("Sorry, I didn't catch that." comes first: no second "Great.").
+ANYTHING_ELSE_AGAIN = "Is there anything else I can help you with?"
 # Before the answer to a next question said with the "yes" ("yes, and how do I ...?").
 GREAT = "Great."
 ESCALATE = (
@@ -41,7 +43,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
-    ANYTHING_ELSE, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, GOODBYE,
+    ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, GOODBYE,
     DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

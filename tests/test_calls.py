@@ -310,3 +310,36 @@ def test_subject_without_a_question_says_what_happened(app, caller):
     caller.say("operator")
     caller.hangup()
     assert ticket_of(app, caller).payload["subject"] == "Caller asked to speak to a person"
+
+
+def test_silence_after_anything_else_ends_a_resolved_call_politely(app, caller):
+    """A caller whose answer solved the issue and who says nothing more at "anything else?" was told
+    "I'm having trouble understanding... I'll pass this on to our expert team" after the third silence,
+    and the call became an urgent needs-human ticket. Now: re-asked (without a second "Great."), then a goodbye."""
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes it did")
+    assert prompts.ANYTHING_ELSE in caller.text()
+    for _ in range(MAX_RETRIES):
+        caller.say(None)
+        assert caller.listening and caller.text() == f"{prompts.DIDNT_CATCH} {prompts.ANYTHING_ELSE_AGAIN}"
+    caller.say(None)
+    assert caller.hung_up and caller.text() == prompts.GOODBYE
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "ai-resolved"] and p["priority"] == "normal"
+
+
+def test_silence_after_asking_to_tell_more_still_escalates(app, caller):
+    """The end-politely rule is for a resolved caller with nothing pending: a short second question the
+    KB could not place ("Could you tell me a little more?") left unanswered is still passed to a person."""
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes it did")
+    caller.say("password")
+    assert caller.text() == prompts.TELL_ME_MORE
+    for _ in range(MAX_RETRIES + 1):
+        caller.say(None)
+    assert caller.hung_up and prompts.NOT_UNDERSTOOD in caller.text()
+    caller.hangup()
+    assert ticket_of(app, caller).payload["tags"] == ["ai-call", "needs-human"]
