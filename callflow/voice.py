@@ -355,7 +355,8 @@ def status():
             call = call_store.create(conn, _new_call_values(sid))
         if call_status in TERMINAL_STATUSES:
             finalize_record(conn, call, twilio_status=call_status, duration_s=duration)
-        elif call_status and call_status != call.twilio_status:
+        elif call_status and call_status != call.twilio_status and not call.finalized:
+            # an earlier event sent late (they "may arrive out of order") must not reopen an ended call
             call.twilio_status = call_status
             call_store.save(conn, call)
         return EMPTY_TWIML

@@ -343,3 +343,17 @@ def test_silence_after_asking_to_tell_more_still_escalates(app, caller):
     assert caller.hung_up and prompts.NOT_UNDERSTOOD in caller.text()
     caller.hangup()
     assert ticket_of(app, caller).payload["tags"] == ["ai-call", "needs-human"]
+
+
+def test_an_earlier_status_arriving_after_the_end_does_not_reopen_the_call(app, caller):
+    """Twilio sends each status event as its own request and they "may arrive out of order"
+    (SequenceNumber, https://www.twilio.com/docs/voice/api/call-resource#statuscallback): a late
+    ``ringing`` or ``in-progress`` rewrote an ended call's Twilio status (the admin page showed
+    "Twilio: ringing" for a completed call)."""
+    caller.start()
+    caller.hangup(duration=30)
+    caller.post("/voice/status", caller.params(CallStatus="in-progress", SequenceNumber="1"))
+    caller.post("/voice/status", caller.params(CallStatus="ringing", SequenceNumber="0"))
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert (call.twilio_status, call.duration_s, call.outcome) == ("completed", 30, "abandoned")
