@@ -29,6 +29,7 @@ from .call_store import CallRecord, StaleCall
 from .clock import utcnow
 from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech, parse_confidence
 from .extensions import db
+from .models import NEEDS_HUMAN
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_record
 from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
@@ -76,7 +77,36 @@ def _never_an_application_error(exc: Exception):
     log.error("unexpected error in a voice webhook: %s", _without_message(exc))
     if request.endpoint == "voice.status":
         return twiml_response(EMPTY_TWIML)
-    return twiml_response(_static([prompts.APOLOGY, prompts.ESCALATE]))
+    document = _static([prompts.APOLOGY, prompts.ESCALATE])
+    _escalate_after_error(exc, document)
+    return twiml_response(document)
+
+
+def _escalate_after_error(exc: Exception, document: str) -> None:
+    """Record that the caller was told of an error and promised a follow-up (``document``): the call becomes
+    ``escalate`` / ``needs-human`` (reason ``error``), so its ticket is urgent, not ``abandoned``.
+
+    Best effort: without a row (or a database) nothing is written; the status callback then treats a
+    ``completed`` call it never greeted as interrupted by an error (:func:`status`). The stored error is
+    the exception's class only (its message may quote the caller). Never raises.
+    """
+    sid = (request.form.get("CallSid") or "").strip()
+    if not CALL_SID_RE.match(sid):
+        return
+    try:
+        with db.engine.begin() as conn:
+            call = call_store.load(conn, sid)
+            if call is None or call.finalized or call.state in ("escalate", "goodbye"):
+                return
+            Conversation(call, current_app.extensions).fail()
+            call.error = f"{type(exc).__name__} (outside the turn)"
+            call.prompt_seq += 1  # a retried Gather (an old ``t``) gets this document again
+            call.last_twiml = document
+            call.last_activity_at = utcnow()
+            call_store.save(conn, call)
+    except Exception as second:  # the database too: the status callback or the sweeper still queue the ticket
+        db.session.rollback()
+        log.error("could not record the error on the call (%s)", type(second).__name__)
 
 
 @bp.after_request
@@ -351,8 +381,15 @@ def status():
         if call is None:
             if call_status not in TERMINAL_STATUSES:
                 return EMPTY_TWIML
-            # A call we never answered (the voice URL failed?): still leave a ticket.
-            call = call_store.create(conn, _new_call_values(sid))
+            # A call we never greeted still leaves a ticket. ``completed`` means it was answered
+            # (a caller who hangs up while it rings is ``no-answer``): by our apology when the
+            # database failed at /incoming, Twilio's "application error" or the fallback URL.
+            # Somebody must call them back: needs-human, interrupted by an error.
+            values = _new_call_values(sid)
+            if call_status == "completed":
+                values.update(state="escalate", outcome=NEEDS_HUMAN, escalation_reason="error",
+                              error="completed without a greeting (the voice URL failed?)")
+            call = call_store.create(conn, values)
         if call_status in TERMINAL_STATUSES:
             finalize_record(conn, call, twilio_status=call_status, duration_s=duration)
         elif call_status and call_status != call.twilio_status and not call.finalized:

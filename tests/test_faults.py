@@ -274,6 +274,38 @@ def test_database_down_for_good_still_answers_twiml(app, caller):
     assert incoming.status_code == 200 and b"<Say" in incoming.data
 
 
+def test_a_caller_the_database_failed_at_the_greeting_is_passed_to_a_person(app, caller):
+    """The database was down when the call came in: the caller heard "something went wrong... I'll pass this
+    on to our expert team" and the call has no row. Its status callback (database back) queued an
+    ``abandoned`` ticket of normal priority, "no question captured": nobody followed up as promised.
+    A ``completed`` call we never greeted was answered by something else (this apology, Twilio's
+    "application error" or the fallback URL): it is passed to a person as interrupted by a system error."""
+    restore = _break_database(app, selects=1000)
+    try:
+        incoming = caller.post("/voice/incoming", caller.params(CallStatus="ringing"))
+    finally:
+        restore()
+    assert prompts.ESCALATE.encode() in incoming.data and b"<Hangup" in incoming.data
+    caller.hangup(duration=12)
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert (call.outcome, call.escalation_reason, call.duration_s) == ("needs-human", "error", 12)
+        payload = call.ticket.payload
+    assert payload["tags"] == ["ai-call", "needs-human"] and payload["priority"] == "urgent"
+    assert payload["subject"] == "Phone call interrupted by a system error"
+    assert "A system error interrupted the call." in payload["summary"]
+
+
+@pytest.mark.parametrize("status", ["no-answer", "canceled", "busy", "failed"])
+def test_a_caller_who_hung_up_before_the_greeting_is_abandoned(app, caller, status):
+    """Not answered (the caller hung up while it rang: ``no-answer`` since 2024-10-01, ``canceled`` before;
+    https://www.twilio.com/docs/voice/twiml/changelog): nobody was promised anything, an ``abandoned`` ticket."""
+    caller.hangup(status=status, duration=0)
+    with app.app_context():
+        payload = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid)).ticket.payload
+    assert payload["tags"] == ["ai-call", "abandoned"] and payload["priority"] == "normal"
+
+
 def test_twilio_never_finalizes_the_sweeper_does(app, caller, runner):
     caller.start()
     caller.say("Maria")

@@ -200,5 +200,29 @@ def test_unexpected_error_outside_the_turn_logic_is_still_twiml(app, caller):
         assert call.ticket is not None
 
 
+def test_a_caller_told_of_an_error_gets_a_needs_human_ticket(app, caller):
+    """A bug outside the turn logic (here the speech service is gone) is spoken as "something went wrong...
+    I'll pass this on to our expert team", but the call row was left as it was: its status callback queued
+    an ``abandoned`` ticket of normal priority, so nobody followed up as the caller was promised."""
+    caller.start()
+    caller.say("Maria")
+    speech = app.extensions.pop("speech")
+    try:
+        response = caller.post(caller.action, caller.params(SpeechResult="maria at example dot com"))
+    finally:
+        app.extensions["speech"] = speech
+    assert prompts.APOLOGY in [el.text for el in ET.fromstring(response.data).iter("Say")]
+    replay = caller.post(caller.action, caller.params(SpeechResult="maria at example dot com"))
+    assert replay.data == response.data  # a retried Gather hears the same, the machine does not move
+    caller.hangup(duration=20)
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert (call.state, call.outcome, call.escalation_reason) == ("escalate", "needs-human", "error")
+        assert call.error and "maria" not in call.error
+        payload = call.ticket.payload
+    assert payload["tags"] == ["ai-call", "needs-human"] and payload["priority"] == "urgent"
+    assert "A system error interrupted the call." in payload["summary"]
+
+
 def test_http_errors_pass_through_the_error_handler(client):
     assert client.post("/voice/gather", data={"CallSid": "CA1"}).status_code == 403
