@@ -33,6 +33,7 @@ DOCS = "https://developer.kayako.com/api/v1/"
 _SAFE = frozenset({"GET", "HEAD", "PUT", "DELETE"})  # idempotent: may be retried blindly
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})  # need X-CSRF-Token with a session
 _CALL_SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # e.g. FIELD_DUPLICATE: logged, so nothing else (an echoed email)
 _LEVEL_SLOT = {"low": 0, "normal": 1, "high": -2, "urgent": -1}
 DEFAULT_NAME = "Phone caller"
 #: Largest response body read from Kayako (bytes, after gzip decoding). A page of 100
@@ -84,10 +85,12 @@ class KayakoError(Exception):
 
     Attributes: ``status`` (HTTP status, None when no response arrived), ``code`` (first
     ``errors[].code``, e.g. ``FIELD_DUPLICATE``; ``CONNECTION_ERROR``/``TIMEOUT`` for network
-    failures, ``INVALID_RESPONSE`` for malformed bodies), ``message``, ``parameter``,
-    ``retry_after`` (seconds, from ``Retry-After``), ``transient`` (True for no response,
-    408, 429 and 5xx: worth retrying later) and ``ambiguous`` (True when a non-idempotent
-    request may have been processed although it failed: check before repeating it).
+    failures, ``INVALID_RESPONSE`` for malformed bodies, ``REDIRECTED`` for a 3xx, which is
+    never followed; only ``[A-Za-z0-9_.-]`` codes are kept: codes are logged), ``message``,
+    ``parameter``, ``retry_after`` (seconds, from ``Retry-After``), ``transient`` (True for no
+    response, a redirect, 408, 429 and 5xx: worth retrying later) and ``ambiguous`` (True when
+    a non-idempotent request may have been processed although it failed: check before
+    repeating it).
     Error envelope: https://developer.kayako.com/api/v1/reference/errors/
     """
 
@@ -120,7 +123,7 @@ class KayakoError(Exception):
             param = ",".join(p for p in params if isinstance(p, str)) if isinstance(params, list) else None
         message = first.get("message") if isinstance(first.get("message"), str) else f"HTTP {resp.status_code}"
         return cls(_clean(message, 300) or f"HTTP {resp.status_code}", status=resp.status_code,
-                   code=_clean(code, 64) or None, parameter=_clean(param, 100) or None,
+                   code=code.strip() if code and _ERROR_CODE.fullmatch(code.strip()) else None, parameter=_clean(param, 100) or None,
                    retry_after=_retry_after(resp.headers.get("Retry-After")))
 
 
@@ -142,6 +145,19 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def _origin(location: str | None) -> str:
+    """``scheme://host[:port]`` of a redirect's ``Location`` (no user info, path or query: they may
+    hold an email), "a page on the same host" for a relative one, else "an unreadable address"."""
+    try:
+        target = urlsplit(_clean(location, 2000))
+        host, port = target.hostname, target.port
+    except ValueError:
+        return "an unreadable address"
+    if target.scheme in ("http", "https") and host:
+        return f"{target.scheme}://{host}" + (f":{port}" if port else "")
+    return "a page on the same host" if not target.scheme and not target.netloc and target.path else "an unreadable address"
 
 
 def _as_id(value: Any) -> int | None:
@@ -317,6 +333,12 @@ class KayakoClient:
                 raise KayakoError("response body is not a JSON object", status=resp.status_code,
                                   code="INVALID_RESPONSE", transient=True, ambiguous=method not in _SAFE)
             return body
+        if 300 <= resp.status_code < 400:
+            # Never followed (the session and credentials would go along): say where to, origin only
+            # (the path or query may echo an email), e.g. http:// in KAYAKO_URL for an https:// site.
+            raise KayakoError(f"redirected to {_origin(resp.headers.get('Location'))}, not followed: set "
+                              "KAYAKO_URL to the address the API answers on", status=resp.status_code,
+                              code="REDIRECTED", transient=True)
         err = KayakoError.from_response(resp)
         err.ambiguous = method not in _SAFE and err.transient and err.status != 429
         raise err
@@ -608,19 +630,41 @@ class KayakoClient:
         return None
 
     def _create_user(self, full_name: str, email: str | None) -> int:
+        """POST a customer; returns its id. Caller details Kayako will not take never cost the case
+        (the case contents still hold them): ``400 FIELD_DUPLICATE`` on the email looks the user up
+        (autocomplete, then the exact users filter: autocomplete is a search that returns a page of
+        prefix matches and may leave the address out), and if neither finds it, or on any other
+        permanent 400 with an email, the customer is created without the email; a 400 without an
+        email, with :data:`DEFAULT_NAME` as the name. Each step is logged with status and code only.
+        Errors: https://developer.kayako.com/api/v1/reference/errors/ . Raises KayakoError."""
         payload: dict[str, Any] = {"full_name": full_name, "role_id": self.customer_role_id()}
         if email:
             payload["email"] = email
         try:
             body = self._request("POST", "users.json", json_body=payload, retry_writes=bool(email))
         except KayakoError as exc:
+            if exc.transient or exc.status != 400:
+                raise
             if email and exc.code == "FIELD_DUPLICATE":
                 found = self._find_user_by_email(email)
+                if found is None:
+                    try:
+                        found = self._filter_users("identityemails.address", email)
+                    except KayakoError as err:
+                        if err.transient:
+                            raise
                 if found is not None:
                     return found
-            elif email and not exc.transient and exc.parameter == "email":
-                log.warning("kayako: email refused (%s %s), creating the customer without it", exc.status, exc.code)
+                log.warning("kayako: email in use but its user not found (%s %s), creating the customer "
+                            "without it", exc.status, exc.code)
                 return self._create_user(full_name, None)
+            if email:
+                log.warning("kayako: customer with email refused (%s %s), creating it without the email",
+                            exc.status, exc.code)
+                return self._create_user(full_name, None)
+            if full_name != DEFAULT_NAME:
+                log.warning("kayako: customer refused (%s %s), creating it as %r", exc.status, exc.code, DEFAULT_NAME)
+                return self._create_user(DEFAULT_NAME, None)
             raise
         user_id = _as_id(_data(body, "POST").get("id"))
         if user_id is None:

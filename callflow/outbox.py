@@ -23,6 +23,7 @@ from . import call_store
 from .call_store import StaleCall
 from .clock import utcnow
 from .extensions import db
+from .kayako import KayakoError
 from .models import Call, TicketAttempt, TicketOutbox
 from .tickets import compose_ticket, finalize_record, transcript_of
 from .tts import delete_call_audio, expire_call_audio
@@ -193,7 +194,10 @@ def deliver(ticket: TicketOutbox, out: Callable[[str], None] | None = None) -> s
             ticket.next_attempt_at = utcnow() + _backoff(ticket.attempts)
         ticket.claimed_by = ticket.claimed_until = None
         db.session.commit()
-        log.warning("ticket %s delivery failed (%s), status %s", ticket.id, type(exc).__name__, ticket.status)
+        # the class, and a KayakoError's HTTP status and code: its message may quote the caller's details
+        detail = " ".join(str(v) for v in (exc.status, exc.code) if v) if isinstance(exc, KayakoError) else ""
+        log.warning("ticket %s delivery failed (%s%s), status %s", ticket.id, type(exc).__name__,
+                    f" {detail}" if detail else "", ticket.status)
         return ticket.status
     elapsed = int((time.perf_counter() - started) * 1000)
     case_id, case_url = result if result else (None, None)

@@ -460,6 +460,75 @@ def test_duplicate_email_on_create_looks_up_again(client, fake):
     assert len(fake.requests_for("/api/v1/autocomplete")) == 2
 
 
+def test_duplicate_email_the_autocomplete_misses_is_found_by_the_users_filter(client, fake):
+    """Autocomplete is a search (a page of prefix matches): when it leaves the address out, the
+    ``FIELD_DUPLICATE`` used to end the delivery with a permanent error, parking the call's ticket as failed."""
+    jane = fake.add_user("Jane", email="jane@example.com")
+    fake.respond_next(200, {"status": 200, "data": [], "total_count": 0}, n=None, path_prefix="/api/v1/autocomplete")
+    assert client.find_or_create_requester(name="Jane", email="jane@example.com", phone=None) == jane
+    assert len(fake.users) == 2  # agent + jane: nothing created
+
+
+def test_duplicate_email_no_lookup_finds_gives_a_customer_without_it(client, fake, caplog):
+    fake.add_user("Jane", email="jane@example.com")
+    fake.respond_next(200, {"status": 200, "data": [], "total_count": 0}, n=None, path_prefix="/api/v1/autocomplete")
+    fake.respond_next(200, {"status": 200, "data": [], "total_count": 0}, n=None, path_prefix="/api/v1/users/filter")
+    user_id = client.find_or_create_requester(name="Jane Caller", email="jane@example.com", phone=None)
+    assert fake.users[user_id]["full_name"] == "Jane Caller" and fake.users[user_id]["emails"] == []
+    assert "400 FIELD_DUPLICATE" in caplog.text and "jane@" not in caplog.text
+
+
+@pytest.mark.parametrize("error", [{"code": "FIELD_INVALID"}, {"code": "FIELD_INVALID", "parameter": "emails"},
+                                   {"code": "EMAIL_DOMAIN_BLOCKED", "message": "jane@example.com is blocked"}])
+def test_email_refused_in_any_400_gives_a_customer_without_it(client, fake, caplog, error):
+    """Only ``parameter == "email"`` used to be recognised: a refusal naming no (or another) parameter failed the
+    ticket for good. The error's message may quote the address: it is not logged."""
+    fake.fail_next(400, path_prefix="/api/v1/users", method="POST", exact=True, **error)
+    user_id = client.find_or_create_requester(name="Jane Caller", email="jane@example.com", phone="+14155550104")
+    assert fake.users[user_id]["emails"] == [] and fake.users[user_id]["phones"][0]["number"] == "+14155550104"
+    assert "jane@" not in caplog.text
+
+
+def test_name_refused_gives_a_customer_with_the_default_name(client, fake):
+    fake.fail_next(400, code="FIELD_INVALID", parameter="full_name", path_prefix="/api/v1/users", method="POST",
+                   exact=True)
+    user_id = client.find_or_create_requester(name="J" * 150, email=None, phone="+14155550104")
+    assert fake.users[user_id]["full_name"] == "Phone caller"
+    fake.fail_next(400, code="FIELD_INVALID", parameter="role_id", n=None, path_prefix="/api/v1/users", method="POST",
+                   exact=True)
+    with pytest.raises(KayakoError) as caught:  # still refused: the error, after two tries
+        client.find_or_create_requester(name="Bob", email=None, phone="+14155550199")
+    assert caught.value.code == "FIELD_INVALID" and not caught.value.transient
+    assert len(fake.requests_for("/api/v1/users", method="POST", exact=True)) == 4
+
+
+def test_an_error_code_that_is_not_an_identifier_is_dropped(client, fake):
+    """The code goes to logs: a server echoing the caller's address in it must not put it there."""
+    fake.fail_next(400, code="jane@example.com is taken", path_prefix="/api/v1/me")
+    with pytest.raises(KayakoError) as caught:
+        client.me()
+    assert caught.value.code is None and caught.value.status == 400
+
+
+@pytest.mark.parametrize("location, shown", [
+    ("https://agent:secret@acme.kayako.com/api/v1/me.json?address=jane@example.com", "https://acme.kayako.com"),
+    ("/login?next=jane@example.com", "a page on the same host"),
+    (None, "an unreadable address"),
+])
+def test_a_redirect_is_not_followed_and_says_where_to(make_client, fake, sleeps, location, shown):
+    """``http://`` in KAYAKO_URL for an https-only instance, or a moved instance: the 301 used to be a permanent
+    ``Kayako 301 ERROR: HTTP 301`` (every call's ticket parked as failed, and no word of why). Now a transient
+    ``REDIRECTED`` naming the origin only; the credentials never leave for the other host."""
+    fake.respond_next(301, "", n=None, path_prefix="/api/v1/me", headers={"Location": location} if location else None)
+    with pytest.raises(KayakoError) as caught:
+        make_client(max_attempts=2).me()
+    err = caught.value
+    assert (err.status, err.code, err.transient) == (301, "REDIRECTED", True) and len(sleeps) == 1
+    assert f"redirected to {shown}, not followed: set KAYAKO_URL" in str(err)
+    assert "jane" not in str(err) and "secret" not in str(err)
+    assert len(fake.requests) == 2  # both to the fake: nothing followed
+
+
 def test_phone_only_caller_found_by_e164_then_digits(client, fake):
     plus = fake.add_user("Plus", phones=["+14155550104"])
     digits = fake.add_user("Digits", phones=["14155550199"])

@@ -128,6 +128,44 @@ def test_email_refused_by_kayako_still_creates_the_case(kayako_app, kayako):
     assert len(kayako.cases) == 1
 
 
+def test_email_in_use_that_autocomplete_misses_still_creates_the_case(kayako_app, kayako):
+    """The caller is already a Kayako user, but autocomplete (a search) does not return the address: the
+    ``FIELD_DUPLICATE`` used to fail the ticket for good (no case for the call)."""
+    jane = kayako.add_user("Jane", email="jane@example.com")
+    kayako.respond_next(200, {"status": 200, "data": [], "total_count": 0}, n=None, path_prefix="/api/v1/autocomplete")
+    resolved_call(Caller(kayako_app.test_client()))
+    result = kayako_app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    with kayako_app.app_context():
+        ticket = db.session.scalar(select(TicketOutbox))
+        assert ticket.status == "delivered", (ticket.status, ticket.last_error)
+    assert [c["requester_id"] for c in kayako.cases.values()] == [jane]
+
+
+# --- 3b. KAYAKO_URL answered by a redirect -----------------------------------------------
+def test_a_redirecting_kayako_keeps_the_tickets_queued_and_says_why(kayako_app, kayako, caplog):
+    """``KAYAKO_URL=http://...`` for an https-only instance: every ticket used to be parked as failed (one
+    ``tickets retry ID`` each once the URL was fixed) with ``Kayako 301 ERROR: HTTP 301``, logged as
+    ``delivery failed (KayakoError)``. Now queued for its backoff, saying where the API moved to."""
+    kayako.respond_next(301, "", n=None, headers={"Location": "https://acme.kayako.com/api/v1/me.json"})
+    resolved_call(Caller(kayako_app.test_client()))
+    result = kayako_app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    with kayako_app.app_context():
+        ticket = db.session.scalar(select(TicketOutbox))
+        assert ticket.status == "queued", (ticket.status, ticket.last_error)
+        assert "301 REDIRECTED: redirected to https://acme.kayako.com, not followed" in ticket.last_error
+    assert "delivery failed (KayakoError 301 REDIRECTED), status queued" in caplog.text
+    kayako.clear_faults()
+    with kayako_app.app_context():  # the URL fixed: delivered at its next attempt, without anyone's help
+        db.session.execute(update(TicketOutbox).values(next_attempt_at=utcnow()))
+        db.session.commit()
+    kayako_app.test_cli_runner().invoke(args=["tickets", "worker", "--once"])
+    with kayako_app.app_context():
+        assert db.session.scalar(select(TicketOutbox.status)) == "delivered"
+    assert len(kayako.cases) == 1
+
+
 # --- odd caller ids and markup, finalized twice -----------------------------------------
 @pytest.mark.parametrize("from_number", ["anonymous", "+266696687", "client:alice", "sip:bob@example.com;x=<b>", ""])
 def test_odd_caller_ids_and_markup_deliver_escaped(kayako_app, kayako, from_number):
