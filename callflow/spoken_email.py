@@ -24,6 +24,11 @@ speech or of the recognizer, then checks the result with ``email_validator``:
    introduction (``my email is``, ``it's``, ``that's``, ``you can reach me at``)
    that is still followed by an "at"; leading ``yeah``/``sure``/``ok`` and
    trailing ``thanks``/``thank you``/``bye``.
+   **Self-corrections** ("sorry", "I mean", "no wait", "scratch that") cut the
+   transcript: what follows replaces the matching part of what came before
+   (``john at gmail sorry hotmail dot com`` -> ``john@hotmail.com``; a whole
+   address replaces all, ``at ...`` the domain, ``dot co dot uk`` the suffix).
+   If the corrected text makes no address, the part said first is tried.
 4. **Spoken symbols**: ``at sign``/``at symbol``/``at the rate`` -> ``@``;
    ``dot``/``period``/``point``/``full stop`` -> ``.``; ``underscore``;
    ``dash``/``hyphen``/``minus`` -> ``-``; ``plus``; ``dotcom`` -> ``. com``;
@@ -38,20 +43,28 @@ speech or of the recognizer, then checks the result with ``email_validator``:
 7. **Letter names** (``bee``, ``see``, ``dee``, ``jay``, ``why``, ``ex``,
    ``you``...) become letters only inside a run of at least two letters or
    letter names, so ``jay smith`` stays ``jaysmith`` but ``jay oh aitch en`` is
-   ``john``.
+   ``john``.  A word followed by its own spelling (``tom t o m``, ``jon j o h n``)
+   is said once: the spelling wins.
 8. **Split** on the last explicit ``@``; otherwise on the *last* standalone
-   ``at`` whose tail looks like a domain (has a dot, or is a well-known provider
-   such as ``gmail``), so ``pat at gmail dot com`` -> ``pat@gmail.com``.  With no
-   "at" at all, a trailing well-known provider word supplies the split
-   (``john smith gmail dot com``).
+   ``at`` whose tail looks like a domain (has a dot, ends in an undotted ``com``
+   and the like, see 9, or is a well-known provider such as ``gmail``), so
+   ``pat at gmail dot com`` -> ``pat@gmail.com``.  With no "at" at all, a
+   trailing well-known provider word supplies the split (``john smith gmail dot
+   com``), unless a provider or "not" comes before it (``hotmail not gmail``).
 9. **Assemble**: spaces inside the local part and inside domain labels are
    removed (``g mail`` -> ``gmail``), common mis-hearings of provider names are
    repaired (``gee mail``, ``hot mail``, ``out look``), a bare well-known provider
    gets ``.com``, and anything after a recognised top-level domain is ignored.
+   A domain with no "dot" heard that ends in ``com``/``net``/``org``/``edu``/
+   ``gov``/``uk``/``au``/``nz`` gets the dot back (``gmail. Com.``, where the
+   recogniser took the period for the end of a sentence; ``acme co uk``).
 10. **Validate** with ``email_validator.validate_email(...,
     check_deliverability=False)`` (RFC 5321/5322 syntax, no DNS), require an
     ASCII address and an alphabetic top-level domain of two or more letters, and
     return it lower-cased.
+
+At the read-back, :func:`correct_spoken_email` also understands an answer that
+fixes one part of the address ("no, it's at hotmail dot com", "no, it's j o h n").
 
 Anything that does not survive is ``None``: the caller of this module should
 then re-prompt, offer the keypad, or hand over to an agent.  Every accepted
@@ -64,10 +77,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from difflib import SequenceMatcher
 
 from email_validator import EmailNotValidError, validate_email
 
-__all__ = ["parse_spoken_email", "readback", "MAX_TRANSCRIPT_CHARS"]
+__all__ = ["parse_spoken_email", "correct_spoken_email", "readback", "MAX_TRANSCRIPT_CHARS"]
 
 #: Transcripts longer than this (characters) are rejected outright.  A spoken
 #: address spelled with "x as in y" for every one of its at most 254 characters
@@ -276,6 +290,38 @@ _KNOWN_TLDS = frozenset(
     }
 )
 _TLD_FIXES = {"come": "com", "calm": "com", "comm": "com"}
+
+# Top-level domains a recogniser writes as a separate word with no "dot" ("gmail. Com.": the period is
+# taken as sentence punctuation; "anna at gmail com"), and the second-level labels said before a
+# country code ("acme co uk").
+_UNDOTTED_TLDS = frozenset({"com", "net", "org", "edu", "gov", "uk", "au", "nz"})
+_SECOND_LEVEL_BEFORE_CC = frozenset({"co", "com", "org", "net", "ac", "gov"})
+
+# Self-corrections said in the middle of an address ("john at gmail, sorry, hotmail dot com").  What
+# follows one replaces the matching part of what came before it (see _apply_correction).  "no" alone
+# is not one: "no reply at ..." is an address.
+_CORRECTION = "\x00correction"
+_CORRECTION_PHRASES = [
+    ("sorry", "i", "mean"),
+    ("sorry", "i", "meant"),
+    ("i", "mean", "to", "say"),
+    ("i", "meant", "to", "say"),
+    ("i", "mean"),
+    ("i", "meant"),
+    ("no", "wait"),
+    ("no", "sorry"),
+    ("sorry",),
+    ("wait",),
+    ("oops",),
+    ("scratch", "that"),
+    ("or", "rather"),
+    ("my", "mistake"),
+    ("my", "bad"),
+    ("correction",),
+]
+
+# Words that open the corrected part of an answer ("no, it's ...", "yes, but it's ...").
+_ANSWER_LEAD_WORDS = frozenset({"but", "except", "though", "however", "only", "just"})
 
 # Words that show the "local part" is really a sentence about something else.
 _SENTENCE_WORDS = frozenset(
@@ -608,6 +654,8 @@ def _looks_like_domain(tail: list[str]) -> bool:
     for k, tok in enumerate(tail):
         if tok == "." and 0 < k < len(tail) - 1:
             return True
+    if len(tail) > 1 and tail[-1] in _UNDOTTED_TLDS and tail[-2] not in _SYMBOLS:  # "acme. Com."
+        return True
     return "".join(t for t in tail if t not in _SYMBOLS) in _PROVIDERS_DOT_COM or (
         tail[0] in _PROVIDERS_DOT_COM
     )
@@ -622,8 +670,11 @@ def _split_address(tokens: list[str]) -> tuple[list[str], list[str]] | None:
         if _looks_like_domain(tokens[i + 1 :]):
             return tokens[:i], tokens[i + 1 :]
     # No "at" heard: a well-known provider word can mark where the domain starts.
+    # Not when a provider or "not" comes before it: "hotmail, not gmail" names a domain, no address.
     for i in range(len(tokens) - 1, 0, -1):
         if tokens[i] in _PROVIDERS_DOT_COM and tokens[i - 1] not in _SYMBOLS:
+            if any(t in _PROVIDERS_DOT_COM or t == "not" for t in tokens[:i]):
+                return None
             return tokens[:i], tokens[i:]
     return None
 
@@ -637,6 +688,12 @@ def _assemble_domain(tail: list[str]) -> str:
             labels[-1].append(tok)
     while len(labels) > 1 and not labels[-1]:
         labels.pop()
+    if len(labels) == 1 and len(labels[0]) > 1 and labels[0][-1] in _UNDOTTED_TLDS:  # "gmail com"
+        words = list(labels[0])
+        tail = [[words.pop()]]
+        if tail[0][0] in ("uk", "au", "nz") and len(words) > 1 and words[-1] in _SECOND_LEVEL_BEFORE_CC:
+            tail.insert(0, [words.pop()])
+        labels = [words] + tail
     last = labels[-1]
     if len(labels) > 1 and len(last) > 1:
         head = _TLD_FIXES.get(last[0], last[0])
@@ -662,6 +719,123 @@ def _local_is_plausible(local: list[str]) -> bool:
     if sum(1 for t in words if t in _SENTENCE_WORDS) >= 2:
         return False
     return len(words) <= 5
+
+
+def _strip_answer_lead(tokens: list[str]) -> list[str]:
+    """Drop leading fillers, "but"/"except" and introductions ("it's", "it should be") from early tokens."""
+    changed = True
+    while changed and tokens:
+        changed = False
+        if tokens[0] in _LEADING_FILLERS or tokens[0] in _ANSWER_LEAD_WORDS or tokens[0] in _HESITATIONS:
+            tokens, changed = tokens[1:], True
+            continue
+        for phrase in sorted(_INTRO_PHRASES, key=len, reverse=True):
+            if _match_at(tokens, 0, phrase):
+                tokens, changed = tokens[len(phrase):], True
+                break
+    return tokens
+
+
+def _mark_corrections(tokens: list[str]) -> list[str]:
+    """Replace each self-correction phrase that follows something with one ``_CORRECTION`` token.
+
+    A "no" said just before it ("gmail, no, sorry, hotmail") goes with it, and the lead of what follows
+    ("sorry, it's hotmail") is dropped.  A correction phrase with nothing before it is kept as is
+    (:func:`_strip_edges` has already removed leading ones).
+    """
+    ordered = sorted(_CORRECTION_PHRASES, key=len, reverse=True)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        phrase = next((ph for ph in ordered if _match_at(tokens, i, ph)), None) if out else None
+        if phrase is None:
+            out.append(tokens[i])
+            i += 1
+            continue
+        while out and out[-1] in ("no", "oh"):
+            out.pop()
+        if out and out[-1] != _CORRECTION:
+            out.append(_CORRECTION)
+        rest = _strip_answer_lead(tokens[i + len(phrase):])
+        i = len(tokens) - len(rest)
+    return out
+
+
+def _drop_word_before_its_spelling(tokens: list[str]) -> list[str]:
+    """"tom t o m" -> "t o m": a word followed by its own spelling (two or more single letters that
+    match it, a near match counting: "jon" spelled "j o h n", similarity >= 0.75) is said once.
+    The spelling wins.  The same for a spelling followed by the identical word ("t o m tom").
+    Linear in the number of tokens."""
+    runs: list[tuple[int, int]] = []  # [start, end) of each run of single letters
+    i = 0
+    while i < len(tokens):
+        if _is_letter(tokens[i]):
+            j = i
+            while j < len(tokens) and _is_letter(tokens[j]):
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    drop: set[int] = set()
+    for start, end in runs:
+        if end - start < 2:
+            continue
+        spelled = "".join(tokens[start:end])
+        before = tokens[start - 1] if start > 0 else ""
+        after = tokens[end] if end < len(tokens) else ""
+        if (
+            len(before) > 1
+            and before.isalpha()
+            and before != "at"
+            and abs(len(spelled) - len(before)) <= 2
+            and SequenceMatcher(None, before, spelled).ratio() >= 0.75
+        ):
+            drop.add(start - 1)
+        elif after == spelled:
+            drop.add(end)
+    return [tok for k, tok in enumerate(tokens) if k not in drop]
+
+
+def _split_at_last_at(tokens: list[str]) -> tuple[list[str], list[str]] | None:
+    """The split of :func:`_split_address`, or else on the last "at"/"@" heard at all."""
+    parts = _split_address(tokens)
+    if parts is not None:
+        return parts
+    ats = _find_at_positions(tokens)
+    return (tokens[: ats[-1]], tokens[ats[-1] + 1 :]) if ats else None
+
+
+def _apply_correction(said: list[str], correction: list[str]) -> list[str]:
+    """Tokens of ``said`` with ``correction`` (what followed "sorry", "I mean"...) put in its place.
+
+    * a whole address ("... sorry, jon at gmail dot com") replaces everything;
+    * "at <domain>" replaces the domain;
+    * with a domain already said: ". <labels>" replaces everything from its first dot ("gmail dot com,
+      sorry, dot co dot uk"), a lone top-level domain replaces the last label ("acme dot com, sorry,
+      org"), anything else replaces the domain ("gmail, sorry, hotmail dot com");
+    * before any "at": it replaces what was said ("john, sorry, jon at ...").
+    """
+    if not correction:
+        return said
+    if correction[0] in ("at", "@"):
+        parts = _split_at_last_at(said)
+        local = parts[0] if parts else said
+        return local + ["@"] + correction[1:]
+    own = _split_address(correction)
+    if own is not None and own[0]:
+        return correction
+    parts = _split_at_last_at(said)
+    if parts is None:
+        return correction
+    local, domain = parts
+    if correction[0] == ".":
+        first_dot = domain.index(".") if "." in domain else len(domain)
+        return local + ["@"] + domain[:first_dot] + correction
+    if "." not in correction and "".join(correction) in _KNOWN_TLDS and "." in domain:
+        last_dot = len(domain) - 1 - domain[::-1].index(".")
+        return local + ["@"] + domain[: last_dot + 1] + correction
+    return local + ["@"] + correction
 
 
 # --------------------------------------------------------------------------
@@ -695,12 +869,53 @@ def parse_spoken_email(text: str) -> str | None:
     """
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TRANSCRIPT_CHARS:
         return None
+    segments = _spoken_segments(text)
+    tokens = segments[0]
+    for correction in segments[1:]:
+        tokens = _apply_correction(tokens, correction)
+    # A correction that does not make an address ("... dot com, sorry about that") is not one.
+    return _address_from_tokens(tokens) or (_address_from_tokens(segments[0]) if len(segments) > 1 else None)
+
+
+def correct_spoken_email(text: str, previous: str) -> str | None:
+    """The address a caller means when answering the read-back of ``previous`` with a correction.
+
+    Callers fix the part that was wrong rather than say it all again, so besides a whole address
+    (:func:`parse_spoken_email`) this understands:
+
+    * a new domain: "no, it's at hotmail dot com", "no, it's hotmail" (a well-known provider, with
+      any ``.com``/``.co.uk`` said after it), "no, dot co dot uk" (from the first dot on);
+    * a new local part, only when it is clearly spelled: two or more single letters, or digits, or
+      one of ``. _ - +`` ("no, it's j o h n", "no, jane underscore doe"); a lone word ("no, it's
+      wrong") is not taken as one.
+
+    "... not gmail" said after the correction is ignored ("it's hotmail, not gmail").
+
+    Args:
+        text: the transcript of the answer (as for :func:`parse_spoken_email`).
+        previous: the address that was read back (``local@domain``); anything else makes this
+            :func:`parse_spoken_email` alone.
+
+    Returns:
+        The corrected address (lower case, validated like :func:`parse_spoken_email`), or ``None``
+        when the answer holds no correction.  It may equal ``previous``.
+
+    Raises:
+        Nothing.
+    """
+    full = parse_spoken_email(text)
+    if full or not isinstance(previous, str) or not isinstance(text, str):
+        return full
+    local, sep, domain = previous.rpartition("@")
+    if not sep or not local or not domain or len(text) > MAX_TRANSCRIPT_CHARS:
+        return None
     tokens = _tokenize(_normalise_text(text))
     tokens = [t for t in tokens if t not in _HESITATIONS]
     tokens = _remove_phrases(tokens, _REMOVABLE_PHRASES)
-    # "at at" is a stutter, not two separators.
-    tokens = [t for k, t in enumerate(tokens) if not (t == "at" and k > 0 and tokens[k - 1] == "at")]
-    tokens = _cut_introduction(tokens)
+    intro_ends = [i + len(ph) for i in range(len(tokens)) for ph in _INTRO_PHRASES if _match_at(tokens, i, ph)]
+    tokens = _strip_answer_lead(tokens[max(intro_ends, default=0):])  # "no, that's wrong, it's ..."
+    if "not" in tokens[1:]:
+        tokens = tokens[: tokens.index("not", 1)]  # "hotmail, not gmail"
     tokens = _strip_edges(tokens)
     tokens = _drop_case_modifiers(tokens)
     tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
@@ -709,8 +924,64 @@ def parse_spoken_email(text: str) -> str | None:
     tokens = _resolve_oh(tokens)
     tokens = _expand_repeats(tokens)
     tokens = _convert_numbers(tokens)
-    tokens = _convert_letter_names(tokens)
+    tokens = _drop_word_before_its_spelling(_convert_letter_names(tokens))
+    if not tokens:
+        return None
+    if tokens[0] in ("at", "@"):
+        return _validated(local, _assemble_domain(tokens[1:])) if len(tokens) > 1 else None
+    if tokens[0] == ".":
+        return _validated(local, _assemble_domain([domain.split(".")[0]] + tokens))
+    first_label = tokens[: tokens.index(".")] if "." in tokens else tokens
+    joined = "".join(first_label)
+    if _DOMAIN_LABEL_FIXES.get(joined, joined) in _PROVIDERS_DOT_COM:
+        return _validated(local, _assemble_domain(tokens))
+    words = [t for t in tokens if len(t) > 1 and t.isalpha()]
+    spelled = (
+        any(_is_letter(a) and _is_letter(b) for a, b in zip(tokens, tokens[1:]))
+        or any(t.isdigit() or t in _SYMBOLS for t in tokens)
+    )
+    if (
+        spelled
+        and "at" not in tokens
+        and "@" not in tokens
+        and len(words) <= 2
+        and not any(w in _SENTENCE_WORDS or w in _LEADING_FILLERS for w in words)
+    ):
+        return _validated("".join(tokens), domain)
+    return None
 
+
+def _spoken_segments(text: str) -> list[list[str]]:
+    """Passes 1-7 on ``text``: its tokens, cut at each self-correction ("sorry", "I mean", "no wait"...)
+    into the part said first and each correction after it (empty corrections dropped)."""
+    tokens = _tokenize(_normalise_text(text))
+    tokens = [t for t in tokens if t not in _HESITATIONS]
+    tokens = _remove_phrases(tokens, _REMOVABLE_PHRASES)
+    # "at at" is a stutter, not two separators.
+    tokens = [t for k, t in enumerate(tokens) if not (t == "at" and k > 0 and tokens[k - 1] == "at")]
+    tokens = _cut_introduction(tokens)
+    tokens = _strip_edges(tokens)
+    tokens = _mark_corrections(tokens)
+    tokens = _drop_case_modifiers(tokens)
+    tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
+    tokens = _split_dot_words(tokens)
+    tokens = _spelling_aids(tokens)
+    tokens = _resolve_oh(tokens)
+    tokens = _expand_repeats(tokens)
+    tokens = _convert_numbers(tokens)
+    tokens = _convert_letter_names(tokens)
+    segments: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok == _CORRECTION:
+            segments.append([])
+        else:
+            segments[-1].append(tok)
+    segments = [segments[0]] + [_strip_answer_lead(seg) for seg in segments[1:]]
+    return [_drop_word_before_its_spelling(seg) for seg in segments if seg or seg is segments[0]]
+
+
+def _address_from_tokens(tokens: list[str]) -> str | None:
+    """Passes 8-10: split, assemble and validate; the address or ``None``."""
     parts = _split_address(tokens)
     if parts is None:
         return None
@@ -718,8 +989,12 @@ def parse_spoken_email(text: str) -> str | None:
     local_tokens = _strip_edges(_cut_introduction(local_tokens + ["at"])[:-1])
     if not _local_is_plausible(local_tokens) or not domain_tokens:
         return None
-    local = "".join(local_tokens)
-    domain = _assemble_domain(domain_tokens)
+    return _validated("".join(local_tokens), _assemble_domain(domain_tokens))
+
+
+def _validated(local: str, domain: str) -> str | None:
+    """``local@domain`` lower-cased if ASCII, with an alphabetic TLD of 2+ letters and valid for
+    ``email_validator`` (no DNS); else ``None``."""
     candidate = f"{local}@{domain}"
     if not candidate.isascii():
         return None

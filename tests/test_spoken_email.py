@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callflow.spoken_email import MAX_TRANSCRIPT_CHARS, parse_spoken_email, readback
+from callflow.spoken_email import MAX_TRANSCRIPT_CHARS, correct_spoken_email, parse_spoken_email, readback
 
 PARSE_CASES = [
     # --- plain spoken forms -------------------------------------------------
@@ -120,7 +120,30 @@ PARSE_CASES = [
     ("john at gmail dotcom", "john@gmail.com"),
     ("john at gmail dot com dot", "john@gmail.com"),
     ("j dot doe at my company dot io", "j.doe@mycompany.io"),
+    # --- the recogniser took the dot for a full stop, or none was said ------
+    ("John at Gmail. Com.", "john@gmail.com"),
+    ("anna at gmail com", "anna@gmail.com"),
+    ("Jane at Acme. Com.", "jane@acme.com"),
+    ("anna at acme co uk", "anna@acme.co.uk"),
+    # --- self-corrections in the same breath ---------------------------------
+    ("john at gmail sorry hotmail dot com", "john@hotmail.com"),
+    ("john at gmail no wait hotmail.com", "john@hotmail.com"),
+    ("jane at gmail no sorry hotmail dot com", "jane@hotmail.com"),
+    ("it's john at gmail sorry it's hotmail dot com", "john@hotmail.com"),
+    ("john at yahoo dot com I mean yahoo dot co dot uk", "john@yahoo.co.uk"),
+    ("jane at gmail dot com sorry dot co dot uk", "jane@gmail.co.uk"),
+    ("john at acme dot com sorry org", "john@acme.org"),
+    ("john sorry jon at gmail dot com", "jon@gmail.com"),
+    ("john at gmail.com sorry john smith at gmail.com", "johnsmith@gmail.com"),
+    ("john at gmail dot com sorry about that", "john@gmail.com"),
+    # --- a word, then its spelling -------------------------------------------
+    ("Tom, T O M, at gmail.com", "tom@gmail.com"),
+    ("Smith, S M I T H, at hotmail.com", "smith@hotmail.com"),
+    ("Jon, J O H N, at gmail.com", "john@gmail.com"),
+    ("t o m tom at gmail.com", "tom@gmail.com"),
+    ("mary m a at gmail.com", "maryma@gmail.com"),  # "ma" is not a spelling of "mary"
     # --- not e-mail addresses -----------------------------------------------
+    ("hotmail not gmail", None),
     ("I don't know", None),
     ("my password doesn't work", None),
     ("I'm at the office", None),
@@ -158,6 +181,44 @@ def test_parse_too_long_is_none():
 
 def test_table_is_large_enough():
     assert len(PARSE_CASES) >= 70
+
+
+# (answer to the read-back of jane.doe@gmail.com, the address it means or None)
+CORRECTION_CASES = [
+    ("No, it's hotmail", "jane.doe@hotmail.com"),
+    ("no it's at hotmail dot com", "jane.doe@hotmail.com"),
+    ("No, that's wrong, it's at outlook.com", "jane.doe@outlook.com"),
+    ("no, it's at yahoo", "jane.doe@yahoo.com"),
+    ("yes but it's hotmail", "jane.doe@hotmail.com"),
+    ("no it's hotmail not gmail", "jane.doe@hotmail.com"),
+    ("no it's dot co dot uk", "jane.doe@gmail.co.uk"),
+    ("No, hotmail dot co dot uk", "jane.doe@hotmail.co.uk"),
+    ("No, it's j a y n e", "jayne@gmail.com"),
+    ("No. Jane underscore doe", "jane_doe@gmail.com"),
+    ("no it is jane 1 2", "jane12@gmail.com"),
+    ("no it's j a y n e dot doe at gmail.com", "jayne.doe@gmail.com"),
+    ("no it's g mail", "jane.doe@gmail.com"),  # the same address: no correction
+    ("no", None),
+    ("nope", None),
+    ("No, that's wrong.", None),
+    ("no it's wrong", None),
+    ("No, it's jane", None),  # one word could be anything the caller says: not taken as the local part
+    ("that's not right, it's smith with an i", None),
+    ("no the second part is wrong", None),
+    ("yes", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected"), CORRECTION_CASES)
+def test_correct_spoken_email(answer, expected):
+    assert correct_spoken_email(answer, "jane.doe@gmail.com") == expected
+
+
+@pytest.mark.parametrize("previous", [None, "", "jane", 7])
+def test_correct_without_a_previous_address_is_a_plain_parse(previous):
+    assert correct_spoken_email("No, it's hotmail", previous) is None
+    assert correct_spoken_email("jane at gmail dot com", previous) == "jane@gmail.com"
 
 
 READBACK_CASES = [
@@ -204,7 +265,7 @@ _SPOKEN_WORDS = st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=300), st.lists(_SPOKEN_WORDS, max_size=30).map(" ".join)))
 def test_parse_never_raises_and_output_reads_back(text):
-    result = parse_spoken_email(text)
-    if result is not None:
-        assert result == result.lower() and result.count("@") == 1
-        assert readback(result)
+    for result in (parse_spoken_email(text), correct_spoken_email(text, "jane.doe@gmail.com")):
+        if result is not None:
+            assert result == result.lower() and result.count("@") == 1
+            assert readback(result)
