@@ -22,7 +22,7 @@ from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .phone import normalize_phone
-from .spoken_email import parse_spoken_email, readback
+from .spoken_email import correct_spoken_email, parse_spoken_email, readback
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,17 @@ def _without_intro(text: str, name: str) -> str:
     rest = _LEADING_JOINER.sub("", rest)
     return rest if len(rest.split()) >= 3 else text
 
+
+#: Whole answers that confirm a read-back address though they are no yes to other questions ("that's it"
+#: at "anything else?" ends the call, see intents.yes_no).
+_ADDRESS_CONFIRMATIONS = frozenset(
+    tuple(phrase.split())
+    for phrase in ("thats it", "that is it", "thats the one", "thats me", "thats mine", "that is me", "you got it",
+                   "got it", "spot on", "bingo", "looks good", "all good", "thats good", "that is good")
+)
+
+#: A "yes" that goes on to correct the address: "yes, but it's hotmail", "yes except dot net".
+_BUT = re.compile(r"\b(?:but|except|only|though|however|apart from)\b", re.IGNORECASE)
 
 _LEADING_JOINER = re.compile(r"^(?:(?:and|so|um+|uh+|well)\b[\s,]*)+", re.IGNORECASE)
 
@@ -247,13 +258,17 @@ class Conversation:
         return Reply([prompts.SPELL_EMAIL])
 
     def _in_confirm_email(self, heard: Heard) -> Reply:
+        """The answer to the read-back: yes confirms; a correction ("no, it's at hotmail dot com", "yes,
+        but it's hotmail") is read back in turn; a plain no asks for the address again."""
         answer = yes_no(heard.text, heard.digits or None)
-        if answer == "yes":
-            self.machine.send("confirm")
-            return self._enter_answer([prompts.EMAIL_CONFIRMED])
-        corrected = parse_spoken_email(heard.text) if heard.text else None
+        if answer is None and tuple(normalize(heard.text)) in _ADDRESS_CONFIRMATIONS:
+            answer = "yes"
+        corrected = correct_spoken_email(heard.text, self.call.email) if heard.text else None
         if corrected == self.call.email:
             corrected = None
+        if answer == "yes" and not (corrected and _BUT.search(heard.text)):
+            self.machine.send("confirm")
+            return self._enter_answer([prompts.EMAIL_CONFIRMED])
         if answer == "no" or corrected:
             self.call.email_attempts += 1
             if corrected and self.call.email_attempts < MAX_EMAIL_ATTEMPTS:
