@@ -72,7 +72,8 @@ def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Check one article record ``{id, title, html, tags, section, status, updated_at, url?}``.
 
     The body may also come as ``contents``, ``content``, ``body`` or ``text`` (HTML or plain).
-    Control characters other than tab and newlines are dropped from every text field.
+    Control characters other than tab and newlines are dropped from every text field; a body over
+    :data:`MAX_HTML_CHARS` characters is cut there (a warning names the article id).
 
     Returns a clean dict; raises :class:`KbLoadError` for a record with no id or title.
     """
@@ -83,7 +84,11 @@ def normalize_article(raw: Mapping[str, Any]) -> dict[str, Any]:
     if not ext_id or not title:
         raise KbLoadError("article needs an id and a title")
     body = next((raw.get(k) for k in BODY_FIELDS if isinstance(raw.get(k), str) and raw.get(k).strip()), "")
-    html = _text(body)[:MAX_HTML_CHARS]
+    html = _text(body)
+    if len(html) > MAX_HTML_CHARS:  # the id only: the title or body is no log's business
+        log.warning("kb: article %s has a body of %dk characters, only the first %d kept", ext_id, len(html) // 1000,
+                    MAX_HTML_CHARS)
+        html = html[:MAX_HTML_CHARS]
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]

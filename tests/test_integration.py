@@ -291,6 +291,20 @@ def test_one_hostile_article_does_not_break_the_sync(live_app, kayako, field, va
     assert "777" in kb_ids(live_app) or field == "html"  # an article of nothing but tags may have no text
 
 
+def test_an_article_body_over_the_limit_is_cut_with_a_warning(live_app, kayako, caplog):
+    """A 5 MB article used to be cut to its first 200,000 characters without a word in the log."""
+    from callflow.kb import MAX_HTML_CHARS
+
+    kayako.add_article({"id": 778, "title": "Huge", "html": "<p>" + "word " * 1_000_000 + "</p><p>Last words.</p>",
+                        "tags": [], "section": "S", "status": "PUBLISHED", "updated_at": "2024-01-01T00:00:00Z"})
+    result = live_app.test_cli_runner().invoke(args=["kb", "sync"])
+    assert result.exit_code == 0, result.output
+    assert f"kb: article 778 has a body of 5000k characters, only the first {MAX_HTML_CHARS} kept" in caplog.text
+    with live_app.app_context():
+        article = db.session.scalar(select(KbArticle).where(KbArticle.external_id == "778"))
+        assert len(article.html) == MAX_HTML_CHARS and "Last words" not in article.text
+
+
 def test_openai_organization_and_project_come_from_the_config(tmp_path, database_url, openai_fake, monkeypatch):
     """``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID`` are settings of config.py like the others; every request (drafts,
     speech, summaries) carries them. Without them, no such header is sent."""
