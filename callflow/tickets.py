@@ -11,14 +11,16 @@ delivery uses::
 
 Tags: ``ai-call`` plus exactly one of ``ai-resolved``, ``needs-human``, ``abandoned``;
 priority is urgent if and only if the ticket is needs-human. Contents are HTML with every
-caller word escaped.
+caller word escaped, written for the support agent who opens the case: how to reach the caller,
+the articles the answers came from, whether the last answer was confirmed, the transcript
+("Caller" / "Bot").
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime
 from html import escape
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -28,6 +30,7 @@ from .clock import utcnow
 from .extensions import db
 from .drafts import CallSummary
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox
+from .phone import normalize_phone
 
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 MAX_SUBJECT_CHARS = 120
@@ -154,6 +157,38 @@ def topic_tag(topic: str) -> Optional[str]:
 
 
 _LOOK_UP = object()
+SPEAKER_LABELS = {"caller": "Caller", "agent": "Bot"}  # "agent": callflow itself, never a person of the team
+
+
+def _articles_of(ids: Sequence[str]) -> dict[str, tuple[str, Optional[str]]]:
+    """``{external_id: (title, url)}`` of the KB articles among ``ids`` (removed ones are missing)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(KbArticle.external_id, KbArticle.title, KbArticle.url).where(KbArticle.external_id.in_(wanted))
+    )
+    return {row.external_id: (row.title, row.url) for row in rows}
+
+
+def _articles_read(turns: Sequence[Any]) -> list[str]:
+    """Ids of the articles the bot answered from, in the order it read them (each once)."""
+    read: list[str] = []
+    for turn in turns:
+        article_id = getattr(turn, "article_id", None)
+        if turn.speaker == "agent" and article_id and article_id not in read:
+            read.append(article_id)
+    return read
+
+
+def _article_html(article_id: str, articles: Mapping[str, tuple[str, Optional[str]]]) -> str:
+    """An article's title, linked to the help center when its URL is http(s); escaped."""
+    if article_id not in articles:  # removed by a KB sync since the call
+        return f"article {escape(article_id)} (no longer in the knowledge base)"
+    title, url = articles[article_id]
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        return f'<a href="{escape(url)}">{escape(title)}</a>'
+    return escape(title)
 
 
 def compose_ticket(
@@ -162,16 +197,24 @@ def compose_ticket(
     source: str = "rules",
     *,
     turns: Optional[Sequence[Any]] = None,
-    title: Any = _LOOK_UP,
+    articles: Any = _LOOK_UP,
 ) -> dict[str, Any]:
     """Build the ticket payload for a finalized call (``call.outcome`` must be set).
 
     ``call`` is a :class:`Call` or a :class:`~callflow.call_store.CallRecord`; ``turns``
-    (objects with speaker, text, state, created_at; default ``call.turns``) and ``title``
-    (the used article's title; default looked up) let a caller that already has them pass them.
+    (objects with speaker, text, state, created_at, article_id; default ``call.turns``) and
+    ``articles`` (``{external_id: (title, url)}`` of the call's article and of every article an
+    answer came from; default looked up) let a caller that already has them pass them.
+
+    The contents tell a support agent how to reach the caller (a withheld caller id is not shown
+    as a number to call), which articles were read to the caller, and label the transcript's
+    speakers "Caller" and "Bot".
     """
-    if title is _LOOK_UP:
-        title = _article_title(call.article_id)
+    turns = list(call.turns if turns is None else turns)
+    read = _articles_read(turns)
+    if articles is _LOOK_UP:
+        articles = _articles_of([call.article_id, *read])
+    title = articles[call.article_id][0] if call.article_id in articles else None
     summary = summary or rule_summary(call, title)
     outcome = call.outcome or ABANDONED
     priority = "urgent" if outcome == NEEDS_HUMAN else "normal"
@@ -189,32 +232,46 @@ def compose_ticket(
         email_line = f"not confirmed; last heard as {e(call.email)}"
     else:
         email_line = "not captured" + (" after 3 tries" if call.email_attempts >= 3 else "")
+    callable_number = normalize_phone(call.from_number)
+    if callable_number:
+        phone_line = e(call.from_number)
+    elif call.from_number:  # Twilio's withheld-number placeholders, "anonymous", sip:/client: callers
+        phone_line = f"none to call back (caller id &quot;{e(call.from_number)}&quot; is withheld or not a phone number)"
+    else:
+        phone_line = "unknown"
+    unreachable = (
+        "" if email or callable_number
+        else "<li><b>No way to reach the caller:</b> no confirmed email address and no phone number to call back.</li>"
+    )
+    if read:
+        article_lines = f"<li>Answered from: {', '.join(_article_html(a, articles) for a in read)}</li>"
+    else:
+        article_lines = ""
+    if call.article_id and call.article_id not in read:  # the best match of an unanswered question
+        article_lines += f"<li>Closest help-center article (not read to the caller): {_article_html(call.article_id, articles)}</li>"
     rows = []
-    for turn in call.turns if turns is None else turns:
-        who = "Caller" if turn.speaker == "caller" else "Agent"
+    for turn in turns:
+        who = SPEAKER_LABELS.get(turn.speaker, "Bot")
         text = turn.text or "(no response)"
-        rows.append(
-            f"<li><b>[{e(_fmt_time(turn.created_at, call.started_at))}] {who}</b> "
-            f"<i>({e(turn.state)})</i>: {e(text)}</li>"
-        )
+        rows.append(f"<li><b>[{e(_fmt_time(turn.created_at, call.started_at))}] {who}:</b> {e(text)}</li>")
     reason = _REASONS.get(call.escalation_reason or "", "") if outcome == NEEDS_HUMAN else ""
     contents = "".join(
         [
             f"<h3>SUBJECT</h3><p>{e(subject)}</p>",
-            f"<h3>SUMMARY</h3><p>{e(summary.summary)}</p>",
+            f"<h3>SUMMARY</h3><p>{'<br>'.join(e(line) for line in summary.summary.splitlines())}</p>",
             f"<p>Topic: {e(summary.topic)}. Caller sentiment: {e(summary.sentiment)}.</p>",
             f"<h3>PRIORITY ESTIMATE</h3><p>{'Urgent' if priority == 'urgent' else 'Normal'}",
             f" ({e(reason)})" if reason else "",
             "</p><h3>CALLER</h3><ul>",
             f"<li>Name: {e(call.name or 'not given')}</li>",
             f"<li>Email: {email_line}</li>",
-            f"<li>Phone: {e(call.from_number or 'unknown')}</li></ul>",
-            "<h3>CALL</h3><ul>",
+            f"<li>Phone: {phone_line}</li>",
+            unreachable,
+            "</ul><h3>CALL</h3><ul>",
             f"<li>Started: {e(_fmt_time(call.started_at, None))}</li>",
             f"<li>Duration: {e(_fmt_duration(call.duration_s))}</li>",
             f"<li>Outcome: {e(outcome)}</li>",
-            f"<li>Help-center article: {e(title or 'no longer in the knowledge base')} "  # removed by a KB sync
-            f"(id {e(call.article_id or '')}, score {call.article_score})</li>" if call.article_id else "",
+            article_lines,
             "</ul><h3>CALL TRANSCRIPT</h3><ol>",
             "".join(rows),
             "</ol>",
@@ -285,8 +342,9 @@ def finalize_record(
         return False
     now = close_call(call, twilio_status=twilio_status, duration_s=duration_s, ended_at=ended_at)
     turns = conn.execute(_TURNS_OF_CALL, {"call_id": call.id}).all()
-    title = conn.execute(_TITLE_OF_ARTICLE, {"article_id": call.article_id}).scalar() if call.article_id else None
-    payload = compose_ticket(call, turns=turns, title=title)
+    wanted = sorted({i for i in [call.article_id, *_articles_read(turns)] if i})
+    articles = {r.external_id: (r.title, r.url) for r in conn.execute(_ARTICLES, {"ids": wanted})} if wanted else {}
+    payload = compose_ticket(call, turns=turns, articles=articles)
     call.topic, call.sentiment = payload["topic"], payload["sentiment"]
     ticket = {"payload": payload, "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
     call_store.write(conn, call, [ticket], table=_OUTBOX)
@@ -296,10 +354,12 @@ def finalize_record(
 _OUTBOX = TicketOutbox.__table__
 _TICKET_OF_CALL = select(_OUTBOX.c.id).where(_OUTBOX.c.call_id == bindparam("call_id"))
 _TURNS_OF_CALL = (
-    select(call_store.TURN.c.speaker, call_store.TURN.c.text, call_store.TURN.c.state, call_store.TURN.c.created_at)
+    select(call_store.TURN.c.speaker, call_store.TURN.c.text, call_store.TURN.c.state, call_store.TURN.c.created_at,
+           call_store.TURN.c.article_id)
     .where(call_store.TURN.c.call_id == bindparam("call_id"))
     .order_by(call_store.TURN.c.seq)
 )
-_TITLE_OF_ARTICLE = select(KbArticle.__table__.c.title).where(KbArticle.__table__.c.external_id == bindparam("article_id"))
+_KB = KbArticle.__table__
+_ARTICLES = select(_KB.c.external_id, _KB.c.title, _KB.c.url).where(_KB.c.external_id.in_(bindparam("ids", expanding=True)))
 
 
