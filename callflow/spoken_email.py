@@ -936,9 +936,13 @@ def correct_spoken_email(text: str, previous: str) -> str | None:
     if _DOMAIN_LABEL_FIXES.get(joined, joined) in _PROVIDERS_DOT_COM:
         return _validated(local, _assemble_domain(tokens))
     words = [t for t in tokens if len(t) > 1 and t.isalpha()]
+    # Digits make a spelling only when no word follows them ("jane 1 2"): "one moment", "two things"
+    # and "one more question" are not the local parts 1moment, 2things and 1morequestion.
+    first_digit = next((k for k, t in enumerate(tokens) if t.isdigit()), None)
     spelled = (
         any(_is_letter(a) and _is_letter(b) for a, b in zip(tokens, tokens[1:]))
-        or any(t.isdigit() or t in _SYMBOLS for t in tokens)
+        or any(t in _SYMBOLS for t in tokens)
+        or (first_digit is not None and not any(len(t) > 1 and t.isalpha() for t in tokens[first_digit:]))
     )
     if (
         spelled

@@ -124,6 +124,7 @@ CAPTURE = [
 # (SpeechResult, Digits, outcome) at the read-back of jane.doe@gmail.com
 CONFIRM = [
     ('yes', None, 'yes'),
+    ("Yes, only one question though.", None, 'yes'),  # was read back as 1questionthough@gmail.com
     ("Yes that's right.", None, 'yes'),
     ('yep', None, 'yes'),
     ('Yeah.', None, 'yes'),

@@ -207,6 +207,12 @@ CORRECTION_CASES = [
     ("no the second part is wrong", None),
     ("yes", None),
     ("", None),
+    # number words followed by words are speech, not a spelled local part (they gave 1moment@, 1morequestion@)
+    ("no one moment", None),
+    ("no, two things", None),
+    ("yes, but one question", None),
+    ("yes and one more question", None),
+    ("no, jane 2", "jane2@gmail.com"),
 ]
 
 
