@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Optional
 
 import click
 from flask import Flask, current_app
@@ -130,16 +131,26 @@ def tickets_worker(once: bool) -> None:
 
 
 @tickets_cli.command("retry")
-@click.argument("ticket_id", type=int)
-def tickets_retry(ticket_id: int) -> None:
-    """Queue a failed ticket for delivery again (not one a worker is sending right now).
+@click.argument("ticket_id", type=int, required=False)
+@click.option("--failed", "all_failed", is_flag=True, help="Queue every failed ticket again.")
+def tickets_retry(ticket_id: Optional[int], all_failed: bool) -> None:
+    """Queue a failed ticket (ID), or every failed one (--failed), for delivery again.
+
+    A ticket a worker is sending right now is left alone. After Kayako's credentials or URL are
+    fixed, ``--failed`` sends again what was parked meanwhile.
 
     \f
     Exit status 1 (``click.ClickException``) if there is no such ticket or a worker's claim on it
-    is still running (see :func:`callflow.outbox.retry_ticket`).
+    is still running (see :func:`callflow.outbox.retry_ticket`); 2 (``click.UsageError``) without
+    exactly one of ID and ``--failed``.
     """
-    from .outbox import retry_ticket
+    from .outbox import retry_failed, retry_ticket
 
+    if (ticket_id is None) == (not all_failed):
+        raise click.UsageError("give a ticket ID or --failed (one of them)")
+    if all_failed:
+        click.echo(f"{retry_failed()} failed ticket(s) queued again")
+        return
     ticket = retry_ticket(ticket_id)
     if ticket is None:
         raise click.ClickException(f"no ticket {ticket_id}")

@@ -296,6 +296,21 @@ def retry_ticket(ticket_id: int) -> Optional[TicketOutbox]:
     return db.session.get(TicketOutbox, ticket_id, populate_existing=True)
 
 
+def retry_failed() -> int:
+    """Make every ``failed`` ticket due again now (after Kayako's credentials or URL were fixed, say);
+    returns how many were queued. One ``UPDATE``: a ticket a worker is sending is not ``failed``, so
+    this never races a delivery. Each gets a fresh maximum age, as with :func:`retry_ticket`."""
+    now = utcnow()
+    result = db.session.execute(
+        update(TicketOutbox)
+        .where(TicketOutbox.status == "failed")
+        .values(status="queued", next_attempt_at=now, created_at=now, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def format_ticket(ticket: TicketOutbox) -> str:
     """A readable text rendering of a ticket for the terminal (CLI output, not a log)."""
     p: dict[str, Any] = ticket.payload

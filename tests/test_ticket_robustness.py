@@ -240,3 +240,27 @@ def test_every_command_help_is_plain_text(app, runner):
                 args, result.output)
     worker_help = runner.invoke(args=["tickets", "worker", "--help"]).output
     assert f"doubling up to {WORKER_BACKOFF_MAX_S:.0f} s" in worker_help
+
+
+def test_retry_failed_queues_every_ticket_parked_while_kayako_refused_the_login(kayako_app, kayako):
+    """Wrong Kayako credentials park tickets as failed (retrying a refused login could lock the account).
+    Once they are fixed, ``tickets retry --failed`` sends them all; before, it took one ``tickets retry ID``
+    per call."""
+    kayako.fail_next(401, n=None, path_prefix="/api/v1")
+    for _ in range(3):
+        resolved_call(Caller(kayako_app.test_client()))
+    runner = kayako_app.test_cli_runner()
+    runner.invoke(args=["tickets", "worker", "--once"])
+    with kayako_app.app_context():
+        assert db.session.scalars(select(TicketOutbox.status)).all() == ["failed"] * 3
+    kayako.clear_faults()
+    usage = runner.invoke(args=["tickets", "retry"])
+    assert usage.exit_code == 2 and "--failed" in usage.output
+    result = runner.invoke(args=["tickets", "retry", "--failed"])
+    assert result.exit_code == 0 and "3 failed ticket(s) queued again" in result.output, result.output
+    runner.invoke(args=["tickets", "worker", "--once"])
+    with kayako_app.app_context():
+        assert db.session.scalars(select(TicketOutbox.status)).all() == ["delivered"] * 3
+    assert len(kayako.cases) == 3
+    again = runner.invoke(args=["tickets", "retry", "--failed"])
+    assert "0 failed ticket(s) queued again" in again.output  # a delivered ticket is left alone
