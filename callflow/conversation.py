@@ -367,9 +367,15 @@ class Conversation:
 
     def _retry(self, apology: str, reason: str) -> Reply:
         """Ask the current question again after ``apology``; after ``MAX_RETRIES`` re-prompts, escalate for
-        ``reason`` ("silence" or "unclear"), except a resolved caller silent at "anything else?": goodbye."""
+        ``reason`` ("silence" or "unclear"), except a resolved caller silent at "anything else?": goodbye,
+        and a line silent since the greeting (a pocket dial): "please call us again", an ``abandoned`` call
+        whose ticket is not urgent (nobody spoke, so nobody was promised a follow-up)."""
         self.call.retry_count += 1
         if self.call.retry_count > MAX_RETRIES:
+            if reason == "silence" and self.call.state == "greet":
+                self.machine.send("no_input")
+                self.call.outcome = ABANDONED
+                return Reply([prompts.NO_INPUT], listen=False)
             if reason == "silence" and self._nothing_left_to_answer():
                 self.machine.send("done")
                 self.call.outcome = RESOLVED

@@ -50,6 +50,7 @@ class CallFlow(StateMachine, strict_states=True):
     resolved = check_resolved.to(answer)
     not_resolved = check_resolved.to(escalate)
     done = answer.to(goodbye)
+    no_input = greet.to(goodbye)  # a silent line: nothing heard after the greeting and its re-prompts
     escalate_call = escalate.from_(greet, collect_email, confirm_email, answer, check_resolved)
 
     def email_attempts_exhausted(self) -> bool:

@@ -36,6 +36,8 @@ QUESTION_LIMIT = (
 )
 GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
 DIDNT_CATCH = "Sorry, I didn't catch that."
+# A silent line (a pocket dial, a broken microphone): nothing heard after the greeting and two re-prompts.
+NO_INPUT = "I'm sorry, I can't hear anything on this line. Please call us again. Goodbye."
 SAY_YES_OR_NO = "Sorry, please say yes or no. You can also press 1 for yes or 2 for no."
 APOLOGY = "I'm sorry, something went wrong on our side."
 ONE_MOMENT = "I'm sorry, one moment please."
@@ -44,7 +46,7 @@ FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
     ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, GOODBYE,
-    DIDNT_CATCH, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
+    DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 
 

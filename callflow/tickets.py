@@ -66,17 +66,29 @@ def transcript_of(call: Call) -> list[tuple[str, str]]:
     return [(t.speaker, t.text or "(no response)") for t in call.turns]
 
 
-def rule_summary(call: Call, title: Optional[str] = None) -> CallSummary:
+def _silent_line(call: Call, turns: Sequence[Any]) -> bool:
+    """The call ended on a line silent since the greeting (``no_input``): no caller turn said anything."""
+    return (call.state == "goodbye" and call.outcome == ABANDONED
+            and not any(t.speaker == "caller" and (t.text or "").strip() for t in turns))
+
+
+def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool = False) -> CallSummary:
     """A summary built by rules from the call's facts (used offline or when OpenAI fails).
 
     ``title``: the used article's title if the caller already looked it up. A call that ended
     in ``check_resolved`` was read an answer it never confirmed or rejected: the summary says so,
     even when an earlier answer of the call was confirmed (outcome ``ai-resolved``).
+    ``silent_line``: nothing was heard from the caller (see :func:`_silent_line`).
     """
     title = title or _article_title(call.article_id)
     who = call.name or "The caller"
     lines = []
     question = question_of(call)
+    if silent_line:
+        return CallSummary(
+            summary="The line was silent: nothing was heard after the greeting and two re-prompts, so the caller "
+                    "was asked to call again (a pocket dial, or a caller who could not be heard).",
+            topic="no question", sentiment="neutral")
     if question and (call.questions_asked or 0) > 1:
         lines.append(f"{who} asked {call.questions_asked} questions, the last: \"{_shorten(question, 200)}\".")
     elif question:
@@ -215,7 +227,8 @@ def compose_ticket(
     if articles is _LOOK_UP:
         articles = _articles_of([call.article_id, *read])
     title = articles[call.article_id][0] if call.article_id in articles else None
-    summary = summary or rule_summary(call, title)
+    silent_line = _silent_line(call, turns)
+    summary = summary or rule_summary(call, title, silent_line=silent_line)
     outcome = call.outcome or ABANDONED
     priority = "urgent" if outcome == NEEDS_HUMAN else "normal"
     tags = ["ai-call", outcome]
@@ -224,7 +237,7 @@ def compose_ticket(
         if extra:
             tags.append(extra)
     email = call.email if call.email_confirmed else None
-    subject = _subject(call)
+    subject = _NO_QUESTION_SUBJECTS["silence"] if silent_line else _subject(call)
     e = escape
     if email:
         email_line = f"{e(email)} (confirmed by the caller)"

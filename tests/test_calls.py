@@ -130,16 +130,32 @@ def test_keypad_zero_asks_for_an_agent(app, caller):
     assert caller.hung_up and prompts.CALLER_REQUEST in caller.text()
 
 
-def test_silence_reprompts_twice_then_escalates(app, caller):
+def test_a_silent_line_is_asked_to_call_again_and_its_ticket_is_not_urgent(app, caller):
+    # A pocket dial was told "I'll pass this on to our expert team" and left an urgent needs-human case.
     caller.start()
     caller.say(None)
     assert prompts.DIDNT_CATCH in caller.text() and prompts.ASK_NAME in caller.text()
     caller.say("   ")
     assert prompts.DIDNT_CATCH in caller.text() and caller.listening
     caller.say(None)
+    assert caller.hung_up and prompts.NO_INPUT in caller.text() and prompts.NOT_UNDERSTOOD not in caller.text()
+    caller.hangup()
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "abandoned"] and p["priority"] == "normal"
+    assert p["subject"] == "Phone call: the caller did not respond"
+    assert "The line was silent" in p["summary"]
+
+
+def test_silence_after_the_caller_spoke_still_escalates(app, caller):
+    caller.start()
+    caller.say("John Smith")
+    for _ in range(3):
+        caller.say(None)
     assert caller.hung_up and prompts.NOT_UNDERSTOOD in caller.text()
     caller.hangup()
-    assert ticket_of(app, caller).payload["tags"] == ["ai-call", "needs-human"]
+    p = ticket_of(app, caller).payload
+    assert p["tags"] == ["ai-call", "needs-human"] and p["priority"] == "urgent"
+    assert "The line was silent" not in p["summary"]
 
 
 def test_yes_without_a_question_cannot_loop_forever(app, caller):
