@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import extract_name, follow_up_question, is_done, looks_like_question, normalize, wants_human, yes_no
+from .intents import (extract_name, follow_up_question, is_done, looks_like_question, normalize, refers_back,
+                      wants_human, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
@@ -32,6 +33,9 @@ MAX_QUESTION_WORDS_FOR_YES = 4
 #: A question of at most this many words that the KB cannot place gets "Could you tell me a little more?" once,
 #: not an escalation: "password" alone is under the cutoff (40.9 against 42); "password, I forgot it" is not.
 MAX_WORDS_TO_ASK_MORE = 3
+#: How much of the earlier question a follow-up carries along (characters, its end kept): the KB search reads
+#: 1000 characters and the follow-up must stay inside them.
+MAX_EARLIER_CHARS = 400
 
 
 @dataclass
@@ -123,6 +127,17 @@ _ADDRESS_CONFIRMATIONS = frozenset(
 
 #: A "yes" that goes on to correct the address: "yes, but it's hotmail", "yes except dot net".
 _BUT = re.compile(r"\b(?:but|except|only|though|however|apart from)\b", re.IGNORECASE)
+
+
+def _tail(text: str | None, limit: int) -> str | None:
+    """The last ``limit`` characters of ``text``, from a word start (None for no text)."""
+    if not text:
+        return None
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    return cut[cut.find(" ") + 1:] if " " in cut else cut
+
 
 _LEADING_JOINER = re.compile(r"^(?:(?:and|so|um+|uh+|well)\b[\s,]*)+", re.IGNORECASE)
 
@@ -293,7 +308,7 @@ class Conversation:
             return Reply([prompts.WHAT_IS_YOUR_QUESTION])
         if self.call.pending_question:  # telling more about a short question: search both together, once
             earlier, self.call.pending_question = self.call.pending_question, None
-            return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False)
+            return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False, follows_up=False)
         return self._answer_question(heard.text)
 
     def _in_check_resolved(self, heard: Heard) -> Reply:
@@ -326,19 +341,26 @@ class Conversation:
             return reply
         return Reply(lead + [prompts.HOW_CAN_I_HELP])
 
-    def _answer_question(self, question: str, may_ask_more: bool = True) -> Reply:
+    def _answer_question(self, question: str, may_ask_more: bool = True, follows_up: bool = True) -> Reply:
         """Answer ``question`` from the KB, or escalate; a question of at most ``MAX_WORDS_TO_ASK_MORE`` words
-        the KB cannot place is first kept (``pending_question``) and the caller asked to tell more, once."""
+        the KB cannot place is first kept (``pending_question``) and the caller asked to tell more, once.
+
+        After an answered question (``follows_up``), the earlier one goes to the drafter as context, and a
+        follow-up that leans on it (:func:`~callflow.intents.refers_back`: "how do I do that on the mobile app?")
+        is searched together with it and kept so (``last_question``), as the ticket's subject and the context of
+        the next follow-up."""
         call = self.call
-        call.last_question = question
+        earlier = _tail(call.last_question, MAX_EARLIER_CHARS) if follows_up and call.questions_asked else None
+        query = f"{earlier} {question}" if earlier and refers_back(question) else question
+        call.last_question = query
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
             return self._escalate("question-limit")
         index = self.services["kb"].index()
-        hits = index.search(question, limit=3)
+        hits = index.search(query, limit=3)
         top = hits[0] if hits else None
         missed = top is None or top.score < index.cutoff
-        if missed and may_ask_more and len(normalize(question)) <= MAX_WORDS_TO_ASK_MORE:
-            call.pending_question = question
+        if missed and may_ask_more and len(normalize(query)) <= MAX_WORDS_TO_ASK_MORE:
+            call.pending_question = query
             self.machine.send("ask_again")
             return Reply([prompts.TELL_ME_MORE])
         call.questions_asked += 1
@@ -347,7 +369,7 @@ class Conversation:
         if missed:
             return self._escalate("no-kb-match")
         contexts = [ArticleContext(id=h.id, title=h.title, text=index.doc(h.id).text) for h in hits]
-        draft = self._draft(question, contexts)
+        draft = self._draft(question, contexts, earlier)
         if draft is None or not draft.grounded or not draft.answer.strip():
             return self._escalate("not-grounded")
         used = next((h for h in hits if h.id == draft.article_id), top)
@@ -355,15 +377,15 @@ class Conversation:
         self.machine.send("kb_hit")
         return Reply([draft.answer, prompts.CHECK_RESOLVED], article_id=used.id, article_score=call.article_score)
 
-    def _draft(self, question: str, contexts: list[ArticleContext]):
+    def _draft(self, question: str, contexts: list[ArticleContext], earlier: str | None = None):
         drafter = self.services["drafter"]
         fallback = self.services["fallback_drafter"]
         if drafter is not fallback:
             try:
-                return drafter.draft(question, contexts)
+                return drafter.draft(question, contexts, earlier_question=earlier)
             except Exception as exc:  # any drafting failure falls back to the extractive answer
                 log.warning("drafting failed, using the extractive answer: %s", type(exc).__name__)
-        return fallback.draft(question, contexts[:1])
+        return fallback.draft(question, contexts[:1], earlier_question=earlier)
 
     def _retry(self, apology: str, reason: str) -> Reply:
         """Ask the current question again after ``apology``; after ``MAX_RETRIES`` re-prompts, escalate for

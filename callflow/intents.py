@@ -603,6 +603,41 @@ def looks_like_question(text: str | None) -> bool:
     return len(rest) > 6
 
 
+#: Words that point back to something said before ("how do I do *that* on the app?", "can I turn *it* off?").
+_BACK_REFERENCES = frozenset({"it", "its", "that", "thats", "this", "these", "those", "them", "same"})
+#: Openings that only make sense after an earlier question ("what about for admins?", "and on Android?").
+_BACK_OPENINGS = _phrases("what about", "how about", "and what about", "what if", "and for", "and on", "and in",
+                          "and with", "and if", "same for", "same with")
+#: A follow-up longer than this is taken to say what it is about by itself.
+MAX_FOLLOW_UP_WORDS = 12
+
+
+def refers_back(text: str | None) -> bool:
+    """Does a question lean on the one asked before it in the call?
+
+    "How do I do that on the mobile app?", "can I turn it off", "what about for admins?" and "and on Android?"
+    only make sense with the earlier question; the call flow then searches both together and gives the model the
+    earlier one. True for at most :data:`MAX_FOLLOW_UP_WORDS` words with a pointing word (it, that, this, these,
+    those, them, same) or a follow-up opening ("what about", "how about", "and for", "and on", ...).
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` or ``False``; ``False`` for empty text or more than 12 words ("I was told that my invoice is
+        wrong and I need a corrected copy for my accountant" names its own subject).
+
+    Raises:
+        Nothing.
+    """
+    tokens = normalize(text)
+    if not tokens or len(tokens) > MAX_FOLLOW_UP_WORDS:
+        return False
+    if any(t in _BACK_REFERENCES for t in tokens):
+        return True
+    return any(tuple(tokens[: len(p)]) == p for p in _BACK_OPENINGS)
+
+
 # Words a "yes, that worked" is made of, skipped before a follow-up question.
 _YES_LEAD_WORDS = frozenset(
     {

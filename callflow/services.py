@@ -33,8 +33,12 @@ log = logging.getLogger(__name__)
 class Drafter(Protocol):
     """Drafts a short spoken answer from knowledge-base articles."""
 
-    def draft(self, question: str, articles: list[ArticleContext]) -> DraftAnswer:
+    def draft(self, question: str, articles: list[ArticleContext], *,
+              earlier_question: str | None = None) -> DraftAnswer:
         """Answer ``question`` from ``articles`` (best first); ``grounded`` False if they do not answer it.
+
+        ``earlier_question``: the caller's previous, answered question on the call (or None), context for what
+        ``question`` refers to ("how do I do that on the mobile app?").
 
         The conversation catches any error of ``app.extensions["drafter"]`` and answers with the
         extractive ``fallback_drafter`` instead.
@@ -72,8 +76,10 @@ class Helpdesk(Protocol):
 class ExtractiveDrafter:
     """Offline drafter: the most informative sentences of the best article (60 words max)."""
 
-    def draft(self, question: str, articles: Sequence[ArticleContext]) -> DraftAnswer:
-        """Answer from ``articles[0]``; ``grounded`` is False when there is no article."""
+    def draft(self, question: str, articles: Sequence[ArticleContext], *,
+              earlier_question: str | None = None) -> DraftAnswer:
+        """Answer from ``articles[0]``; ``grounded`` is False when there is no article. The sentences are picked
+        by ``question`` alone (``earlier_question`` is not used: the article was already found with it)."""
         if not articles:
             return DraftAnswer(answer="", article_id=None, grounded=False)
         best = articles[0]
@@ -84,7 +90,7 @@ class ExtractiveDrafter:
 class CachedDrafter:
     """Remembers grounded drafted answers so a repeated question costs no model call.
 
-    Keyed by the normalized question (rapidfuzz ``default_process``) and the ids and texts of
+    Keyed by the normalized question and earlier question (rapidfuzz ``default_process``) and the ids and texts of
     the articles given, so an article edited by a KB sync gets a new draft. Bounded
     (``maxsize`` entries) and expiring (``ttl`` seconds); per process, thread-safe.
     """
@@ -94,14 +100,16 @@ class CachedDrafter:
         self._cache: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl)
         self._lock = threading.Lock()
 
-    def draft(self, question: str, articles: list[ArticleContext]) -> DraftAnswer:
+    def draft(self, question: str, articles: list[ArticleContext], *,
+              earlier_question: str | None = None) -> DraftAnswer:
         """Return the cached draft or ask the wrapped drafter (its errors propagate, uncached)."""
-        key = (default_process(question), tuple((a.id, hash(a.text)) for a in articles))
+        key = (default_process(question), default_process(earlier_question or ""),
+               tuple((a.id, hash(a.text)) for a in articles))
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        answer = self.inner.draft(question, articles)
+        answer = self.inner.draft(question, articles, earlier_question=earlier_question)
         if answer.grounded:  # an ungrounded draft escalates: one bad reply must not do so for an hour
             with self._lock:
                 self._cache[key] = answer

@@ -247,6 +247,52 @@ def test_answer_with_characters_xml_forbids_is_spoken(live_app, openai_fake, bad
         assert call.state == "check_resolved" and call.last_question == PASSWORD_QUESTION
 
 
+def _draft_requests(openai_fake) -> list[dict]:
+    """The user messages (JSON) of the drafting requests the fake received, oldest first."""
+    return [json.loads(r.json["messages"][1]["content"]) for r in openai_fake.requests_for("/v1/chat/completions")
+            if "article_id" in json.dumps(r.json["response_format"])]
+
+
+@pytest.mark.parametrize("first, follow_up, needed", [
+    ("how do I reset my password", "how do I do that on the mobile app?", {"1001", "1025"}),
+    ("how do I connect slack", "can I do that from the mobile app?", {"1019", "1025"}),
+    ("how do I reset my password", "what about for admins?", {"1001"}),
+])
+def test_a_follow_up_is_searched_and_drafted_with_the_earlier_question(live_app, openai_fake, first, follow_up,
+                                                                          needed):
+    """A follow-up was searched and drafted alone: "how do I do that on the mobile app?" after a password question
+    got only the mobile-app article (the model could not know what "that" is, and the fake read out how to install
+    the app), "what about for admins?" matched nothing (5.0 against the cutoff of 42) and was escalated with "I don't
+    have that information". Now the search reads both questions and the model gets the earlier one as context."""
+    caller = Caller(live_app.test_client())
+    caller.start()
+    for said in ("Jane", "jane at example dot com", "yes", first, "yes it did"):
+        caller.say(said)
+    caller.say(follow_up)
+    assert caller.listening, "the follow-up was escalated"
+    sent = _draft_requests(openai_fake)[-1]
+    assert sent["question"] == follow_up and sent["earlier_question"] == first
+    assert needed <= {a["id"] for a in sent["articles"]}
+    assert "earlier_question" not in _draft_requests(openai_fake)[0]  # the first question has no context
+    with live_app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.state == "check_resolved" and call.last_question == f"{first} {follow_up}"
+
+
+def test_a_new_question_after_an_answer_is_searched_alone(live_app, openai_fake):
+    caller = Caller(live_app.test_client())
+    caller.start()
+    for said in ("Jane", "jane at example dot com", "yes", "how do I reset my password", "yes it did",
+                 "how do I cancel my subscription"):
+        caller.say(said)
+    sent = _draft_requests(openai_fake)[-1]
+    assert sent["articles"][0]["id"] == "1010" and "1001" not in {a["id"] for a in sent["articles"]}
+    assert sent["earlier_question"] == "how do I reset my password"  # context only
+    with live_app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.last_question == "how do I cancel my subscription"
+
+
 def kb_ids(app) -> set[str]:
     with app.app_context():
         return set(db.session.scalars(select(KbArticle.external_id)))

@@ -10,6 +10,7 @@ from callflow.intents import (
     is_done,
     looks_like_question,
     normalize,
+    refers_back,
     wants_human,
     yes_no,
 )
@@ -306,3 +307,19 @@ def test_huge_input_is_fine():
 ])
 def test_follow_up_question(text, question):
     assert follow_up_question(text) == question
+
+
+@pytest.mark.parametrize("text", [
+    "how do I do that on the mobile app?", "can I turn it off", "what about for admins?", "and on Android?",
+    "How about the invoices for those?", "is it the same for agents", "where do I find this setting",
+])
+def test_a_follow_up_that_leans_on_the_earlier_question(text):
+    assert refers_back(text) is True
+
+
+@pytest.mark.parametrize("text", [
+    None, "", "how do I cancel my subscription", "Can I also connect Slack", "is there a limit on agents",
+    "where do I find my invoices", "I was told that my invoice is wrong and I need a corrected copy for my accountant",
+])
+def test_a_question_that_names_its_own_subject(text):
+    assert refers_back(text) is False

@@ -442,7 +442,7 @@ def test_cached_drafter_keeps_only_grounded_answers():
     class Flaky:
         calls = 0
 
-        def draft(self, question, articles):
+        def draft(self, question, articles, *, earlier_question=None):
             Flaky.calls += 1
             return DraftAnswer(answer="", article_id=None, grounded=Flaky.calls > 1)
 
