@@ -45,23 +45,33 @@ def _audio_scope(text: str, call_sid: str | None) -> dict:
     return {"call_sid": call_sid} if call_sid else None
 
 
-def _speak(parent, text: str, *, speech, voice: str, language: str, deadline: float | None,
-           call_sid: str | None = None) -> None:
-    url = None
+def _audio(text: str, *, speech, deadline: float | None, call_sid: str | None = None) -> str | None:
+    """The audio URL of ``text``, or None for ``<Say>`` (no speech, no call for caller data, or any failure)."""
     try:
         scope = _audio_scope(text, call_sid)
         if speech is None or scope is None:
-            url = None
-        elif deadline is None:
-            url = speech.audio_url(text, **scope)
-        else:
-            url = speech.audio_url(text, timeout=max(0.0, deadline - time.monotonic()), **scope)
+            return None
+        if deadline is None:
+            return speech.audio_url(text, **scope)
+        return speech.audio_url(text, timeout=max(0.0, deadline - time.monotonic()), **scope)
     except Exception:  # speech is an optional nicety: <Say> always works
-        url = None
-    if url:
-        parent.play(url)
-    else:
-        parent.say(text, voice=voice, language=language)
+        return None
+
+
+def _speak(parent, texts: list[str], *, speech, voice: str, language: str, deadline: float | None,
+           call_sid: str | None = None) -> None:
+    """Append the prompts to ``parent`` in one voice: all ``<Play>``, or all ``<Say>`` as soon as one prompt has
+    no audio (an answer whose synthesis missed the turn's deadline). A ``<Say>`` (``voice``, e.g. Polly) between
+    ``<Play>``s (the TTS voice) changed the speaker mid-sentence: "... click Send reset link." in one voice, "Did
+    that solve your issue?" in another."""
+    urls = [_audio(text, speech=speech, deadline=deadline, call_sid=call_sid) for text in texts]
+    if not all(urls):
+        urls = [None] * len(texts)
+    for text, url in zip(texts, urls):
+        if url:
+            parent.play(url)
+        else:
+            parent.say(text, voice=voice, language=language)
 
 
 def render(
@@ -84,7 +94,8 @@ def render(
     :mod:`callflow.tts`), or spoken with ``<Say>`` when no ``call_sid`` is given.
 
     ``deadline`` (``time.monotonic()`` seconds) bounds how long audio synthesis may take;
-    every prompt's synthesis starts at once, so their waits overlap. A ``speech`` provider
+    every prompt's synthesis starts at once, so their waits overlap. One voice per document: if any prompt has no
+    audio by then, every prompt is a ``<Say>``. A ``speech`` provider
     with ``always_say = True`` (the embedded default) never gives audio, so a document made
     only of :data:`~callflow.prompts.FIXED_PROMPTS` is built once and reused. A prompt with
     caller data (a name, an email read-back) is never cached: personal data stays in the
@@ -153,15 +164,13 @@ def _render(
             profanity_filter=False,
             **({"hints": hints} if hints else {}),
         )
-        for text in prompts:
-            _speak(gather, text, speech=speech, voice=voice, language=language, deadline=deadline,
-                   call_sid=call_sid)
+        _speak(gather, prompts, speech=speech, voice=voice, language=language, deadline=deadline,
+               call_sid=call_sid)
         response.append(gather)
         response.redirect(action_url, method="POST")
     else:
-        for text in prompts:
-            _speak(response, text, speech=speech, voice=voice, language=language, deadline=deadline,
-                   call_sid=call_sid)
+        _speak(response, prompts, speech=speech, voice=voice, language=language, deadline=deadline,
+               call_sid=call_sid)
         response.hangup()
     return str(response)
 

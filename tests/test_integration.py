@@ -247,6 +247,24 @@ def test_answer_with_characters_xml_forbids_is_spoken(live_app, openai_fake, bad
         assert call.state == "check_resolved" and call.last_question == PASSWORD_QUESTION
 
 
+def test_an_answer_without_audio_is_not_followed_by_another_voice(live_app, openai_fake):
+    """The fixed prompts are cached audio (the TTS voice); when the answer's synthesis fails or misses the turn's
+    deadline it is a <Say> (Twilio's Polly voice). The caller heard the answer in one voice and "Did that solve
+    your issue?" in another; now the whole turn is said in one voice."""
+    result = live_app.test_cli_runner().invoke(args=["tts", "warm"])
+    assert result.exit_code == 0 and "failed 0" in result.output
+    caller = Caller(live_app.test_client())
+    caller.start()
+    for said in ("Jane", "jane at example dot com", "yes"):
+        caller.say(said)
+    assert list(caller.last.iter("Play")) and not list(caller.last.iter("Say"))  # audio works up to here
+    openai_fake.fail_next(500, n=1000, path="/v1/audio/speech")  # no audio for the answer
+    root = caller.say(PASSWORD_QUESTION)
+    said = [el.text for el in root.iter("Say")]
+    assert len(said) == 2 and said[1] == prompts.CHECK_RESOLVED and not list(root.iter("Play"))
+    assert {el.get("voice") for el in root.iter("Say")} == {live_app.config["TWILIO_VOICE"]}
+
+
 def _draft_requests(openai_fake) -> list[dict]:
     """The user messages (JSON) of the drafting requests the fake received, oldest first."""
     return [json.loads(r.json["messages"][1]["content"]) for r in openai_fake.requests_for("/v1/chat/completions")

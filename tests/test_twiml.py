@@ -88,6 +88,7 @@ def test_caller_data_is_never_shared_audio(call_sid):
         expected = [(fixed.EMAIL_CONFIRMED, None), ("Thanks, Jane.", call_sid), (fixed.HOW_CAN_I_HELP, None)]
         assert speech.asked == speech.prefetched == expected
         assert len(list(root.iter("Play"))) == 3 and not list(root.iter("Say"))
-    else:
+    else:  # the name has no audio, so the whole turn is said in one voice
         assert speech.asked == speech.prefetched == [(fixed.EMAIL_CONFIRMED, None), (fixed.HOW_CAN_I_HELP, None)]
-        assert [s.text for s in root.iter("Say")] == ["Thanks, Jane."]
+        assert [s.text for s in root.iter("Say")] == [fixed.EMAIL_CONFIRMED, "Thanks, Jane.", fixed.HOW_CAN_I_HELP]
+        assert not list(root.iter("Play"))
