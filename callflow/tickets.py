@@ -61,9 +61,20 @@ def _article_title(article_id: Optional[str]) -> Optional[str]:
     return db.session.scalar(select(KbArticle.title).where(KbArticle.external_id == article_id))
 
 
+#: Turns recorded while the email address was asked for, heard and read back: they carry the address.
+EMAIL_STATES = frozenset({"collect_email", "confirm_email"})
+EMAIL_LEFT_OUT = "(about the email address; left out)"
+
+
 def transcript_of(call: Call) -> list[tuple[str, str]]:
-    """The call as ``[(speaker, text), ...]``, speaker "caller" or "agent"."""
-    return [(t.speaker, t.text or "(no response)") for t in call.turns]
+    """The call as ``[(speaker, text), ...]``, speaker "caller" or "agent", for the OpenAI summary.
+
+    The turns of the email exchange (states ``collect_email`` and ``confirm_email``: the caller spelling the address,
+    the agent reading it back) become :data:`EMAIL_LEFT_OUT`: the summary does not need the address, the ticket
+    carries it, and caller data goes to OpenAI only where it is needed.
+    """
+    return [(t.speaker, EMAIL_LEFT_OUT if t.state in EMAIL_STATES else (t.text or "(no response)"))
+            for t in call.turns]
 
 
 def _silent_line(call: Call, turns: Sequence[Any]) -> bool:

@@ -127,6 +127,22 @@ def test_whole_call_ends_with_a_kayako_case(live_app, kayako, openai_fake):
     assert drafts and PASSWORD_QUESTION in json.dumps(drafts[0].json)
 
 
+def test_the_summary_request_carries_no_email_address(live_app, kayako, openai_fake):
+    """The whole transcript went to OpenAI for the summary, the caller's spelt address ("jane dot doe at example
+    dot com") and the read-back ("J, A, N, E, dot, D, O, E, at, example dot com") included; the ticket already has
+    the address. Now the email exchange is left out and the question still reaches the model."""
+    caller = Caller(live_app.test_client())
+    resolved_call(caller)
+    run_worker(live_app)
+    summaries = [r.json for r in openai_fake.requests_for("/v1/chat/completions")
+                 if "sentiment" in json.dumps(r.json["response_format"])]
+    assert len(summaries) == 1
+    sent = summaries[0]["messages"][1]["content"].lower()
+    assert "example dot com" not in sent and "j, a, n, e" not in sent and "jane.doe" not in sent
+    assert "email address; left out" in sent and PASSWORD_QUESTION.lower() in sent
+    assert kayako.user_by_email("jane.doe@example.com")  # the ticket still has it
+
+
 def test_escalated_call_is_an_urgent_case(live_app, kayako):
     caller = Caller(live_app.test_client())
     caller.start()
