@@ -345,18 +345,30 @@ class Conversation:
         """Answer ``question`` from the KB, or escalate; a question of at most ``MAX_WORDS_TO_ASK_MORE`` words
         the KB cannot place is first kept (``pending_question``) and the caller asked to tell more, once.
 
-        After an answered question (``follows_up``), the earlier one goes to the drafter as context, and a
+        After an answered question (``follows_up``) a drafting model gets the earlier one as context, and a
         follow-up that leans on it (:func:`~callflow.intents.refers_back`: "how do I do that on the mobile app?")
-        is searched together with it and kept so (``last_question``), as the ticket's subject and the context of
-        the next follow-up."""
+        is also searched together with it and kept so (``last_question``: the ticket's subject, the context of the
+        next follow-up). The articles the follow-up finds by itself (above the cutoff) come first, then those of
+        the joint search ("what about macros?" after a password question: the macros article, then the password
+        one). The extractive answer only reads an article the question found by itself: it cannot tell which
+        question an article answers, and would read the earlier answer again."""
         call = self.call
         earlier = _tail(call.last_question, MAX_EARLIER_CHARS) if follows_up and call.questions_asked else None
-        query = f"{earlier} {question}" if earlier and refers_back(question) else question
+        if self.services["drafter"] is self.services["fallback_drafter"]:
+            earlier = None  # the extractive answer has no use for it
+        joint = bool(earlier) and refers_back(question)
+        query = f"{earlier} {question}" if joint else question
         call.last_question = query
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
             return self._escalate("question-limit")
         index = self.services["kb"].index()
-        hits = index.search(query, limit=3)
+        hits = index.search(question, limit=3)
+        own = {h.id for h in hits if h.score >= index.cutoff}
+        if joint:
+            merged: dict[str, Any] = {}
+            for hit in [h for h in hits if h.id in own] + index.search(query, limit=3) + hits:
+                merged.setdefault(hit.id, hit)
+            hits = list(merged.values())[:3]
         top = hits[0] if hits else None
         missed = top is None or top.score < index.cutoff
         if missed and may_ask_more and len(normalize(query)) <= MAX_WORDS_TO_ASK_MORE:
@@ -369,7 +381,7 @@ class Conversation:
         if missed:
             return self._escalate("no-kb-match")
         contexts = [ArticleContext(id=h.id, title=h.title, text=index.doc(h.id).text) for h in hits]
-        draft = self._draft(question, contexts, earlier)
+        draft = self._draft(question, contexts, earlier, [c for c in contexts if c.id in own][:1])
         if draft is None or not draft.grounded or not draft.answer.strip():
             return self._escalate("not-grounded")
         used = next((h for h in hits if h.id == draft.article_id), top)
@@ -377,7 +389,11 @@ class Conversation:
         self.machine.send("kb_hit")
         return Reply([draft.answer, prompts.CHECK_RESOLVED], article_id=used.id, article_score=call.article_score)
 
-    def _draft(self, question: str, contexts: list[ArticleContext], earlier: str | None = None):
+    def _draft(self, question: str, contexts: list[ArticleContext], earlier: str | None,
+               own: list[ArticleContext]):
+        """The drafter's answer from ``contexts`` (with ``earlier`` as context); on its failure, or without a
+        drafting model, the extractive answer from ``own`` (the article the question found by itself; None
+        without one)."""
         drafter = self.services["drafter"]
         fallback = self.services["fallback_drafter"]
         if drafter is not fallback:
@@ -385,7 +401,7 @@ class Conversation:
                 return drafter.draft(question, contexts, earlier_question=earlier)
             except Exception as exc:  # any drafting failure falls back to the extractive answer
                 log.warning("drafting failed, using the extractive answer: %s", type(exc).__name__)
-        return fallback.draft(question, contexts[:1], earlier_question=earlier)
+        return fallback.draft(question, own) if own else None
 
     def _retry(self, apology: str, reason: str) -> Reply:
         """Ask the current question again after ``apology``; after ``MAX_RETRIES`` re-prompts, escalate for

@@ -373,3 +373,19 @@ def test_an_earlier_status_arriving_after_the_end_does_not_reopen_the_call(app, 
     with app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
         assert (call.twilio_status, call.duration_s, call.outcome) == ("completed", 30, "abandoned")
+
+
+@pytest.mark.parametrize("follow_up, title", [
+    ("what about macros?", "Saving time with macros"),
+    ("can I export this month's invoices", "Finding invoices and updating your payment method"),
+])
+def test_without_a_model_a_follow_up_is_searched_by_itself(app, caller, follow_up, title):
+    """The extractive answer (no OpenAI) gets nothing from the earlier question: a follow-up is searched alone."""
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes it did")
+    caller.say(follow_up)
+    assert f'From our article "{title}"' in caller.text() and caller.listening
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.last_question == follow_up

@@ -288,16 +288,18 @@ def _draft_requests(openai_fake) -> list[dict]:
 
 
 @pytest.mark.parametrize("first, follow_up, needed", [
-    ("how do I reset my password", "how do I do that on the mobile app?", {"1001", "1025"}),
-    ("how do I connect slack", "can I do that from the mobile app?", {"1019", "1025"}),
-    ("how do I reset my password", "what about for admins?", {"1001"}),
+    ("how do I reset my password", "how do I do that on the mobile app?", ["1025", "1001"]),
+    ("how do I connect slack", "can I do that from the mobile app?", ["1025", "1019"]),
+    ("how do I reset my password", "what about for admins?", ["1001"]),
+    ("how do I reset my password", "what about macros?", ["1007", "1001"]),
 ])
 def test_a_follow_up_is_searched_and_drafted_with_the_earlier_question(live_app, openai_fake, first, follow_up,
                                                                           needed):
     """A follow-up was searched and drafted alone: "how do I do that on the mobile app?" after a password question
     got only the mobile-app article (the model could not know what "that" is, and the fake read out how to install
     the app), "what about for admins?" matched nothing (5.0 against the cutoff of 42) and was escalated with "I don't
-    have that information". Now the search reads both questions and the model gets the earlier one as context."""
+    have that information". Now the search reads both questions and the model gets the earlier one as context; an
+    article the follow-up finds by itself comes first ("what about macros?": macros, then the password article)."""
     caller = Caller(live_app.test_client())
     caller.start()
     for said in ("Jane", "jane at example dot com", "yes", first, "yes it did"):
@@ -306,7 +308,8 @@ def test_a_follow_up_is_searched_and_drafted_with_the_earlier_question(live_app,
     assert caller.listening, "the follow-up was escalated"
     sent = _draft_requests(openai_fake)[-1]
     assert sent["question"] == follow_up and sent["earlier_question"] == first
-    assert needed <= {a["id"] for a in sent["articles"]}
+    ids = [a["id"] for a in sent["articles"]]
+    assert ids[0] == needed[0] and set(needed) <= set(ids)
     assert "earlier_question" not in _draft_requests(openai_fake)[0]  # the first question has no context
     with live_app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
@@ -403,3 +406,22 @@ def test_openai_organization_and_project_come_from_the_config(tmp_path, database
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_failed_draft_of_a_follow_up_reads_only_an_article_it_found_itself(live_app, openai_fake):
+    """With the model down, the extractive answer cannot use the earlier question: "what about for admins?" found
+    only the password article through it, and reading the password answer again would not answer it. The call is
+    passed on; "what about macros?" (its own article) is still read."""
+    caller = Caller(live_app.test_client())
+    caller.start()
+    for said in ("Jane", "jane at example dot com", "yes", "how do I reset my password", "yes it did"):
+        caller.say(said)
+    openai_fake.fail_next(500, n=1000)  # no drafts, and no audio: what is said is in the <Say>s
+    caller.say("what about macros?")
+    assert caller.listening and 'From our article "Saving time with macros"' in caller.text()
+    caller.say("yes it did")
+    caller.say("what about for admins?")
+    assert caller.hung_up and caller.text() == prompts.ESCALATE
+    with live_app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.escalation_reason == "not-grounded"
