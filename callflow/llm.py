@@ -189,6 +189,18 @@ _EMPHASIS_RE = re.compile(r"(\*\*|__|~~|`+|\*)")
 _UNDERSCORE_EMPHASIS_RE = re.compile(r"(?<!\w)_(\S(?:[^_]*\S)?)_(?!\w)")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([.,;:!?])")
 _REPEATED_PUNCT_RE = re.compile(r"([.!?])[.!?]+")
+#: A "grounded" answer that says it has no answer (models do mark their own "I'm not sure" grounded): it is
+#: escalated like an ungrounded one, not spoken with "Did that solve your issue?" nor cached for every caller.
+_NO_ANSWER_RE = re.compile(
+    r"""(?ix)\b(?:
+      i\s+(?:do\s*n[o']?t|don't|can\s*n[o']?t|cannot|could\s*n[o']?t|couldn't)\s+
+        (?:know|find|see|tell|say|answer|have\s+(?:that|this|any|enough|the)\s+(?:information|details))
+    | i'?\s*a?m\s+not\s+sure
+    | (?:the\s+|these\s+|our\s+)?(?:help\s+)?articles?\s+(?:do\s*n[o']?t|don't|does\s*n[o']?t|doesn't)\s+
+        (?:say|mention|cover|explain|include|answer|contain)
+    | connect\s+you\s+with\s+(?:a\s+member\s+of\s+)?(?:the|our)\s+team
+    )\b"""
+)
 _REPEATED_WEBSITE_RE = re.compile(r"(?:our website)(?:[\s,;/]+(?:or|and)?\s*our website)+", re.I)
 
 
@@ -325,6 +337,9 @@ class OpenAIDrafter:
         the system prompt holds every rule. The answer is cleaned with :func:`plain_speech` and cut to 60 words with
         :func:`trim_words`. With no articles, returns ``DraftAnswer("", None, False)`` without calling the model.
 
+        An answer marked grounded that says it has none ("I'm not sure", "the articles don't say", "I'll connect you
+        with the team") is returned ungrounded.
+
         :raises LLMError: timeout (wall clock ``self.timeout`` s), API/HTTP error, refusal, truncated or invalid JSON,
             empty answer, grounded without an article id, or an article id that was not given
             (``reason="unknown_article"``).
@@ -374,6 +389,9 @@ class OpenAIDrafter:
             raise LLMError("model cited an article that was not given", reason="unknown_article")
         answer = trim_words(plain_speech(answer))
         if not grounded:
+            return DraftAnswer(answer=answer, article_id=None, grounded=False)
+        if _NO_ANSWER_RE.search(answer):  # "grounded" but says it does not know
+            log.warning("openai draft marked grounded says it has no answer: escalating")
             return DraftAnswer(answer=answer, article_id=None, grounded=False)
         if article_id is None:
             raise LLMError("grounded answer without an article id", reason="invalid_output")

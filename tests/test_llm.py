@@ -132,6 +132,32 @@ def test_ungrounded_answer_drops_a_valid_article_id(fake, drafter):
     assert drafter.draft("Something else", ARTICLES).article_id is None
 
 
+@pytest.mark.parametrize("answer", [
+    "I don't know the answer to that.",
+    "I'm not sure, but I can connect you with a member of the team.",
+    "The articles don't say how to do that on the mobile app.",
+    "I couldn't find that information in our help articles.",
+    "I do not have that information right now.",
+])
+def test_a_grounded_answer_that_says_it_has_none_is_ungrounded(fake, drafter, answer):
+    """The model marked such an answer grounded: the caller heard "I don't know the answer to that. Did that solve
+    your issue?", and the CachedDrafter kept it for an hour for every caller asking the same."""
+    fake.chat_responder = _answer(answer, "101", True)
+    draft = drafter.draft("How do I reset my password on the app?", ARTICLES)
+    assert draft.grounded is False and draft.article_id is None
+
+
+@pytest.mark.parametrize("answer", [
+    "If you don't know your password, choose Forgot password on the sign-in page.",
+    "Open the sign-in page and choose Forgot password. If the email doesn't arrive, check your spam folder.",
+    "Our team can reset it for you if you cannot find the link.",
+])
+def test_an_answer_that_mentions_not_knowing_is_still_an_answer(fake, drafter, answer):
+    fake.chat_responder = _answer(answer, "101", True)
+    draft = drafter.draft("I forgot my password", ARTICLES)
+    assert draft.grounded is True and draft.answer == answer
+
+
 @pytest.mark.parametrize(
     "content",
     [
