@@ -137,7 +137,7 @@ def tickets_retry(ticket_id: Optional[int], all_failed: bool) -> None:
     """Queue a failed ticket (ID), or every failed one (--failed), for delivery again.
 
     A ticket a worker is sending right now is left alone. After Kayako's credentials or URL are
-    fixed, ``--failed`` sends again what was parked meanwhile.
+    fixed, --failed sends again what was parked meanwhile.
 
     \f
     Exit status 1 (``click.ClickException``) if there is no such ticket or a worker's claim on it
