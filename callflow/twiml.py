@@ -1,7 +1,8 @@
 """Render a :class:`~callflow.conversation.Reply` as TwiML with twilio's ``VoiceResponse``.
 
 Rules from https://www.twilio.com/docs/voice/twiml/gather and /twiml/say:
-``input="speech dtmf"``, ``speechTimeout="auto"`` (only valid without ``speechModel``),
+``input="speech dtmf"``, ``speechTimeout="auto"`` (only valid without ``speechModel``; a whole
+number of seconds where the caller spells, see ``speech_timeout``),
 ``actionOnEmptyResult="true"`` so silence still reaches the action URL, ``hints`` at most
 500 phrases of at most 100 characters, ``<Say>`` at most 3000 characters for Polly voices,
 only ``<Say>``/``<Play>``/``<Pause>`` inside ``<Gather>``. Served as ``text/xml``.
@@ -86,6 +87,7 @@ def render(
     timeout_s: int = 6,
     deadline: float | None = None,
     call_sid: str | None = None,
+    speech_timeout: str = "auto",
 ) -> str:
     """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup.
 
@@ -107,11 +109,12 @@ def render(
         and (hints is None or _ACTION_SLOT not in hints)
     ):
         # No audio and no caller data: the document depends on the fixed texts alone.
-        return _said(tuple(prompts), listen, voice, language, hints, timeout_s).replace(
+        return _said(tuple(prompts), listen, voice, language, hints, timeout_s, speech_timeout).replace(
             _ACTION_SLOT, escape(action_url, {'"': "&quot;"})
         )
     return _render(prompts, listen=listen, action_url=action_url, speech=speech, voice=voice,
-                   language=language, hints=hints, timeout_s=timeout_s, deadline=deadline, call_sid=call_sid)
+                   language=language, hints=hints, timeout_s=timeout_s, deadline=deadline, call_sid=call_sid,
+                   speech_timeout=speech_timeout)
 
 
 _ACTION_SLOT = "callflow-action-url-slot"
@@ -119,14 +122,15 @@ _FIXED = frozenset(FIXED_PROMPTS)
 
 
 @lru_cache(maxsize=512)
-def _said(prompts: tuple[str, ...], listen: bool, voice: str, language: str, hints: str | None, timeout_s: int) -> str:
+def _said(prompts: tuple[str, ...], listen: bool, voice: str, language: str, hints: str | None, timeout_s: int,
+          speech_timeout: str = "auto") -> str:
     """The ``<Say>``-only document for these prompts, with a slot for the Gather action URL.
 
     A call's turns repeat the same few fixed prompt sets, and only the action URL (its ``t``
     sequence number) differs, so the builder runs once per prompt set (~0.2 ms saved a turn).
     """
     return _render(list(prompts), listen=listen, action_url=_ACTION_SLOT, speech=None, voice=voice,
-                   language=language, hints=hints, timeout_s=timeout_s, deadline=None)
+                   language=language, hints=hints, timeout_s=timeout_s, deadline=None, speech_timeout=speech_timeout)
 
 
 def _render(
@@ -141,6 +145,7 @@ def _render(
     timeout_s: int,
     deadline: float | None,
     call_sid: str | None = None,
+    speech_timeout: str = "auto",
 ) -> str:
     # Last gate, once: a character XML forbids breaks the document, and what is prefetched is what is spoken.
     prompts = [CONTROL_CHARS.sub(" ", text[:MAX_SAY_CHARS]) for text in prompts]
@@ -157,7 +162,7 @@ def _render(
             action=action_url,
             method="POST",
             language=language,
-            speech_timeout="auto",
+            speech_timeout=speech_timeout,
             timeout=timeout_s,
             num_digits=1,
             action_on_empty_result=True,

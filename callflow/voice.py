@@ -167,6 +167,16 @@ def _hints(state: str) -> Optional[str]:
     return None
 
 
+def _speech_timeout(state: str) -> str:
+    """``<Gather speechTimeout>`` for the question asked in ``state``: "auto" (Twilio ends the speech at a
+    pause of about half a second, the quickest turn), but ``EMAIL_SPEECH_TIMEOUT_S`` seconds while the caller
+    gives, spells or corrects their email address, whose letters come with pauses.
+    https://www.twilio.com/docs/voice/twiml/gather#speechtimeout"""
+    if state in ("collect_email", "confirm_email"):
+        return str(current_app.config["EMAIL_SPEECH_TIMEOUT_S"])
+    return "auto"
+
+
 def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
     cfg = current_app.config
     return render(
@@ -178,6 +188,7 @@ def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
         language=cfg["TWILIO_LANGUAGE"],
         hints=_hints(call.state) if reply.listen else None,
         timeout_s=cfg["GATHER_TIMEOUT_S"],
+        speech_timeout=_speech_timeout(call.state),
         deadline=time.monotonic() + max(0.3, TURN_BUDGET_S - (time.perf_counter() - started)),
         call_sid=call.call_sid,
     )

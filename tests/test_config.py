@@ -47,6 +47,8 @@ def test_boolean_spellings(tmp_path, value, expected):
         ("GATHER_TIMEOUT_S", "10s"),
         ("GATHER_TIMEOUT_S", "0"),
         ("GATHER_TIMEOUT_S", "-5"),
+        ("EMAIL_SPEECH_TIMEOUT_S", "auto"),
+        ("EMAIL_SPEECH_TIMEOUT_S", "30"),
         ("KB_SCORE_CUTOFF", "nan"),
         ("KB_SCORE_CUTOFF", "500"),
         ("MAX_CONTENT_LENGTH", "0"),

@@ -29,6 +29,18 @@ def test_incoming_greets_inside_a_speech_gather(caller):
     assert root[1].tag == "Redirect" and root[1].text == gather.get("action")
 
 
+def test_the_email_steps_wait_longer_for_the_end_of_speech(app, caller):
+    """speechTimeout="auto" ends speech at a pause of about half a second: a spelled address was cut mid-letters."""
+    assert caller.start().find("Gather").get("speechTimeout") == "auto"
+    assert caller.say("Bo").find("Gather").get("speechTimeout") == "2"  # "What's the email address...?"
+    assert caller.say("bo at example dot com").find("Gather").get("speechTimeout") == "2"  # the read-back
+    assert caller.say("yes").find("Gather").get("speechTimeout") == "auto"  # "How can I help you today?"
+    app.config["EMAIL_SPEECH_TIMEOUT_S"] = 3
+    other = type(caller)(app.test_client())
+    other.start()
+    assert other.say("Al").find("Gather").get("speechTimeout") == "3"
+
+
 def test_answer_state_gather_has_kb_hints_within_twilio_limits(caller):
     caller.start()
     caller.say("Bo")
