@@ -31,6 +31,7 @@ import email.utils
 import math
 import re
 import secrets
+import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -165,7 +166,12 @@ class _CallerHangup(Exception):
 
 
 class _CallError(Exception):
-    """The call cannot go on (HTTP error, timeout, answer that is not TwiML)."""
+    """The call cannot go on (HTTP error, timeout, answer that is not TwiML); ``hint``: what the
+    tester can do about it, or ``""``."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
 
 
 class _Caller:
@@ -316,6 +322,11 @@ class _Simulator:
             response = self.send(method, public_url, params)
         except requests.Timeout:
             raise _CallError(f"{where}: no answer within {REQUEST_TIMEOUT:.0f} s") from None
+        except requests.ConnectionError:
+            raise _CallError(f"{where}: could not reach the server at {self.base_url} (connection refused "
+                             "or no such host)",
+                             "is callflow running there? Start it with 'make run', or give its address "
+                             "with --url") from None
         except requests.RequestException as exc:
             raise _CallError(f"{where}: could not reach the server ({type(exc).__name__}: {exc})") from None
         elapsed = _now() - started
@@ -327,7 +338,7 @@ class _Simulator:
             snippet = " ".join(response.text[:200].split())
             raise _CallError(f"{where}: HTTP {response.status_code} "
                              "(Twilio plays 'an application error has occurred')"
-                             + (f": {snippet}" if snippet else ""))
+                             + (f": {snippet}" if snippet else ""), self.hint_for(response.status_code, snippet))
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type not in TWIML_CONTENT_TYPES:
             raise _CallError(f"{where}: Content-Type {content_type or '(none)'!r} is not TwiML "
@@ -346,6 +357,24 @@ class _Simulator:
         if root.tag != "Response":
             raise _CallError(f"{where}: root element is <{root.tag}>, not <Response> (error 12102)")
         return root
+
+    def hint_for(self, status: int, body: str = "") -> str:
+        """What a tester can do about an HTTP error status (``""`` when there is nothing to say);
+        ``body`` is the start of the answer (callflow names a missing token there)."""
+        if status == 403:
+            if "TWILIO_AUTH_TOKEN is not set" in body:
+                return ("the server has no TWILIO_AUTH_TOKEN and refuses every webhook: start it with "
+                        "TWILIO_VALIDATE_SIGNATURES=false (make run does), or give it and this shell the same token")
+            if self.validator is None:
+                return ("the server checks X-Twilio-Signature: set TWILIO_AUTH_TOKEN (and PUBLIC_BASE_URL) "
+                        "here as the server has them, or start it with TWILIO_VALIDATE_SIGNATURES=false "
+                        "(make run does when it has no token)")
+            return (f"the signature was computed over {self.public_base_url} with this shell's "
+                    "TWILIO_AUTH_TOKEN: the server's TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL must be the same")
+        if status == 404 and self.result.turns == 1:
+            return (f"no callflow answers at {self.base_url}: --url is the server's address "
+                    "(e.g. http://127.0.0.1:5000), without /voice/incoming")
+        return ""
 
     # ----------------------------------------------------------------- output
     def note(self, text: str) -> None:
@@ -486,6 +515,8 @@ class _Simulator:
             result.ended_by = "error"
             result.error = str(exc)
             self.note(f"error: {exc}")
+            if exc.hint:
+                self.note(f"hint: {exc.hint}")
         result.duration = max(0, int(_now() - self.started))
         return result
 
@@ -625,7 +656,7 @@ def _format_ticket(ticket: dict) -> list[str]:
     lines = []
     for key in _TICKET_FIELDS:
         if key in ticket:
-            lines.append(f"  {key + ':':<11}{show(ticket[key])}")
+            lines.append(f"  {key + ':':<10} {show(ticket[key])}")
     requester = ticket.get("requester")
     if not isinstance(requester, dict):
         requester = {k[len("requester_"):]: v for k, v in ticket.items() if k.startswith("requester_")}
@@ -634,7 +665,7 @@ def _format_ticket(ticket: dict) -> list[str]:
     if requester:
         parts = [show(requester.get(k)) for k in ("name", "email", "phone") if k in requester]
         parts += [f"{k}={show(v)}" for k, v in requester.items() if k not in ("name", "email", "phone")]
-        lines.append(f"  {'requester:':<11}{' | '.join(parts)}")
+        lines.append(f"  {'requester:':<10} {' | '.join(parts)}")
     if "summary" in ticket:
         lines.append("  summary:")
         summary = show(ticket["summary"])
@@ -643,12 +674,26 @@ def _format_ticket(ticket: dict) -> list[str]:
     for key, value in ticket.items():
         if key in shown or key.startswith("requester_"):
             continue
-        lines.append(f"  {key + ':':<11}{show(value)}")
+        lines.append(f"  {key + ':':<10} {show(value)}")
     return lines
 
 
 def _interactive_line(prompt: str) -> str | None:
-    """Read one caller line from the terminal; EOF/Ctrl-C hangs up (raises ``EOFError``)."""
+    """Read one caller line from the terminal; EOF/Ctrl-C hangs up (raises ``EOFError``).
+
+    Standard input that is not a terminal (``printf 'Jane\\n' | flask simulate``, a heredoc) is
+    read a line at a time and echoed as ``caller> ...``: nothing else would show the line (a
+    terminal echoes what is typed, a pipe does not), and the transcript would read
+    ``caller> agent> ...``.
+    """
+    stdin = sys.stdin
+    if not stdin.isatty():
+        line = stdin.readline()
+        if not line:
+            raise EOFError()
+        line = line.rstrip("\r\n")
+        click.echo("caller> " + line)  # as a terminal shows it; silence is noted by the caller turn
+        return line
     try:
         return click.prompt("caller", default="", show_default=False, prompt_suffix="> ")
     except click.Abort:
@@ -670,8 +715,8 @@ def simulate_command(url, script, from_number):
 
     Requests are signed with the app's TWILIO_AUTH_TOKEN over its PUBLIC_BASE_URL, like Twilio.
     The conversation is printed, the completed status callback sent, then the ticket queued for
-    the call is shown. Exit status 1: the call ended with an error or hit the turn limit, or the
-    ticket could not be looked up.
+    the call is shown, read from this command's DATABASE_URL (give it the server's). Exit status
+    1: the call ended with an error or hit the turn limit, or its ticket could not be found.
 
     \f
     Reads ``current_app.config["TWILIO_AUTH_TOKEN"]``/``["PUBLIC_BASE_URL"]`` (either may be unset)
@@ -679,25 +724,34 @@ def simulate_command(url, script, from_number):
     subject, priority, tags, requester name/email/phone as a ``requester`` dict or
     ``requester_*`` keys, outcome, summary, status; unknown keys are printed too).
     Exit status 2 (``click.BadParameter``) if ``--url`` or ``PUBLIC_BASE_URL`` is not an absolute
-    http(s) URL.
+    http(s) URL, or the ``--script`` file is missing or not UTF-8 text.
     """
     config = current_app.config
     auth_token = config.get("TWILIO_AUTH_TOKEN") or None
     public_base_url = config.get("PUBLIC_BASE_URL") or None
-    if not auth_token:
-        click.echo("[sim] TWILIO_AUTH_TOKEN is not set: requests are not signed")
-    utterances = read_script(script) if script else _interactive_line
     try:
-        call = run_call(
-            url,
-            utterances,
-            auth_token=auth_token,
-            public_base_url=public_base_url,
-            from_number=from_number,
-            out=click.echo,
-        )
+        _normalise_base(url, "--url")
+        if public_base_url:
+            _normalise_base(public_base_url, "PUBLIC_BASE_URL")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    try:
+        utterances = read_script(script) if script else _interactive_line
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
+        raise click.BadParameter(f"cannot read {script!r}: {reason}", param_hint="'--script'") from None
+    if auth_token:
+        click.echo(f"[sim] requests are signed with TWILIO_AUTH_TOKEN over {public_base_url or url}")
+    else:
+        click.echo("[sim] TWILIO_AUTH_TOKEN is not set: requests are not signed")
+    call = run_call(
+        url,
+        utterances,
+        auth_token=auth_token,
+        public_base_url=public_base_url,
+        from_number=from_number,
+        out=click.echo,
+    )
 
     failed = call.ended_by in ("error", "max_turns")
     lookup = current_app.extensions.get("ticket_lookup")
@@ -709,14 +763,39 @@ def simulate_command(url, script, from_number):
         try:
             ticket = lookup(call.call_sid)
         except Exception as exc:  # the lookup is another component: report it, don't crash
-            click.echo(f"[sim] ticket lookup failed: {type(exc).__name__}: {exc}")
+            first_line = (str(exc).splitlines() or [""])[0]
+            click.echo(f"[sim] could not read the ticket from {_database_of(config)}: "
+                       f"{type(exc).__name__}: {first_line}")
+            click.echo("[sim] the ticket is read from this command's DATABASE_URL: run it with the server's")
             failed = True
         else:
             if ticket is None:
-                click.echo(f"no ticket queued yet for {call.call_sid}")
+                failed = True
+                if call.ended_by == "error":
+                    click.echo(f"no ticket for {call.call_sid}: the call failed (see the error above)")
+                else:
+                    click.echo(f"no ticket for {call.call_sid} in {_database_of(config)}: every call "
+                               "ends with one, so the server writes to another database (run this "
+                               "command with the server's DATABASE_URL) or the call lost its ticket")
             else:
                 click.echo(f"ticket queued for {call.call_sid}:")
                 for line in _format_ticket(dict(ticket)):
                     click.echo(line)
+                if ticket.get("id") is not None:
+                    click.echo(f"  (in full: flask --app wsgi tickets show {ticket['id']})")
     if failed:
         click.get_current_context().exit(1)
+
+
+def _database_of(config) -> str:
+    """The app's database URL with any password masked, for messages (``"this app's database"``
+    when the app has none)."""
+    uri = config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        return "this app's database"
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a message must not fail on an odd URL
+        return "this app's database"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -542,10 +545,11 @@ def test_simulate_command_interactive_and_no_ticket(fake_server):
     result = app.test_cli_runner().invoke(
         simulate_command, ["--url", server.url, "--from", "+15005550009"], input="hello there\n")
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # every call ends with a ticket: none found is a failure
     assert "agent> Hello?" in result.output
     assert "caller> hello there" in result.output  # the echoed prompt input
-    assert "no ticket queued yet" in result.output
+    assert f"no ticket for {server.requests[0]['form']['CallSid']} in this app's database" in result.output
+    assert "DATABASE_URL" in result.output
     assert server.requests[1]["form"]["SpeechResult"] == "hello there"
     assert server.requests[0]["form"]["From"] == "+15005550009"
 
@@ -561,3 +565,137 @@ def test_simulate_command_exits_1_on_server_error(fake_server, tmp_path):
     assert result.exit_code == 1
     assert "HTTP 500" in result.output
     assert server.paths == ["/voice/incoming", "/voice/status"]
+
+
+def test_piped_stdin_shows_each_caller_line_in_the_transcript(fake_server):
+    """``printf ... | flask simulate``: a pipe does not echo what it feeds, so the simulator must (before: the
+    transcript read ``caller> agent> And?`` and the caller's words were nowhere). A real process: click's
+    test runner echoes prompt input by itself."""
+    server = fake_server({"/voice/incoming": gather_twiml("Hello?"), "/voice/turn": gather_twiml("And?")})
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "tests.test_simulate:cli_app()", "simulate", "--url", server.url],
+        input="hello there\n\n", capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    lines = proc.stdout.splitlines()
+    assert "caller> hello there" in lines, proc.stdout + proc.stderr
+    assert lines.index("caller> hello there") == lines.index("agent> Hello?") + 1
+    assert lines[lines.index("agent> And?") + 1] == "caller> "  # the blank line: silence, on its own line
+    assert not any(line.startswith("caller> agent>") for line in lines)
+    assert server.requests[1]["form"]["SpeechResult"] == "hello there"
+
+
+def test_403_without_a_token_says_what_to_set(fake_server):
+    server = fake_server({"/voice/incoming": goodbye()})  # checks signatures with TOKEN
+
+    result, out = call(server, [], auth_token=None)
+
+    assert result.ended_by == "error" and "HTTP 403" in result.error
+    hint = next(line for line in out if line.startswith("[sim] hint:"))
+    assert "TWILIO_AUTH_TOKEN" in hint and "TWILIO_VALIDATE_SIGNATURES=false" in hint
+
+
+def test_403_with_a_wrong_token_names_the_url_signed(fake_server):
+    server = fake_server({"/voice/incoming": goodbye()})
+
+    result, out = call(server, [], auth_token="some-other-token-0123456789")
+
+    assert result.ended_by == "error"
+    hint = next(line for line in out if line.startswith("[sim] hint:"))
+    assert PUBLIC in hint and "PUBLIC_BASE_URL" in hint and "TWILIO_AUTH_TOKEN" in hint
+
+
+def test_403_from_a_server_without_a_token_says_so(fake_server):
+    body = ("signature validation is on but TWILIO_AUTH_TOKEN is not set "
+            "(set it, or TWILIO_VALIDATE_SIGNATURES=false for development)\n")
+    server = fake_server({"/voice/incoming": lambda r: Response(body, status=403, mimetype="text/plain")},
+                         token=None)
+
+    _, out = call(server, [], auth_token=None)
+
+    hint = next(line for line in out if line.startswith("[sim] hint:"))
+    assert "the server has no TWILIO_AUTH_TOKEN" in hint
+
+
+def test_404_at_incoming_points_at_the_url(fake_server):
+    server = fake_server({"/voice/incoming": goodbye()})
+
+    out: list[str] = []
+    result = run_call(server.url + "/voice/incoming", [], auth_token=TOKEN, public_base_url=PUBLIC + "/voice/incoming",
+                      out=out.append)
+
+    assert result.ended_by == "error" and "HTTP 404" in result.error
+    hint = next(line for line in out if line.startswith("[sim] hint:"))
+    assert "--url" in hint and "without /voice/incoming" in hint
+
+
+def test_unreachable_server_says_start_it_without_urllib3_noise():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out: list[str] = []
+
+    result = run_call(f"http://127.0.0.1:{port}", [], out=out.append)
+
+    assert f"could not reach the server at http://127.0.0.1:{port}" in result.error
+    assert "HTTPConnectionPool" not in result.error and "Max retries" not in result.error
+    assert any(line.startswith("[sim] hint:") and "make run" in line and "--url" in line for line in out)
+
+
+def test_simulate_command_failed_call_does_not_wait_for_a_ticket(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = cli_app(lambda sid: None)
+
+    result = app.test_cli_runner().invoke(simulate_command, ["--url", f"http://127.0.0.1:{port}"], input="")
+
+    assert result.exit_code == 1
+    assert "the call failed (see the error above)" in result.output
+    assert "queued yet" not in result.output
+
+
+def test_simulate_command_lookup_error_is_one_line_naming_the_database(fake_server, tmp_path):
+    server = fake_server({"/voice/incoming": goodbye()})
+
+    def lookup(call_sid):
+        raise RuntimeError("(sqlite3.OperationalError) no such table: call\n[SQL: SELECT call.id, call.email FROM call]")
+
+    app = cli_app(lookup)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://qa:s3cret@db.internal/other"
+
+    result = app.test_cli_runner().invoke(simulate_command, ["--url", server.url], input="")
+
+    assert result.exit_code == 1
+    assert "no such table: call" in result.output
+    assert "[SQL:" not in result.output and "s3cret" not in result.output
+    assert "postgresql+psycopg://qa:***@db.internal/other" in result.output
+    assert "DATABASE_URL" in result.output
+
+
+def test_simulate_command_script_not_utf8_is_a_usage_error(tmp_path):
+    script = tmp_path / "call.txt"
+    script.write_bytes(b"caf\xe9\n")
+
+    result = cli_app().test_cli_runner().invoke(simulate_command, ["--script", str(script)])
+
+    assert result.exit_code == 2
+    assert "'--script'" in result.output and "not UTF-8" in result.output
+    assert not isinstance(result.exception, UnicodeDecodeError)
+
+
+def test_simulate_command_bad_url_names_the_option():
+    result = cli_app().test_cli_runner().invoke(simulate_command, ["--url", "127.0.0.1:5000"])
+
+    assert result.exit_code == 2
+    assert "--url must be an absolute http(s) URL" in result.output
+    assert "signed" not in result.output  # nothing else is said before the usage error
+
+
+def test_ticket_lines_keep_a_space_after_long_keys():
+    lines = simulate._format_ticket({"subject": "S", "email_confirmed": True, "duration_s": 64, "id": 3})
+
+    assert "  email_confirmed: True" in lines and "  duration_s: 64" in lines
+    assert "  subject:   S" in lines
