@@ -83,13 +83,16 @@ def _silent_line(call: Call, turns: Sequence[Any]) -> bool:
             and not any(t.speaker == "caller" and (t.text or "").strip() for t in turns))
 
 
-def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool = False) -> CallSummary:
+def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool = False,
+                 read: Sequence[str] = ()) -> CallSummary:
     """A summary built by rules from the call's facts (used offline or when OpenAI fails).
 
     ``title``: the used article's title if the caller already looked it up. A call that ended
     in ``check_resolved`` was read an answer it never confirmed or rejected: the summary says so,
     even when an earlier answer of the call was confirmed (outcome ``ai-resolved``).
-    ``silent_line``: nothing was heard from the caller (see :func:`_silent_line`).
+    ``silent_line``: nothing was heard from the caller (see :func:`_silent_line`). ``read``: the ids of the
+    articles read to the caller; the topic is the call's article when it was read (a caller who asked for a
+    person after hearing its answer), "unanswered question" only when it was not.
     """
     title = title or _article_title(call.article_id)
     who = call.name or "The caller"
@@ -122,7 +125,8 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
             lines.append(f"Suggested article: \"{title}\".")
     else:
         lines.append("The caller hung up before the issue was resolved.")
-    answered = call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
+    answered = (call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
+                or (call.article_id is not None and call.article_id in read))
     if title and answered:
         topic = _shorten(title.lower(), 40)
     else:
@@ -239,7 +243,7 @@ def compose_ticket(
         articles = _articles_of([call.article_id, *read])
     title = articles[call.article_id][0] if call.article_id in articles else None
     silent_line = _silent_line(call, turns)
-    summary = summary or rule_summary(call, title, silent_line=silent_line)
+    summary = summary or rule_summary(call, title, silent_line=silent_line, read=read)
     outcome = call.outcome or ABANDONED
     priority = "urgent" if outcome == NEEDS_HUMAN else "normal"
     tags = ["ai-call", outcome]

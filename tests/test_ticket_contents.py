@@ -46,6 +46,16 @@ def test_a_caller_who_hangs_up_on_an_answer_did_not_ask_an_unanswered_question(a
     assert PASSWORD_ARTICLE in p["summary"] and "hung up before saying whether it helped" in p["summary"]
 
 
+def test_a_caller_who_asks_for_a_person_after_an_answer_did_not_ask_an_unanswered_question(app, caller):
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("can I talk to a real person please")
+    assert prompts.CALLER_REQUEST in caller.text()
+    caller.hangup(duration=40)
+    p = ticket_of(app, caller).payload
+    assert p["outcome"] == "needs-human" and p["topic"] == PASSWORD_ARTICLE.lower()[:40]
+
+
 def test_the_ticket_names_the_articles_read_and_not_the_best_guess_for_an_unanswered_question(app, caller):
     identify(caller)
     caller.say(PASSWORD_QUESTION)
