@@ -15,7 +15,8 @@ again, so a handler that only uses one of our formatters is just as safe):
 
 * :class:`RequestContextFilter` sets ``record.request_id`` and ``record.call_sid`` from the
   current Flask request (``None`` outside a request; never raises, even on a body that
-  cannot be parsed).
+  cannot be parsed). Outside a request, code working on one call (the tickets worker
+  delivering its ticket) names it with :func:`call_sid_context`.
 * :class:`MaskingFilter` replaces email addresses and phone numbers in the message, its
   arguments, string ``extra`` fields and exception text with masked forms
   (``jane.doe@example.com`` -> ``j***@e***.com``, ``+14155550100`` -> ``+1******0100``).
@@ -33,7 +34,9 @@ import re
 import sys
 import time
 import uuid
-from typing import Any, Optional
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Optional
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -48,6 +51,8 @@ JSON_FIELDS = ("asctime", "levelname", "name", "message", "request_id", "call_si
 JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 request_log = logging.getLogger("callflow.request")
+# The CallSid that records made outside a request belong to (set by call_sid_context).
+_context_call_sid: ContextVar[Optional[str]] = ContextVar("callflow_call_sid", default=None)
 
 
 class _NoQueryString(logging.Filter):
@@ -228,6 +233,19 @@ def current_call_sid() -> Optional[str]:
     return _sane(sid.strip() if sid else None, _CALL_SID_RE)
 
 
+@contextmanager
+def call_sid_context(call_sid: Optional[str]) -> Iterator[None]:
+    """Records logged inside the block, outside a request, carry ``call_sid`` (the tickets worker
+    delivering that call's ticket: Kayako's answers, a failed delivery). A value that is not a
+    CallSid (see :func:`current_call_sid`) gives ``None``. The previous value comes back on exit;
+    a request's own CallSid always wins."""
+    token = _context_call_sid.set(_sane(call_sid.strip() if isinstance(call_sid, str) else None, _CALL_SID_RE))
+    try:
+        yield
+    finally:
+        _context_call_sid.reset(token)
+
+
 class RequestContextFilter(logging.Filter):
     """Sets ``record.request_id`` and ``record.call_sid`` (``None`` outside a request); never drops one.
 
@@ -241,12 +259,13 @@ class RequestContextFilter(logging.Filter):
 
 
 def add_request_context(record: logging.LogRecord) -> logging.LogRecord:
-    """Fill ``request_id`` and ``call_sid`` on ``record`` unless already set; never raises."""
+    """Fill ``request_id`` and ``call_sid`` (the request's, else :func:`call_sid_context`'s) on ``record`` unless
+    already set; never raises."""
     try:
         if getattr(record, "request_id", None) is None:
             record.request_id = current_request_id()
         if getattr(record, "call_sid", None) is None:
-            record.call_sid = current_call_sid()
+            record.call_sid = current_call_sid() or _context_call_sid.get()
     except Exception:  # logging must never break the request
         record.request_id = getattr(record, "request_id", None)
         record.call_sid = getattr(record, "call_sid", None)

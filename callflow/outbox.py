@@ -24,6 +24,7 @@ from .call_store import StaleCall
 from .clock import utcnow
 from .extensions import db
 from .kayako import KayakoError
+from .logging_setup import call_sid_context
 from .models import Call, TicketAttempt, TicketOutbox
 from .tickets import compose_ticket, finalize_record, transcript_of
 from .tts import delete_call_audio, expire_call_audio
@@ -58,25 +59,26 @@ def sweep_idle_calls(idle: Optional[timedelta] = None) -> int:
     db.session.rollback()  # end the read; each call is finalized in a transaction of its own
     finalized = []
     for sid in stale:
-        try:
-            with db.engine.begin() as conn:
-                call = call_store.load(conn, sid)
-                # Twilio never said when the call ended: at its last webhook, not now (30 idle
-                # minutes later), or every swept call adds half an hour to the handling time.
-                if call is not None and not call.finalized and finalize_record(
-                    conn, call, twilio_status=call.twilio_status or "timeout", ended_at=call.last_activity_at
-                ):
-                    finalized.append(sid)
-        except (StaleCall, IntegrityError):
-            # A webhook (the status callback, most likely) changed or finalized the call
-            # meanwhile: it queued the ticket, or the next sweep looks at the call again.
-            continue
-        except (OperationalError, InterfaceError):
-            raise
-        except Exception as exc:  # a bug with this call: the others are still finalized
-            # the class only: a database error's message quotes the row (personal data)
-            log.error("sweeper: call %s could not be finalized (%s)", sid, type(exc).__name__)
-            continue
+        with call_sid_context(sid):  # a failure's log line names the call
+            try:
+                with db.engine.begin() as conn:
+                    call = call_store.load(conn, sid)
+                    # Twilio never said when the call ended: at its last webhook, not now (30 idle
+                    # minutes later), or every swept call adds half an hour to the handling time.
+                    if call is not None and not call.finalized and finalize_record(
+                        conn, call, twilio_status=call.twilio_status or "timeout", ended_at=call.last_activity_at
+                    ):
+                        finalized.append(sid)
+            except (StaleCall, IntegrityError):
+                # A webhook (the status callback, most likely) changed or finalized the call
+                # meanwhile: it queued the ticket, or the next sweep looks at the call again.
+                continue
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:  # a bug with this call: the others are still finalized
+                # the class only: a database error's message quotes the row (personal data)
+                log.error("sweeper: call %s could not be finalized (%s)", sid, type(exc).__name__)
+                continue
     return len(finalized)
 
 
@@ -250,25 +252,32 @@ def run_once(out: Callable[[str], None] | None = None, batch: int = 10) -> dict[
             if not renew_claim(ticket):  # renewed just before its delivery, not for the whole batch
                 continue
             ticket_id = ticket.id  # still readable if the row is deleted under the delivery
-            if not ticket.attempts:  # its call is over: the personal audio goes (off the webhooks; never raises)
-                delete_call_audio([ticket.payload.get("call_sid")])
-            try:
-                status = deliver(ticket, out)
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception as exc:  # a bug, or the row deleted meanwhile: park it, keep delivering the others
-                db.session.rollback()
-                log.error("ticket %s: delivery crashed (%s), marked failed", ticket_id, type(exc).__name__)
-                db.session.execute(update(TicketOutbox).where(TicketOutbox.id == ticket_id).values(
-                    status="failed", claimed_by=None, claimed_until=None,
-                    last_error=f"{type(exc).__name__}: {exc}"[:1000]))
-                db.session.commit()
-                status = "failed"
+            with call_sid_context(ticket.payload.get("call_sid")):  # its log lines name the call
+                status = _deliver_claimed(ticket, ticket_id, out)
             counts[status] = counts.get(status, 0) + 1
             statuses.append(status)
         if all(status == "queued" for status in statuses):
             break  # everything failed transiently (or went to other workers): wait for the backoff
     return counts
+
+
+def _deliver_claimed(ticket: TicketOutbox, ticket_id: int, out: Callable[[str], None] | None) -> str:
+    """Delete the call's personal audio at the first attempt, then :func:`deliver` ``ticket``; returns its status.
+    A crash other than a database error marks it failed (logged) so the worker goes on with the others."""
+    if not ticket.attempts:  # its call is over: the personal audio goes (off the webhooks; never raises)
+        delete_call_audio([ticket.payload.get("call_sid")])
+    try:
+        return deliver(ticket, out)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:  # a bug, or the row deleted meanwhile: park it, keep delivering the others
+        db.session.rollback()
+        log.error("ticket %s: delivery crashed (%s), marked failed", ticket_id, type(exc).__name__)
+        db.session.execute(update(TicketOutbox).where(TicketOutbox.id == ticket_id).values(
+            status="failed", claimed_by=None, claimed_until=None,
+            last_error=f"{type(exc).__name__}: {exc}"[:1000]))
+        db.session.commit()
+        return "failed"
 
 
 def retry_ticket(ticket_id: int) -> Optional[TicketOutbox]:

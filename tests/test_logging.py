@@ -293,3 +293,44 @@ def test_a_slow_request_keeps_its_status_in_the_log(app, caplog):
         app.test_client().get("/slow-for-test")
     (line,) = [mask_text(r.getMessage()) for r in caplog.records if r.name == "callflow.request"]
     assert line.startswith("GET /slow-for-test 200 in 1") and line.endswith(" ms") and "***" not in line
+
+
+def test_the_tickets_worker_logs_each_ticket_with_its_call_sid(tmp_path, database_url, captured):
+    """The worker's lines about a ticket (a failed delivery, Kayako's answers) carry the call's ``CallSid`` as
+    ``call_sid``, so one filter on it finds a call's webhooks and its ticket's fate. Before, every worker line had
+    ``"call_sid": null`` (only a request set it), and a failed delivery named nothing but the outbox row id."""
+    from callflow.extensions import db
+    from callflow.outbox import run_once
+
+    from .conftest import resolved_call
+    from .fakes.kayako_server import FakeKayako
+
+    with FakeKayako() as kayako:
+        config = base_config(tmp_path, database_url)
+        config.update(KAYAKO_URL=kayako.url, KAYAKO_EMAIL=kayako.email, KAYAKO_PASSWORD=kayako.password)
+        app = make_app(config)
+        app.extensions["helpdesk"]._sleep = lambda seconds: None
+        try:
+            first, second = Caller(app.test_client()), Caller(app.test_client())
+            resolved_call(first)
+            resolved_call(second)
+            kayako.fail_next(500, n=None, path_prefix="/api/v1/cases", method="POST", exact=True)
+            with app.app_context():
+                assert run_once() == {"finalized": 0, "queued": 2}
+                kayako.clear_faults()
+                logging.getLogger("callflow.outbox").info("between tickets")
+                db.session.execute(db.text("UPDATE ticket_outbox SET next_attempt_at = :t"), {"t": "2000-01-01"})
+                db.session.commit()
+                assert run_once()["delivered"] == 2
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+    records = json_lines(captured)
+    failed = [r for r in records if "delivery failed" in r["message"]]
+    assert [r["call_sid"] for r in failed] == [first.call_sid, second.call_sid]
+    created = [r for r in records if r["message"].startswith("kayako: created case")]
+    assert [r["call_sid"] for r in created] == [first.call_sid, second.call_sid]
+    (between,) = [r for r in records if r["message"] == "between tickets"]
+    assert between["call_sid"] is None  # the context ends with its ticket
