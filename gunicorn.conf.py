@@ -36,7 +36,8 @@ Why these values:
 * ``post_worker_init``: each new worker builds its KB search index before it accepts a
   request (``callflow.kb.warm_index``), so no caller's turn waits for the build.
 * Access log to stdout (path without query string, no referer: no personal data; with the
-  response's ``X-Request-ID``), error log (and the app's JSON logs) to stderr.
+  response's ``X-Request-ID``), error log (and the app's JSON logs) to stderr. With
+  ``LOG_FORMAT=json`` (the default) both are JSON lines too (``logconfig_dict``).
 """
 from __future__ import annotations
 
@@ -96,6 +97,23 @@ accesslog = "-"  # stdout
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
 errorlog = "-"  # stderr
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+if (os.environ.get("LOG_FORMAT", "").strip().lower() or "json") == "json":
+    # LOG_FORMAT=json (the default): gunicorn's own lines ("Booting worker", "WORKER TIMEOUT", a
+    # worker's crash) are JSON objects like the app's, on stderr, and each access line is one on
+    # stdout with the response's X-Request-ID as request_id; a log pipeline parsing JSON loses none.
+    # https://docs.gunicorn.org/en/stable/settings.html#logconfig-dict
+    import sys
+
+    if str(Path(__file__).resolve().parent) not in sys.path:  # gunicorn -c /srv/callflow/gunicorn.conf.py from elsewhere
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from callflow.logging_setup import gunicorn_logconfig
+
+    logconfig_dict = gunicorn_logconfig(loglevel)
+    # The JSON line has the time; labelled numbers, since "200 532 41" would be masked as a phone number.
+    access_log_format = (
+        '%(h)s "%(m)s %(U)s %(H)s" status=%(s)s bytes=%(B)s duration_ms=%(M)s request_id=%({x-request-id}o)s "%(a)s"'
+    )
 
 # The heartbeat file lives in memory when possible (a disk-backed /tmp can stall it).
 if os.path.isdir("/dev/shm"):

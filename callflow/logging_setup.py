@@ -363,6 +363,40 @@ def make_handler(stream=None, fmt: str = "json") -> logging.Handler:
     return handler
 
 
+class GunicornAccessJsonFormatter(CallflowJsonFormatter):
+    """:class:`CallflowJsonFormatter` for gunicorn's access lines: ``request_id`` is the response's ``X-Request-ID``
+    (gunicorn's ``{x-request-id}o`` atom; the request context is gone when gunicorn logs the line)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One JSON object; the access line is the ``message``."""
+        if getattr(record, "request_id", None) is None and isinstance(record.args, dict):
+            rid = record.args.get("{x-request-id}o")
+            record.request_id = rid if isinstance(rid, str) and _sane(rid, _REQUEST_ID_RE) else None
+        return super().format(record)
+
+
+def gunicorn_logconfig(level: str = "info") -> dict[str, Any]:
+    """gunicorn's ``logconfig_dict`` for ``LOG_FORMAT=json``: ``gunicorn.error`` as JSON lines on stderr at ``level``,
+    ``gunicorn.access`` as JSON lines on stdout (:class:`GunicornAccessJsonFormatter`), neither propagating (the
+    app's root handler would print them twice). The root logger gets no handler here: each worker's app installs its
+    own (:func:`configure_logging`). https://docs.python.org/3/library/logging.config.html#logging-config-dictschema
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": level.upper(), "handlers": ["error_json"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access_json"], "propagate": False},
+        },
+        "handlers": {
+            "error_json": {"()": make_handler, "fmt": "json"},
+            "access_json": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "access_json"},
+        },
+        "formatters": {"access_json": {"()": GunicornAccessJsonFormatter}},
+    }
+
+
 # --- app wiring ----------------------------------------------------------------------------
 
 
