@@ -9,6 +9,7 @@ from callflow.admin import metrics
 from callflow.admin.metrics import Period, PeriodError, compute_metrics, group_questions, parse_period
 from callflow.clock import utcnow
 from callflow.extensions import db
+from callflow.models import Turn
 
 from .conftest import Caller
 from .test_admin import add_calls, create_admin, escalated_call, identify, login, make_admin_app, resolved_call
@@ -48,9 +49,11 @@ def march(app):
              last_question="Do you support dark mode", topic="general inquiry"),
         dict(started_at=at(5, 13), outcome="needs-human", duration_s=30, escalation_reason="caller-request",
              last_question="I want to talk to someone", topic="general inquiry"),
-        # abandoned: 2
-        dict(started_at=at(6), outcome="abandoned", duration_s=10, topic="no question"),
-        dict(started_at=at(7, 0, 0, 0), outcome="abandoned", duration_s=20, topic="no question"),
+        # abandoned: 2, one of them silent (nothing said: a pocket dial, or hung up while it rang)
+        dict(started_at=at(6), outcome="abandoned", duration_s=10, topic="no question",
+             turns=[Turn(seq=1, speaker="caller", text="My name is Sam", state="greet", created_at=at(6))]),
+        dict(started_at=at(7, 0, 0, 0), outcome="abandoned", duration_s=20, topic="no question",
+             turns=[Turn(seq=1, speaker="caller", text=" ", state="greet", created_at=at(7))]),
         # in progress: 2 (no end, no duration, no outcome)
         dict(started_at=at(7, 10), outcome=None, ended_at=None, duration_s=None, state="answer"),
         dict(started_at=at(7, 23, 59), outcome=None, ended_at=None, duration_s=None, state="greet"),
@@ -68,18 +71,20 @@ EXPECTED_CALLS = {
     "total": 11,
     "finished": 9,
     "in_progress": 2,
+    "silent": 1,
+    "conversations": 8,
     "ai_resolved": 3,
     "needs_human": 4,
     "abandoned": 2,
     "email_confirmed": 3,
 }
-EXPECTED_RATES = {
-    "resolution": round(3 / 9, 4),
-    "escalation": round(4 / 9, 4),
-    "abandon": round(2 / 9, 4),
-    "email_capture": round(3 / 9, 4),
+EXPECTED_RATES = {  # of the 8 conversations: the silent call is left out
+    "resolution": round(3 / 8, 4),
+    "escalation": round(4 / 8, 4),
+    "abandon": round(1 / 8, 4),
+    "email_capture": round(3 / 8, 4),
 }
-EXPECTED_AHT = round((60 + 120 + 90 + 200 + 100 + 40 + 30 + 10 + 20) / 9, 1)
+EXPECTED_AHT = round((60 + 120 + 90 + 200 + 100 + 40 + 30 + 10) / 8, 1)
 EXPECTED_VOLUME = [
     {"date": "2025-03-01", "calls": 2},
     {"date": "2025-03-02", "calls": 0},
@@ -133,11 +138,13 @@ def test_dashboard_shows_the_figures(app, march):
     login(client)
     html = client.get("/admin/?from=2025-03-01&to=2025-03-07").get_data(as_text=True)
     assert 'data-testid="kpi-calls">11<' in html
-    assert 'data-testid="kpi-resolution">33.3 %<' in html
-    assert 'data-testid="kpi-escalation">44.4 %<' in html
-    assert 'data-testid="kpi-abandon">22.2 %<' in html
-    assert 'data-testid="kpi-email">33.3 %<' in html
-    assert 'data-testid="kpi-aht">1:14<' in html  # 74.4 s
+    assert 'data-testid="kpi-resolution">37.5 %<' in html
+    assert 'data-testid="kpi-escalation">50.0 %<' in html
+    assert 'data-testid="kpi-abandon">12.5 %<' in html
+    assert 'data-testid="kpi-email">37.5 %<' in html
+    assert 'data-testid="kpi-aht">1:21<' in html  # 81.25 s
+    assert "8 conversations · 1 silent · 2 in progress" in html
+    assert "Rates and the handling time are over the 8 finished" in html  # the definitions are on the page
     assert '<script type="application/json" id="volume-data">' in html
     assert '{"calls": 3, "date": "2025-03-07"}' in html
     assert "How do I export my invoices to CSV?" in html and "Do you support dark mode" in html
@@ -169,6 +176,8 @@ def test_metrics_of_real_calls_through_the_webhooks(app):
         "total": 4,
         "finished": 3,
         "in_progress": 1,
+        "silent": 0,
+        "conversations": 3,
         "ai_resolved": 1,
         "needs_human": 1,
         "abandoned": 1,
@@ -183,6 +192,34 @@ def test_metrics_of_real_calls_through_the_webhooks(app):
         "my neighbour's dog keeps barking at the mailman every morning"
     ]
     assert sum(t["calls"] for t in figures["top_topics"]) == 3
+
+
+def test_calls_in_which_nobody_spoke_are_left_out_of_the_rates_and_the_handling_time(app):
+    """A pocket dial (25 s of silence) and a caller who hung up while it rang (``no-answer``, 0 s) are abandoned
+    calls, but nothing the bot could have resolved: they made 1 resolved call of 3 conversations read as 20 %
+    resolved and 60 % abandoned (not 33 % and 33 %), and a 34 s average handling time instead of 48 s."""
+    client = app.test_client()
+    first_day = utcnow().date()
+    resolved_call(client)  # 75 s
+    escalated_call(client)  # 50 s
+    hung_up = Caller(client, from_number="+14155550177")
+    identify(hung_up)
+    hung_up.hangup(duration=20)  # abandoned mid-call: counted
+    pocket = Caller(client, from_number="+14155550222")
+    pocket.start()
+    for _ in range(3):
+        pocket.say("")
+    assert pocket.hung_up
+    pocket.hangup(duration=25)
+    Caller(client, from_number="+14155550555").hangup(duration=0, status="no-answer")
+    with app.app_context():
+        figures = compute_metrics(Period(first_day, utcnow().date()))
+    calls = figures["calls"]
+    assert (calls["finished"], calls["silent"], calls["conversations"], calls["abandoned"]) == (5, 2, 3, 3)
+    assert figures["rates"] == {
+        "resolution": round(1 / 3, 4), "escalation": round(1 / 3, 4), "abandon": round(1 / 3, 4), "email_capture": 1.0
+    }
+    assert figures["average_handling_time_s"] == round((75 + 50 + 20) / 3, 1)
 
 
 # -- grouping of unanswered questions -------------------------------------------------------------

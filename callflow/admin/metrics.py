@@ -1,8 +1,12 @@
 """Support metrics for a period: the dashboard and ``GET /admin/api/metrics``.
 
 A period is a range of whole UTC days, both ends included; a call belongs to the day it
-started. "Finished" calls are those with an end time (and so an outcome); rates are over
-finished calls and are None when there are none. Everything is aggregated in SQL, with
+started. "Finished" calls are those with an end time (and so an outcome). "Silent" calls are
+finished ``abandoned`` calls in which the caller never said a word: a caller who hung up while it
+rang (Twilio's ``no-answer``/``canceled``/``busy``/``failed``, 0 s) or a silent line (a pocket
+dial). They are counted, but left out of the rates and the average handling time: a pocket dial
+is nothing the bot could resolve, and 0 s calls would shorten the handling time. Rates are over
+the other finished calls (``conversations``) and are None when there are none. Everything is aggregated in SQL, with
 portable expressions but for a call's UTC day (:class:`utc_day`, one per dialect).
 """
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, TicketOutbox
+from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, TicketOutbox, Turn
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
@@ -124,8 +128,26 @@ def _ratio(part: int, whole: int) -> Optional[float]:
     return round(part / whole, 4) if whole else None
 
 
+def silent_call():
+    """SQL condition: a finished ``abandoned`` call with no caller turn that says anything (rang out, or a
+    silent line). Such a call is no conversation: it is left out of the rates and the handling time."""
+    spoke = (
+        select(Turn.id)
+        .where(Turn.call_id == Call.id, Turn.speaker == "caller", func.trim(Turn.text) != "")
+        .exists()
+    )
+    return and_(Call.ended_at.is_not(None), Call.outcome == ABANDONED, ~spoke)
+
+
 def outcome_figures(period: Period) -> dict[str, Any]:
-    """Counts by outcome, rates, mean handling time and email capture, in one SQL query."""
+    """Counts by outcome, rates, mean handling time and email capture, in two SQL queries.
+
+    ``calls.abandoned`` counts every abandoned call (as the calls list does); ``calls.silent`` those in which
+    the caller never spoke (:func:`silent_call`). Rates and the mean handling time (seconds) are over
+    ``calls.conversations``: the finished calls that are not silent. The silent calls are a second query
+    (only abandoned calls look at their turns): as a column of the first, the turn lookup ran once per figure
+    made the figures take 0.8 s instead of 0.3 s for a year of 100,000 calls, a third abandoned, on SQLite.
+    """
     finished = Call.ended_at.is_not(None)
 
     def count_if(*conditions) -> Any:
@@ -139,30 +161,40 @@ def outcome_figures(period: Period) -> dict[str, Any]:
             count_if(finished, Call.outcome == NEEDS_HUMAN),
             count_if(finished, Call.outcome == ABANDONED),
             count_if(finished, Call.email_confirmed.is_(True)),
-            func.avg(case((finished, Call.duration_s), else_=None)),
+            func.sum(case((finished, Call.duration_s), else_=None)),
+            func.count(case((finished, Call.duration_s), else_=None)),
         ).where(_in_period(period))
     ).one()
-    total, done, resolved, escalated, abandoned, emails, mean_duration = row
-    total, done, resolved, escalated, abandoned, emails = (
-        int(v or 0) for v in (total, done, resolved, escalated, abandoned, emails)
-    )
+    quiet = db.session.execute(
+        select(
+            func.count(Call.id),
+            count_if(Call.email_confirmed.is_(True)),
+            func.sum(Call.duration_s),
+            func.count(Call.duration_s),
+        ).where(_in_period(period), silent_call())
+    ).one()
+    total, done, resolved, escalated, abandoned, emails, seconds, timed = (int(v or 0) for v in row)
+    silent, silent_emails, silent_seconds, silent_timed = (int(v or 0) for v in quiet)
+    talks, timed_talks = done - silent, timed - silent_timed
     return {
         "calls": {
             "total": total,
             "finished": done,
             "in_progress": total - done,
+            "silent": silent,
+            "conversations": talks,
             "ai_resolved": resolved,
             "needs_human": escalated,
             "abandoned": abandoned,
             "email_confirmed": emails,
         },
         "rates": {
-            "resolution": _ratio(resolved, done),
-            "escalation": _ratio(escalated, done),
-            "abandon": _ratio(abandoned, done),
-            "email_capture": _ratio(emails, done),
+            "resolution": _ratio(resolved, talks),
+            "escalation": _ratio(escalated, talks),
+            "abandon": _ratio(abandoned - silent, talks),
+            "email_capture": _ratio(emails - silent_emails, talks),
         },
-        "average_handling_time_s": round(float(mean_duration), 1) if mean_duration is not None else None,
+        "average_handling_time_s": round((seconds - silent_seconds) / timed_talks, 1) if timed_talks else None,
     }
 
 
