@@ -525,6 +525,44 @@ def test_calls_list_filters_and_search(app, signed_in, many_calls, query, expect
     assert f"{expected} call{'' if expected == 1 else 's'}" in html
 
 
+def test_escalations_are_broken_down_by_reason_from_the_dashboard_to_the_calls(app, signed_in):
+    """"Escalation 67 %" alone does not say what to fix: a KB gap, callers asking for a person, or a system error.
+    The reason was only on each call's own page; the list said "needs human" and could not be filtered by it."""
+    client = app.test_client()
+    resolved_call(client)
+    gap = call_id_of(app, escalated_call(client))
+    person = Caller(client, from_number="+14155550122")
+    identify(person)
+    person.say("I want to talk to a human")
+    person.hangup(duration=30)
+    person_id = call_id_of(app, person)
+    today = utcnow().date()
+    period = f"from={today - timedelta(days=29)}&amp;to={today}"
+
+    assert signed_in.get("/admin/api/metrics").json["escalation_reasons"] == [
+        {"reason": "caller-request", "calls": 1}, {"reason": "no-kb-match", "calls": 1}
+    ]
+    html = signed_in.get("/admin/").get_data(as_text=True)
+    table = html[html.index('data-testid="escalation-reasons"'):]
+    for reason, label in (("caller-request", "Caller asked for a person"), ("no-kb-match", "No KB article matched")):
+        assert f'href="/admin/calls?outcome=needs-human&amp;reason={reason}&amp;{period}">{label}</a>' in table
+
+    def listed(query: str) -> set[int]:
+        page = signed_in.get(f"/admin/calls?{query}").get_data(as_text=True)
+        return {int(i) for i in re.findall(r'href="/admin/calls/(\d+)" data-testid="call-link"', page)}
+
+    assert listed("outcome=needs-human&reason=caller-request") == {person_id}
+    assert listed("reason=no-kb-match") == {gap}
+    assert listed("reason=unknown") == set()
+    assert len(listed("reason=bogus")) == 3  # an unknown reason is ignored, with the warning
+    rows = signed_in.get("/admin/calls").get_data(as_text=True)
+    assert '<small class="muted" data-testid="reason">Caller asked for a person</small>' in rows
+    assert '<small class="muted" data-testid="reason">No KB article matched</small>' in rows
+    assert rows.count('data-testid="reason"') == 2  # the resolved call has none
+    detail = signed_in.get(f"/admin/calls/{person_id}").get_data(as_text=True)
+    assert "Caller asked for a person" in detail and "<code>caller-request</code>" in detail
+
+
 def test_calls_list_date_range(app, signed_in, many_calls):
     today = utcnow().date()
     start, end = today - timedelta(days=3), today - timedelta(days=2)

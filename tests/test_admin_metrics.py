@@ -109,6 +109,10 @@ def _check(figures: dict) -> None:
     assert figures["average_handling_time_s"] == EXPECTED_AHT
     assert figures["volume_per_day"] == EXPECTED_VOLUME
     assert figures["top_topics"] == EXPECTED_TOPICS
+    assert figures["escalation_reasons"] == [
+        {"reason": "no-kb-match", "calls": 2}, {"reason": "caller-request", "calls": 1},
+        {"reason": "not-grounded", "calls": 1},
+    ]
     groups = figures["unanswered_questions"]
     assert [g["count"] for g in groups] == [2, 1]
     assert set(groups[0]["examples"]) == {"How do I export my invoices to CSV?", "can I export invoices as a csv file"}

@@ -23,6 +23,22 @@ OUTCOME_CHOICES = [
     SelectChoice(ABANDONED, "Abandoned"),
     SelectChoice(IN_PROGRESS, "In progress"),
 ]
+#: Why a call was passed to a person (``Call.escalation_reason``, set in :mod:`callflow.conversation` and, for
+#: a call never greeted, :mod:`callflow.voice`), with what the admin page calls it.
+ESCALATION_REASONS = {
+    "no-kb-match": "No KB article matched",
+    "not-grounded": "No answer grounded in the KB",
+    "not-resolved": "The answer did not help",
+    "caller-request": "Caller asked for a person",
+    "silence": "Caller went silent",
+    "unclear": "Caller not understood",
+    "question-limit": "Too many questions for one call",
+    "error": "System error",
+    "unknown": "Unknown",
+}
+REASON_CHOICES = [SelectChoice("", "Any reason")] + [
+    SelectChoice(value, label) for value, label in ESCALATION_REASONS.items()
+]
 NO_TICKET = "none"
 #: A ticket's delivery status (:class:`~callflow.models.TicketOutbox`), or no ticket yet.
 TICKET_CHOICES = [
@@ -80,6 +96,7 @@ class CallFilterForm(Form):
         render_kw={"placeholder": "Email, phone or CallSid"},
     )
     outcome = SelectField("Outcome", choices=OUTCOME_CHOICES, default="", validate_choice=True)
+    reason = SelectField("Escalation reason", choices=REASON_CHOICES, default="", validate_choice=True)
     ticket = SelectField("Ticket", choices=TICKET_CHOICES, default="", validate_choice=True)
     date_from = DateField("From", name="from", validators=[Optional(), within_call_dates])
     date_to = DateField("To", name="to", validators=[Optional(), within_call_dates])

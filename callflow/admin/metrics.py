@@ -198,6 +198,20 @@ def outcome_figures(period: Period) -> dict[str, Any]:
     }
 
 
+def escalation_reasons(period: Period) -> list[dict[str, Any]]:
+    """Why the period's finished ``needs-human`` calls were passed to a person: ``[{"reason", "calls"}]``, most
+    frequent first (ties by reason); a call escalated without a reason counts as ``unknown``."""
+    reason = func.coalesce(Call.escalation_reason, "unknown")
+    n = func.count(Call.id).label("n")
+    rows = db.session.execute(
+        select(reason, n)
+        .where(_in_period(period), Call.ended_at.is_not(None), Call.outcome == NEEDS_HUMAN)
+        .group_by(reason)
+        .order_by(n.desc(), reason)
+    )
+    return [{"reason": value, "calls": int(count)} for value, count in rows]
+
+
 #: Every delivery status a ticket can have (see :mod:`callflow.outbox`).
 TICKET_STATUSES = ("queued", "sending", "delivered", "local", "failed")
 
@@ -318,6 +332,7 @@ def compute_metrics(period: Period) -> dict[str, Any]:
         "days": period.days,
         "timezone": "UTC",
         **figures,
+        "escalation_reasons": escalation_reasons(period),
         "tickets": ticket_figures(period),
         "volume_per_day": volume_per_day(period),
         "top_topics": top_topics(period),

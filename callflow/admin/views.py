@@ -20,10 +20,10 @@ from werkzeug.exceptions import HTTPException
 from ..clock import utcnow
 from ..extensions import db
 from ..kb_search import KbHit
-from ..models import Call, KbArticle, TicketOutbox
+from ..models import NEEDS_HUMAN, Call, KbArticle, TicketOutbox
 from ..outbox import retry_ticket
 from . import bp, wants_json
-from .forms import IN_PROGRESS, NO_TICKET, CallFilterForm, CsrfForm, KbTryForm, PeriodForm
+from .forms import ESCALATION_REASONS, IN_PROGRESS, NO_TICKET, CallFilterForm, CsrfForm, KbTryForm, PeriodForm
 from .metrics import DEFAULT_PERIOD_DAYS, PeriodError, compute_metrics, make_period, parse_period
 
 #: Largest row id a URL may name: the ids are 32-bit ``INTEGER`` on PostgreSQL (64-bit on
@@ -73,6 +73,13 @@ def format_duration(seconds: Optional[float]) -> str:
 def format_percent(ratio: Optional[float]) -> str:
     """A 0..1 ratio as a percentage ("–" for None)."""
     return "–" if ratio is None else f"{ratio * 100:.1f} %"
+
+
+@bp.app_template_filter("admin_reason")
+def reason_label(reason: Optional[str]) -> str:
+    """An escalation reason (``no-kb-match``) as the admin page names it ("No KB article matched"); an unknown
+    code as it is, "" for None."""
+    return ESCALATION_REASONS.get(reason or "", reason or "")
 
 
 @bp.app_template_filter("admin_http_url")
@@ -223,11 +230,12 @@ def _search_clause(q: str):
 
 @bp.get("/calls")
 def calls():
-    """List calls, newest first, with filters (outcome, ticket status, dates), search and pages."""
+    """List calls, newest first, with filters (outcome, escalation reason, ticket status, dates), search and
+    pages."""
     form = CallFilterForm(request.args)
     stmt = select(Call).options(selectinload(Call.ticket)).order_by(Call.started_at.desc(), Call.id.desc())
     invalid = not form.validate()
-    for field in (form.q, form.outcome, form.ticket, form.date_from, form.date_to):
+    for field in (form.q, form.outcome, form.reason, form.ticket, form.date_from, form.date_to):
         if field.errors:
             field.data = None
     q = (form.q.data or "").strip()
@@ -237,6 +245,11 @@ def calls():
         stmt = stmt.where(Call.ended_at.is_(None))
     elif form.outcome.data:
         stmt = stmt.where(Call.outcome == form.outcome.data, Call.ended_at.is_not(None))
+    if form.reason.data == "unknown":  # as the dashboard counts it: escalated without a reason
+        stmt = stmt.where(Call.outcome == NEEDS_HUMAN, Call.ended_at.is_not(None),
+                          or_(Call.escalation_reason == "unknown", Call.escalation_reason.is_(None)))
+    elif form.reason.data:
+        stmt = stmt.where(Call.escalation_reason == form.reason.data, Call.ended_at.is_not(None))
     if form.ticket.data == NO_TICKET:
         stmt = stmt.where(~Call.ticket.has())
     elif form.ticket.data:
@@ -253,6 +266,7 @@ def calls():
         for key, value in (
             ("q", q),
             ("outcome", form.outcome.data),
+            ("reason", form.reason.data),
             ("ticket", form.ticket.data),
             ("from", form.date_from.data.isoformat() if form.date_from.data else None),
             ("to", form.date_to.data.isoformat() if form.date_to.data else None),
