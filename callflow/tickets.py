@@ -33,6 +33,11 @@ from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOut
 from .phone import normalize_phone
 
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+#: Topics :func:`rule_summary` gives a call it cannot name a topic for: nothing was asked, or the question found
+#: no article. Not call drivers: the admin dashboard leaves them out of its top topics.
+NO_QUESTION_TOPIC = "no question"
+UNANSWERED_TOPIC = "unanswered question"
+PLACEHOLDER_TOPICS = (NO_QUESTION_TOPIC, UNANSWERED_TOPIC)
 MAX_SUBJECT_CHARS = 120
 
 _REASONS = {
@@ -102,7 +107,7 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
         return CallSummary(
             summary="The line was silent: nothing was heard after the greeting and two re-prompts, so the caller "
                     "was asked to call again (a pocket dial, or a caller who could not be heard).",
-            topic="no question", sentiment="neutral")
+            topic=NO_QUESTION_TOPIC, sentiment="neutral")
     if question and (call.questions_asked or 0) > 1:
         lines.append(f"{who} asked {call.questions_asked} questions, the last: \"{_shorten(question, 200)}\".")
     elif question:
@@ -130,7 +135,7 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     if title and answered:
         topic = _shorten(title.lower(), 40)
     else:
-        topic = "unanswered question" if question else "no question"
+        topic = UNANSWERED_TOPIC if question else NO_QUESTION_TOPIC
     sentiment = "positive" if call.outcome == RESOLVED and not unconfirmed else (
         "negative" if call.escalation_reason in ("not-resolved", "caller-request") else "neutral"
     )

@@ -24,6 +24,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from ..clock import utcnow
 from ..extensions import db
 from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, TicketOutbox, Turn
+from ..tickets import PLACEHOLDER_TOPICS
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
@@ -268,11 +269,13 @@ def volume_per_day(period: Period) -> list[dict[str, Any]]:
 
 def top_topics(period: Period, limit: int = TOP_TOPICS) -> list[dict[str, Any]]:
     """The ``limit`` most frequent call topics (call drivers): ``[{"topic", "calls"}]``, most frequent first
-    (ties by topic)."""
+    (ties by topic). The placeholders of calls without a topic (``no question``, ``unanswered question``:
+    :data:`~callflow.tickets.PLACEHOLDER_TOPICS`) are left out: in an audit mix "no question" (pocket dials,
+    callers who asked for a person at once) was the top "driver", above the real topics."""
     n = func.count(Call.id).label("n")
     rows = db.session.execute(
         select(Call.topic, n)
-        .where(_in_period(period), Call.topic.is_not(None), Call.topic != "")
+        .where(_in_period(period), Call.topic.is_not(None), Call.topic != "", Call.topic.not_in(PLACEHOLDER_TOPICS))
         .group_by(Call.topic)
         .order_by(n.desc(), Call.topic)
         .limit(limit)
