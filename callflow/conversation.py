@@ -309,7 +309,12 @@ class Conversation:
         if self.call.pending_question:  # telling more about a short question: search both together, once
             earlier, self.call.pending_question = self.call.pending_question, None
             return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False, follows_up=False)
-        return self._answer_question(heard.text)
+        question = heard.text
+        if self.call.anything_else_asked and yes_no(heard.text) == "yes":
+            # "yes, how do I export my cases?" at "anything else?": the question without the "yes" (the ticket's
+            # subject, the admin's unanswered-question groups and the KB search all read it)
+            question = follow_up_question(heard.text) or question
+        return self._answer_question(question)
 
     def _in_check_resolved(self, heard: Heard) -> Reply:
         answer = yes_no(heard.text, heard.digits or None)

@@ -389,3 +389,19 @@ def test_without_a_model_a_follow_up_is_searched_by_itself(app, caller, follow_u
     with app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
         assert call.last_question == follow_up
+
+
+@pytest.mark.parametrize("said, question", [
+    ("yes, how do I export my cases", "how do I export my cases"),
+    ("yes actually I have another question, how do I add a macro", "how do I add a macro"),
+    ("yes my printer keeps jamming", "yes my printer keeps jamming"),  # no question to cut out: kept whole
+])
+def test_a_yes_at_anything_else_is_not_part_of_the_question(app, caller, said, question):
+    """The subject read "Yes how do I export my cases", and so did the admin's unanswered-question groups."""
+    identify(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes it did")
+    caller.say(said)
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert call.last_question == question
