@@ -78,6 +78,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -357,35 +358,52 @@ def _match_at(tokens: list[str], i: int, phrase: tuple[str, ...]) -> bool:
     return tuple(tokens[i : i + n]) == phrase
 
 
+@lru_cache(maxsize=None)
+def _by_first_word(phrases: tuple[tuple[str, ...], ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The phrases grouped by their first word, longest first (listed order among equal lengths)."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(phrases, key=len, reverse=True):
+        index.setdefault(phrase[0], []).append(phrase)
+    return {word: tuple(group) for word, group in index.items()}
+
+
+def _phrase_at(tokens: list[str], i: int, phrases: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The longest of ``phrases`` (first listed among equal lengths) said at ``tokens[i]``, or ``None``.
+
+    Only the phrases that start with ``tokens[i]`` are tried, so a pass over a transcript costs a dict
+    look-up per token, not a comparison per phrase and token."""
+    for phrase in _by_first_word(tuple(phrases)).get(tokens[i], ()):
+        if _match_at(tokens, i, phrase):
+            return phrase
+    return None
+
+
 def _remove_phrases(tokens: list[str], phrases: list[tuple[str, ...]]) -> list[str]:
     """Drop every occurrence of the phrases (longest listed first wins)."""
-    ordered = sorted(phrases, key=len, reverse=True)
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        for phrase in ordered:
-            if _match_at(tokens, i, phrase):
-                i += len(phrase)
-                break
-        else:
+        phrase = _phrase_at(tokens, i, phrases)
+        if phrase is None:
             out.append(tokens[i])
             i += 1
+        else:
+            i += len(phrase)
     return out
 
 
 def _replace_phrases(tokens: list[str], mapping: dict[tuple[str, ...], list[str]]) -> list[str]:
-    ordered = sorted(mapping, key=len, reverse=True)
     out: list[str] = []
     i = 0
+    phrases = list(mapping)
     while i < len(tokens):
-        for phrase in ordered:
-            if _match_at(tokens, i, phrase):
-                out.extend(mapping[phrase])
-                i += len(phrase)
-                break
-        else:
+        phrase = _phrase_at(tokens, i, phrases)
+        if phrase is None:
             out.append(tokens[i])
             i += 1
+        else:
+            out.extend(mapping[phrase])
+            i += len(phrase)
     return out
 
 
@@ -429,31 +447,35 @@ def _cut_introduction(tokens: list[str]) -> list[str]:
     last_at = ats[-1]
     best_end = -1
     for i in range(len(tokens)):
-        for phrase in _INTRO_PHRASES:
+        for phrase in _by_first_word(tuple(_INTRO_PHRASES)).get(tokens[i], ()):
             end = i + len(phrase)
             if end <= last_at and _match_at(tokens, i, phrase) and end > best_end:
                 best_end = end
     return tokens[best_end:] if best_end >= 0 else tokens
 
 
+_TRAILING_LONGEST_FIRST = sorted(_TRAILING_PHRASES, key=len, reverse=True)
+
+
 def _strip_edges(tokens: list[str]) -> list[str]:
+    start, end = 0, len(tokens)  # one slice at the end: "yeah yeah yeah ..." costs no copy per word
     changed = True
-    while changed and tokens:
+    while changed and start < end:
         changed = False
-        if tokens[0] in _LEADING_FILLERS:
-            tokens = tokens[1:]
+        if tokens[start] in _LEADING_FILLERS:
+            start += 1
             changed = True
-        elif tokens[0] in ("oh", "o") and len(tokens) > 1 and tokens[1] in _LEADING_FILLERS:
-            tokens = tokens[2:]
+        elif tokens[start] in ("oh", "o") and end - start > 1 and tokens[start + 1] in _LEADING_FILLERS:
+            start += 2
             changed = True
         else:
-            for phrase in sorted(_TRAILING_PHRASES, key=len, reverse=True):
+            for phrase in _TRAILING_LONGEST_FIRST:
                 n = len(phrase)
-                if len(tokens) >= n and tuple(tokens[-n:]) == phrase:
-                    tokens = tokens[:-n]
+                if end - start >= n and tuple(tokens[end - n : end]) == phrase:
+                    end -= n
                     changed = True
                     break
-    return tokens
+    return tokens[start:end]
 
 
 def _drop_case_modifiers(tokens: list[str]) -> list[str]:
@@ -648,17 +670,31 @@ def _convert_letter_names(tokens: list[str]) -> list[str]:
     return out
 
 
-def _looks_like_domain(tail: list[str]) -> bool:
-    if not tail:
+_LONGEST_PROVIDER = max(len(p) for p in _PROVIDERS_DOT_COM)
+
+
+def _looks_like_domain(tokens: list[str], start: int, last_inner_dot: int) -> bool:
+    """Does ``tokens[start:]`` look like a domain? ``last_inner_dot`` is the index of the last "." of
+    ``tokens`` that is not its last token (-1 if none).  Costs no more than the words up to the first
+    ten letters after ``start``, so trying every "at" of a transcript stays linear."""
+    n = len(tokens)
+    if start >= n:
         return False
-    for k, tok in enumerate(tail):
-        if tok == "." and 0 < k < len(tail) - 1:
-            return True
-    if len(tail) > 1 and tail[-1] in _UNDOTTED_TLDS and tail[-2] not in _SYMBOLS:  # "acme. Com."
+    if last_inner_dot > start:  # a dot inside the tail, neither its first nor its last token
         return True
-    return "".join(t for t in tail if t not in _SYMBOLS) in _PROVIDERS_DOT_COM or (
-        tail[0] in _PROVIDERS_DOT_COM
-    )
+    if n - start > 1 and tokens[-1] in _UNDOTTED_TLDS and tokens[-2] not in _SYMBOLS:  # "acme. Com."
+        return True
+    if tokens[start] in _PROVIDERS_DOT_COM:
+        return True
+    words: list[str] = []  # the tail's words run together ("g mail"): a provider name has at most 10 letters
+    letters = 0
+    for k in range(start, n):
+        if tokens[k] not in _SYMBOLS:
+            words.append(tokens[k])
+            letters += len(tokens[k])
+            if letters > _LONGEST_PROVIDER:
+                return False
+    return "".join(words) in _PROVIDERS_DOT_COM
 
 
 def _split_address(tokens: list[str]) -> tuple[list[str], list[str]] | None:
@@ -666,8 +702,9 @@ def _split_address(tokens: list[str]) -> tuple[list[str], list[str]] | None:
     if explicit:
         i = explicit[-1]
         return tokens[:i], tokens[i + 1 :]
+    last_inner_dot = next((k for k in range(len(tokens) - 2, -1, -1) if tokens[k] == "."), -1)
     for i in reversed([i for i, t in enumerate(tokens) if t == "at"]):
-        if _looks_like_domain(tokens[i + 1 :]):
+        if _looks_like_domain(tokens, i + 1, last_inner_dot):
             return tokens[:i], tokens[i + 1 :]
     # No "at" heard: a well-known provider word can mark where the domain starts.
     # Not when a provider or "not" comes before it: "hotmail, not gmail" names a domain, no address.
@@ -712,9 +749,9 @@ def _local_is_plausible(local: list[str]) -> bool:
     if not local:
         return False
     # "john at gmail dot com or john at yahoo dot com": two addresses, refuse to guess.
-    for k, tok in enumerate(local):
-        if tok == "at" and "." in local[k + 1 :] and k > 0:
-            return False
+    last_dot = next((k for k in range(len(local) - 1, -1, -1) if local[k] == "."), -1)
+    if any(tok == "at" and 0 < k < last_dot for k, tok in enumerate(local)):
+        return False
     words = [t for t in local if len(t) > 1 and t not in _SYMBOLS]
     if sum(1 for t in words if t in _SENTENCE_WORDS) >= 2:
         return False
@@ -723,17 +760,22 @@ def _local_is_plausible(local: list[str]) -> bool:
 
 def _strip_answer_lead(tokens: list[str]) -> list[str]:
     """Drop leading fillers, "but"/"except" and introductions ("it's", "it should be") from early tokens."""
-    changed = True
-    while changed and tokens:
-        changed = False
-        if tokens[0] in _LEADING_FILLERS or tokens[0] in _ANSWER_LEAD_WORDS or tokens[0] in _HESITATIONS:
-            tokens, changed = tokens[1:], True
+    return tokens[_answer_lead_end(tokens, 0):]
+
+
+def _answer_lead_end(tokens: list[str], start: int) -> int:
+    """Index of the first token at or after ``start`` that is not part of an answer's lead (fillers,
+    "but"/"except", introductions), see :func:`_strip_answer_lead`."""
+    i = start
+    while i < len(tokens):
+        if tokens[i] in _LEADING_FILLERS or tokens[i] in _ANSWER_LEAD_WORDS or tokens[i] in _HESITATIONS:
+            i += 1
             continue
-        for phrase in sorted(_INTRO_PHRASES, key=len, reverse=True):
-            if _match_at(tokens, 0, phrase):
-                tokens, changed = tokens[len(phrase):], True
-                break
-    return tokens
+        phrase = _phrase_at(tokens, i, _INTRO_PHRASES)
+        if phrase is None:
+            break
+        i += len(phrase)
+    return i
 
 
 def _mark_corrections(tokens: list[str]) -> list[str]:
@@ -743,11 +785,10 @@ def _mark_corrections(tokens: list[str]) -> list[str]:
     ("sorry, it's hotmail") is dropped.  A correction phrase with nothing before it is kept as is
     (:func:`_strip_edges` has already removed leading ones).
     """
-    ordered = sorted(_CORRECTION_PHRASES, key=len, reverse=True)
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        phrase = next((ph for ph in ordered if _match_at(tokens, i, ph)), None) if out else None
+        phrase = _phrase_at(tokens, i, _CORRECTION_PHRASES) if out else None
         if phrase is None:
             out.append(tokens[i])
             i += 1
@@ -756,8 +797,7 @@ def _mark_corrections(tokens: list[str]) -> list[str]:
             out.pop()
         if out and out[-1] != _CORRECTION:
             out.append(_CORRECTION)
-        rest = _strip_answer_lead(tokens[i + len(phrase):])
-        i = len(tokens) - len(rest)
+        i = _answer_lead_end(tokens, i + len(phrase))
     return out
 
 
@@ -912,7 +952,8 @@ def correct_spoken_email(text: str, previous: str) -> str | None:
     tokens = _tokenize(_normalise_text(text))
     tokens = [t for t in tokens if t not in _HESITATIONS]
     tokens = _remove_phrases(tokens, _REMOVABLE_PHRASES)
-    intro_ends = [i + len(ph) for i in range(len(tokens)) for ph in _INTRO_PHRASES if _match_at(tokens, i, ph)]
+    intro_ends = [i + len(ph) for i in range(len(tokens))
+                  for ph in _by_first_word(tuple(_INTRO_PHRASES)).get(tokens[i], ()) if _match_at(tokens, i, ph)]
     tokens = _strip_answer_lead(tokens[max(intro_ends, default=0):])  # "no, that's wrong, it's ..."
     if "not" in tokens[1:]:
         tokens = tokens[: tokens.index("not", 1)]  # "hotmail, not gmail"

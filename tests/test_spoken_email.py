@@ -1,5 +1,7 @@
 """Table tests for callflow.spoken_email (spoken e-mail parsing and read-back)."""
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -177,6 +179,36 @@ def test_parse_non_string_is_none(bad):
 
 def test_parse_too_long_is_none():
     assert parse_spoken_email("j " * MAX_TRANSCRIPT_CHARS + "at gmail dot com") is None
+
+
+def _best_time(fn, *args, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("unit, tail", [("at a ", ""), ("a at ", "at gmail dot com")])
+def test_parsing_cost_grows_linearly_with_the_transcript(monkeypatch, unit, tail):
+    """Every pass is linear in the transcript, so MAX_TRANSCRIPT_CHARS bounds a turn's work rather than hiding a
+    quadratic pass. Before: each "at" tried as the split re-read everything after it (and each "at" of the local
+    part looked for a later dot), so "at a at a ..." at the cap took 16-25 ms on a quiet machine and up to 60 ms
+    (correct_spoken_email) on a busy one, and parse plus correct of 50 KB 16-19 s; now 3-6 ms and 0.5 s. Ten
+    times the input costs about ten times the time (a quadratic pass: about a hundred, 60-70 measured before);
+    30 leaves room for a noisy machine."""
+    from callflow import spoken_email
+
+    monkeypatch.setattr(spoken_email, "MAX_TRANSCRIPT_CHARS", 10**6)
+
+    def both(text: str) -> None:
+        parse_spoken_email(text)
+        correct_spoken_email(text, "john@example.com")
+
+    small = unit * 1_000 + tail  # about 5 KB
+    large = unit * 10_000 + tail
+    assert _best_time(both, large, repeat=1) < 30 * _best_time(both, small)
 
 
 def test_table_is_large_enough():
