@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = [
     "normalize",
@@ -93,13 +94,23 @@ def _has_any(grams: set[tuple[str, ...]], phrases: frozenset[tuple[str, ...]]) -
     return not grams.isdisjoint(phrases)
 
 
+@lru_cache(maxsize=None)
+def _by_first_word(phrases: frozenset[tuple[str, ...]]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The phrases grouped by their first word, longest first."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(phrases, key=len, reverse=True):
+        index.setdefault(phrase[0], []).append(phrase)
+    return {word: tuple(group) for word, group in index.items()}
+
+
 def _remove(tokens: list[str], phrases: frozenset[tuple[str, ...]]) -> list[str]:
-    """Remove every occurrence of the phrases, longest first."""
-    ordered = sorted(phrases, key=len, reverse=True)
+    """Remove every occurrence of the phrases, longest first.  Only the phrases that start with a token are
+    tried at it (a dict look-up per token, not a comparison per phrase and token)."""
+    index = _by_first_word(phrases)
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        for phrase in ordered:
+        for phrase in index.get(tokens[i], ()):
             if tuple(tokens[i : i + len(phrase)]) == phrase:
                 i += len(phrase)
                 break
@@ -256,6 +267,7 @@ _BRIDGE_WORDS = frozenset(
 # with somebody", "go over it with someone"), which a verb like "give" may not ("give it to another agent").
 _CONVERSATION_VERBS = _phrases("talk", "speak", "chat", "discuss", "go over", "talking", "speaking", "discussing")
 _CONVERSATION_BRIDGE_WORDS = frozenset({"this", "it", "that", "things", "through", "over", "everything", "rather"})
+_ANY_VERB = _REQUEST_VERBS | _CONVERSATION_VERBS
 
 # A request to be called back, said without a person noun ("can you call me back").
 _CALLBACK_PHRASES = _phrases(
@@ -305,7 +317,9 @@ def _negated(tokens: list[str], i: int, span: int = 3) -> bool:
 
 
 def _starts_with(tokens: list[str], i: int, phrases: frozenset[tuple[str, ...]]) -> bool:
-    return any(tuple(tokens[i : i + len(p)]) == p for p in phrases)
+    if i >= len(tokens):
+        return False
+    return any(tuple(tokens[i : i + len(p)]) == p for p in _by_first_word(phrases).get(tokens[i], ()))
 
 
 def _wants_call_back(tokens: list[str]) -> bool:
@@ -379,8 +393,9 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
 
     # 2. request verb ... person noun
     n_tok = len(tokens)
+    verbs = _by_first_word(_ANY_VERB)
     for i in range(n_tok):
-        for verb in _REQUEST_VERBS | _CONVERSATION_VERBS:
+        for verb in verbs.get(tokens[i], ()):
             if tuple(tokens[i : i + len(verb)]) != verb:
                 continue
             if _negated(tokens, i):
@@ -745,6 +760,10 @@ _INTROS: list[tuple[tuple[str, ...], bool]] = sorted(
     reverse=True,
 )
 
+_INTROS_BY_FIRST_WORD: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+for _intro in _INTROS:  # longest first, as in _INTROS
+    _INTROS_BY_FIRST_WORD.setdefault(_intro[0][0], []).append(_intro)
+
 # Words that end a name after a strong intro.
 _NAME_STOPPERS = frozenset(
     {
@@ -851,7 +870,7 @@ def _name_span(text: str | None) -> tuple[int, int, int] | None:
 
     # 1. introduction phrase followed by a name
     for i in range(len(words)):
-        for phrase, strong in _INTROS:
+        for phrase, strong in _INTROS_BY_FIRST_WORD.get(keys[i], ()):
             if tuple(keys[i : i + len(phrase)]) != phrase:
                 continue
             start = i + len(phrase)
