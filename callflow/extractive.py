@@ -63,6 +63,13 @@ _DANGLING = frozenset(
     "a an the and or but to of for with in on at by from as your our their its "
     "this that these those if then so such is are be can will you we".split()
 )
+# Words that point back at an earlier sentence: a sentence with one among its first
+# words ("Use them for...", "You can do this from...") cannot open an answer.
+_BACK_REFERENCES = frozenset("this that these those them they it".split())
+#: A question of at most this many words is a keyword query ("sso", "upgrade plan").
+MAX_KEYWORD_WORDS = 4
+# Where a title names a second topic: "Finding invoices and updating your payment method".
+_TITLE_JOINER_RE = re.compile(r"\s(?:and|or|&)\s|[,;:(]", re.I)
 
 
 def _clean(text: str) -> str:
@@ -143,6 +150,8 @@ class _Sentences:
     terms: tuple[frozenset[str], ...]
     lengths: tuple[int, ...]
     instructions: tuple[bool, ...]
+    openers: tuple[bool, ...]
+    leads_in: tuple[bool, ...]
 
 
 @lru_cache(maxsize=1024)
@@ -158,12 +167,47 @@ def _prepare(body: str) -> _Sentences:
         terms=tuple(frozenset(content_terms(s)) for s in sentences),
         lengths=tuple(len(s.split()) for s in sentences),
         instructions=tuple(bool(_is_instruction(s)) for s in sentences),
+        openers=tuple(i == 0 or not _points_back(s) for i, s in enumerate(sentences)),
+        leads_in=tuple(_leads_in(s) for s in sentences),
     )
 
 
-def _score_windows(question: str, prepared: _Sentences, budget: int) -> list[int]:
-    """Indexes of the best run of up to MAX_SENTENCES consecutive sentences."""
+def _leads_in(sentence: str) -> bool:
+    """True for a sentence that introduces the next one: a heading ("To download an invoice:") or a menu
+    path to open ("Open Admin, then Billing, then Subscription.")."""
+    first = sentence.split(" ", 1)[0].lower()
+    return sentence.endswith(":") or (first in ("go", "open", "navigate") and ", then " in sentence)
+
+
+def _points_back(sentence: str) -> bool:
+    """True if one of the first four words refers to an earlier sentence ("Use them for ...")."""
+    return any(w.strip("\"'(,.;:").lower() in _BACK_REFERENCES for w in sentence.split()[:4])
+
+
+def _names_main_topic(question: str, title: str) -> bool:
+    """True for a keyword query (at most :data:`MAX_KEYWORD_WORDS` words) whose every content word is in
+    ``title`` and at least one in its first topic (before "and", "or", a comma...): the caller named what
+    the whole article is about ("upgrade plan" for "Upgrading or downgrading your plan"), not a
+    second topic of it ("update payment method" for "Finding invoices and updating your payment method")."""
+    if len(question.split()) > MAX_KEYWORD_WORDS:
+        return False
+    q_terms = content_terms(question)
+    title_terms = set(content_terms(title))
+    first_terms = set(content_terms(_TITLE_JOINER_RE.split(title, 1)[0]))
+    return bool(q_terms) and all(t in title_terms or _prefix_match(t, title_terms) for t in q_terms) and any(
+        t in first_terms or _prefix_match(t, first_terms) for t in q_terms)
+
+
+def _score_windows(question: str, prepared: _Sentences, budget: int, from_start: bool = False) -> list[int]:
+    """Indexes of the best run of up to MAX_SENTENCES consecutive sentences (the first run if ``from_start``).
+
+    A run opens the article, or opens on a sentence that has a question word (or on a heading or a menu path
+    just before one, see :func:`_leads_in`) and does not point back at an earlier sentence
+    (:func:`_points_back`): "Click Test connection..." (the fourth step) cannot open the answer to "sso"
+    for the extra instructions that follow it.
+    """
     n = len(prepared.texts)
+    keywords = len(question.split()) <= MAX_KEYWORD_WORDS
     q_terms = content_terms(question)
     sent_terms = prepared.terms
     # In-article rarity: a question word found in few sentences says more.
@@ -175,9 +219,21 @@ def _score_windows(question: str, prepared: _Sentences, budget: int) -> list[int
     lengths = prepared.lengths
     instructions = prepared.instructions
 
+    def has_word(i: int) -> bool:
+        return any(weights[t] and (t in sent_terms[i] or _prefix_match(t, sent_terms[i])) for t in q_terms)
+
     best: tuple[float, int, int] | None = None  # (score, start, end)
-    for start in range(n):
+    for start in range(1 if from_start else n):
+        if start and not prepared.openers[start]:
+            continue
+        if start and keywords and total > 0 and not (has_word(start) or (
+                prepared.leads_in[start] and start + 1 < n and has_word(start + 1))):
+            continue
         prior = 0.15 * (1.0 - start / n)  # earlier sentences preferred
+        if keywords and total > 0:  # a keyword query: the sentence that opens the answer should name them
+            opening = sent_terms[start] | (sent_terms[start + 1] if prepared.leads_in[start] and start + 1 < n
+                                           else frozenset())
+            prior += 0.1 * sum(weights[t] for t in q_terms if t in opening or _prefix_match(t, opening)) / total
         words = 0
         covered: set[str] = set()
         for end in range(start, min(n, start + MAX_SENTENCES)):
@@ -226,7 +282,12 @@ def extractive_answer(question: str, title: str, text: str, max_words: int = 60)
         :data:`MAX_SENTENCES` consecutive article sentences that best covers
         the question's words (weighted by how rare each word is in the
         article), preferring early sentences and instructions ("Click...",
-        "Go to...", "To download...").  A sentence that does not fit is cut
+        "Go to...", "To download...").  The run never opens on a sentence
+        that points back ("Use them for..."); for a keyword query (at most
+        :data:`MAX_KEYWORD_WORDS` words) it opens the article when the title
+        names the query's words (:func:`_names_main_topic`), else on a
+        sentence with a query word or the heading or menu path just before
+        it.  A sentence that does not fit is cut
         at a clause or word boundary and ends with a period.  URLs, HTML
         tags, entities and markdown are removed; "A > B" breadcrumbs are
         spoken as "A, then B"; "&" as "and".  An article with no usable text
@@ -258,7 +319,7 @@ def extractive_answer(question: str, title: str, text: str, max_words: int = 60)
         sentences = prepared.texts
         if not sentences:
             return lead.rstrip(":") + "."
-        chosen = _score_windows(question, prepared, budget)
+        chosen = _score_windows(question, prepared, budget, from_start=_names_main_topic(question, title))
         picked: list[str] = []
         used = 0
         for i in chosen:

@@ -189,3 +189,47 @@ def test_property_word_limit_and_never_raises(question, title, text, max_words):
     answer = extractive_answer(question, title, text, max_words=max_words)
     assert isinstance(answer, str)
     assert words(answer) <= max(max_words, 0)
+
+
+# --------------------------------------------------------------------------
+# Keyword queries ("sso", "upgrade plan"): where the answer starts
+# --------------------------------------------------------------------------
+
+
+def spoken_start(answer):
+    """The answer without its lead-in: what the caller hears first."""
+    return answer.split('": ', 1)[1]
+
+
+@pytest.mark.parametrize("question,doc_id,start", [
+    ("sso", "1026", "Single sign-on (SSO) lets your team"),         # was "Click Test connection" (step 4)
+    ("upgrade plan", "1009", "You can move to a different plan"),  # was "Pick the plan" (step 3)
+    ("macros", "1007", "Macros are saved replies"),                # was "Use them for questions"
+    ("change plan", "1009", "Open Admin, then Billing, then Subscription."),
+])
+def test_keyword_query_naming_the_topic_starts_where_the_article_does(question, doc_id, start):
+    doc = DOCS[doc_id]
+    assert spoken_start(extractive_answer(question, doc.title, doc.text)).startswith(start)
+
+
+@pytest.mark.parametrize("question,doc_id,start", [
+    ("credit card", "1008", "To change the card we charge:"),    # was "To send them to your finance team"
+    ("update payment method", "1008", "To change the card we charge:"),
+    ("download report", "1011", "Export a report:"),             # was "We prepare the file" (step 3)
+    ("response time", "1006", "Set the targets:"),              # was "Give the policy a name" (step 2)
+])
+def test_keyword_query_on_a_later_topic_starts_at_its_section(question, doc_id, start):
+    doc = DOCS[doc_id]
+    assert spoken_start(extractive_answer(question, doc.title, doc.text)).startswith(start)
+
+
+@pytest.mark.parametrize("question,doc_id", [
+    ("delete customer data", "1027"), ("permissions", "1012"), ("our credit card expired how do I put in a new one", "1008"),
+    ("how do I create a macro", "1007"),
+])
+def test_answer_never_opens_on_a_sentence_pointing_back(question, doc_id):
+    """"You can do this from...", "Use them for...", "The change applies..." make no sense heard first."""
+    doc = DOCS[doc_id]
+    first = spoken_start(extractive_answer(question, doc.title, doc.text)).split()[:4]
+    assert not {w.strip(".,").lower() for w in first} & {"this", "them", "they", "it", "that", "these", "those"}
+    assert first[:2] != ["The", "change"]
