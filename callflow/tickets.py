@@ -155,10 +155,36 @@ def question_of(call: Call) -> Optional[str]:
     return call.last_question or call.pending_question
 
 
-def _subject(call: Call) -> str:
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def _cased_like(text: str, source: Optional[str]) -> str:
+    """``text`` with each all-lowercase word written as ``source`` writes it, when ``source`` writes it only
+    with inner capitals ("sso" -> "SSO", "api key" -> "API key", "iphone" -> "iPhone"): speech recognition
+    gives acronyms in lower case, and "Sso" is no subject a support agent recognises. Words that ``source``
+    also writes in lower case, or only capitalised ("Slack", a sentence start), are left alone."""
+    if not source or not text:
+        return text
+    forms: dict[str, str] = {}
+    plain: set[str] = set()
+    for word in _WORD_RE.findall(source[:200_000]):
+        lower = word.lower()
+        if word == lower or word == word.capitalize():
+            plain.add(lower)
+        else:
+            forms.setdefault(lower, word)
+    return _WORD_RE.sub(lambda m: forms.get(m.group(), m.group()) if m.group() not in plain else m.group(), text)
+
+
+def _subject(call: Call, article_text: Optional[str] = None) -> str:
+    """The caller's question (acronyms cased as the call's article writes them, see :func:`_cased_like`),
+    first letter capitalised, at most ``MAX_SUBJECT_CHARS``; else what happened on the call."""
     question = question_of(call)
     if question:
-        return _shorten(question[:1].upper() + question[1:], MAX_SUBJECT_CHARS)
+        cased = _cased_like(question, article_text)
+        if cased.split(" ", 1)[0] == question.split(" ", 1)[0]:  # "iPhone app" keeps its small i
+            cased = cased[:1].upper() + cased[1:]
+        return _shorten(cased, MAX_SUBJECT_CHARS)
     return _NO_QUESTION_SUBJECTS.get(call.escalation_reason or "", "Phone call: no question captured")
 
 
@@ -230,6 +256,7 @@ def compose_ticket(
     *,
     turns: Optional[Sequence[Any]] = None,
     articles: Any = _LOOK_UP,
+    article_text: Any = _LOOK_UP,
 ) -> dict[str, Any]:
     """Build the ticket payload for a finalized call (``call.outcome`` must be set).
 
@@ -240,7 +267,8 @@ def compose_ticket(
 
     The contents tell a support agent how to reach the caller (a withheld caller id is not shown
     as a number to call), which articles were read to the caller, and label the transcript's
-    speakers "Caller" and "Bot".
+    speakers "Caller" and "Bot". ``article_text`` (the text of ``call.article_id``, default looked up) gives
+    the subject the article's casing of acronyms.
     """
     turns = list(call.turns if turns is None else turns)
     read = _articles_read(turns)
@@ -257,7 +285,10 @@ def compose_ticket(
         if extra:
             tags.append(extra)
     email = call.email if call.email_confirmed else None
-    subject = _NO_QUESTION_SUBJECTS["silence"] if silent_line else _subject(call)
+    if article_text is _LOOK_UP:
+        article_text = db.session.scalar(
+            select(KbArticle.text).where(KbArticle.external_id == call.article_id)) if call.article_id else None
+    subject = _NO_QUESTION_SUBJECTS["silence"] if silent_line else _subject(call, article_text)
     e = escape
     if email:
         email_line = f"{e(email)} (confirmed by the caller)"
@@ -376,8 +407,10 @@ def finalize_record(
     now = close_call(call, twilio_status=twilio_status, duration_s=duration_s, ended_at=ended_at)
     turns = conn.execute(_TURNS_OF_CALL, {"call_id": call.id}).all()
     wanted = sorted({i for i in [call.article_id, *_articles_read(turns)] if i})
-    articles = {r.external_id: (r.title, r.url) for r in conn.execute(_ARTICLES, {"ids": wanted})} if wanted else {}
-    payload = compose_ticket(call, turns=turns, articles=articles)
+    rows = conn.execute(_ARTICLES, {"ids": wanted}).all() if wanted else []
+    articles = {r.external_id: (r.title, r.url) for r in rows}
+    article_text = next((r.text for r in rows if r.external_id == call.article_id), None)
+    payload = compose_ticket(call, turns=turns, articles=articles, article_text=article_text)
     call.topic, call.sentiment = payload["topic"], payload["sentiment"]
     ticket = {"payload": payload, "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
     call_store.write(conn, call, [ticket], table=_OUTBOX)
@@ -393,6 +426,6 @@ _TURNS_OF_CALL = (
     .order_by(call_store.TURN.c.seq)
 )
 _KB = KbArticle.__table__
-_ARTICLES = select(_KB.c.external_id, _KB.c.title, _KB.c.url).where(_KB.c.external_id.in_(bindparam("ids", expanding=True)))
+_ARTICLES = select(_KB.c.external_id, _KB.c.title, _KB.c.url, _KB.c.text).where(_KB.c.external_id.in_(bindparam("ids", expanding=True)))
 
 

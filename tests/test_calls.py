@@ -405,3 +405,16 @@ def test_a_yes_at_anything_else_is_not_part_of_the_question(app, caller, said, q
     with app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
         assert call.last_question == question
+
+
+def test_a_one_word_question_hears_the_article_from_its_start_and_the_subject_keeps_the_acronym(app, caller):
+    """"sso" once heard "Click Test connection..." (the fourth step) and made the case "Sso"."""
+    identify(caller)
+    caller.say("sso")
+    spoken = caller.text()
+    assert 'From our article "Setting up single sign-on with SAML": Single sign-on (SSO) lets your team' in spoken
+    assert "Click Test connection" not in spoken
+    caller.say("yes")
+    caller.say("no that's all")
+    caller.hangup()
+    assert ticket_of(app, caller).payload["subject"] == "SSO"
