@@ -426,6 +426,7 @@ _TURNS_OF_CALL = (
     .order_by(call_store.TURN.c.seq)
 )
 _KB = KbArticle.__table__
-_ARTICLES = select(_KB.c.external_id, _KB.c.title, _KB.c.url, _KB.c.text).where(_KB.c.external_id.in_(bindparam("ids", expanding=True)))
+_ARTICLES = select(_KB.c.external_id, _KB.c.title, _KB.c.url, _KB.c.text).where(
+    _KB.c.external_id.in_(bindparam("ids", expanding=True)))
 
 

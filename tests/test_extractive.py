@@ -224,7 +224,8 @@ def test_keyword_query_on_a_later_topic_starts_at_its_section(question, doc_id, 
 
 
 @pytest.mark.parametrize("question,doc_id", [
-    ("delete customer data", "1027"), ("permissions", "1012"), ("our credit card expired how do I put in a new one", "1008"),
+    ("delete customer data", "1027"), ("permissions", "1012"),
+    ("our credit card expired how do I put in a new one", "1008"),
     ("how do I create a macro", "1007"),
 ])
 def test_answer_never_opens_on_a_sentence_pointing_back(question, doc_id):
