@@ -379,6 +379,7 @@ class Conversation:
         if missed and may_ask_more and len(normalize(query)) <= MAX_WORDS_TO_ASK_MORE:
             call.pending_question = query
             self.machine.send("ask_again")
+            call.retry_count = 0  # the caller spoke: "tell me more" gets its own re-prompts after silence
             return Reply([prompts.TELL_ME_MORE])
         call.questions_asked += 1
         call.article_id = top.id if top else None
