@@ -106,7 +106,8 @@ def _after_address(text: str, email: str) -> str:
 def _without_intro(text: str, name: str) -> str:
     """Drop a leading self-introduction ("This is Dave, ...") from a question said at the greeting.
 
-    The name must end within the first 60 characters and at least 3 words must remain;
+    The name must end within the first 60 characters and at least 3 words must remain, or fewer that still
+    state a problem ("This is Jane, password": "password", asked to tell more like any short question);
     otherwise the text is returned unchanged.
     """
     at = text.lower().find(name.lower())
@@ -114,7 +115,7 @@ def _without_intro(text: str, name: str) -> str:
         return text
     rest = text[at + len(name):].lstrip(" ,.;:!-")
     rest = _LEADING_JOINER.sub("", rest)
-    return rest if len(rest.split()) >= 3 else text
+    return rest if len(rest.split()) >= 3 or looks_like_question(rest) else text
 
 
 #: Whole answers that confirm a read-back address though they are no yes to other questions ("that's it"

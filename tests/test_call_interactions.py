@@ -113,3 +113,23 @@ def test_silence_at_anything_else_then_a_short_question_is_re_prompted(app, call
     p = ticket(app, caller)
     assert (p["subject"], p["outcome"], p["priority"]) == ("Billing", NEEDS_HUMAN, "urgent")
     assert "stopped responding" in p["summary"]
+
+
+@pytest.mark.parametrize("greeting", ["Hi this is Jane, password", "This is Jane Doe, password reset"])
+def test_a_short_question_after_an_introduction_at_the_greeting_is_asked_about(app, caller, greeting):
+    """A short question after the caller's name at the greeting kept the introduction ("Hi this is Jane,
+    password": 5 words, more than the 3 of "tell me more"), so after the email the caller heard "I don't have
+    that information" and the ticket's subject was "Hi this is Jane, password". Now the introduction is dropped
+    and the question is answered, or asked about like "password" said alone."""
+    caller.start()
+    caller.say(greeting)
+    assert caller.text().startswith("Thanks, Jane") and caller.text().endswith(prompts.ASK_EMAIL_AFTER_QUESTION)
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    if caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.TELL_ME_MORE}":
+        caller.say("I forgot it and can't sign in")
+    assert caller.listening and f'From our article "{PASSWORD_TITLE}"' in caller.text()
+    caller.hangup()
+    p = ticket(app, caller)
+    assert p["subject"].startswith("Password") and "Jane," not in p["subject"]
+    assert p["topic"] == PASSWORD_TITLE.lower()
