@@ -95,6 +95,8 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     ``title``: the used article's title if the caller already looked it up. A call that ended
     in ``check_resolved`` was read an answer it never confirmed or rejected: the summary says so,
     even when an earlier answer of the call was confirmed (outcome ``ai-resolved``).
+    A call that ended while the caller was asked to tell more about a short question ("billing") says it was not
+    answered, even when an earlier answer was confirmed.
     ``silent_line``: nothing was heard from the caller (see :func:`_silent_line`). ``read``: the ids of the
     articles read to the caller; the topic is the call's article when it was read (a caller who asked for a
     person after hearing its answer), "unanswered question" only when it was not.
@@ -115,8 +117,14 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     else:
         lines.append(f"{who} called but no question was captured.")
     unconfirmed = call.state == "check_resolved" and call.outcome != NEEDS_HUMAN
+    # the last question was a short one the KB could not place: the caller was asked to tell more and never did
+    untold = bool(call.pending_question) and call.state in ("answer", "goodbye")
     article = title or call.article_id
-    if unconfirmed:
+    if untold and call.outcome == RESOLVED:
+        lines.append("The caller was asked to say more about it and ended the call before it was answered.")
+        lines.append(f"The caller had confirmed that an earlier answer on this call, from the help-center article "
+                     f"\"{article}\", solved their issue.")
+    elif unconfirmed:
         lines.append(f"Answered from the help-center article \"{article}\"; the caller hung up before saying whether it helped.")
         if call.outcome == RESOLVED:
             lines.append("The caller had confirmed that an earlier answer on this call solved their issue.")

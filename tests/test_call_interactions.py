@@ -133,3 +133,21 @@ def test_a_short_question_after_an_introduction_at_the_greeting_is_asked_about(a
     p = ticket(app, caller)
     assert p["subject"].startswith("Password") and "Jane," not in p["subject"]
     assert p["topic"] == PASSWORD_TITLE.lower()
+
+
+def test_a_resolved_call_ended_at_tell_me_more_is_not_summarised_as_answered(app, caller):
+    """A caller whose first answer solved the issue, then said "billing" and hung up at "Could you tell me a
+    little more?", left an ai-resolved ticket saying: Jane asked: "billing". Answered from the help-center article
+    "Resetting a forgotten password"; the caller confirmed it solved the issue. The billing question was never
+    answered; the summary now says so."""
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes it did")
+    caller.say("billing")
+    assert caller.text() == prompts.TELL_ME_MORE
+    caller.hangup()
+    p = ticket(app, caller)
+    assert (p["outcome"], p["priority"], p["subject"]) == (RESOLVED, "normal", "Billing")
+    assert "ended the call before it was answered" in p["summary"]
+    assert f'"{PASSWORD_TITLE}"; the caller confirmed it solved the issue' not in p["summary"]
+    assert PASSWORD_TITLE in p["summary"]
