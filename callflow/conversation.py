@@ -21,6 +21,7 @@ from .intents import (extract_name, follow_up_question, is_done, looks_like_ques
                       wants_human, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
+from .kb_search import STOP_WORDS
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .phone import normalize_phone
 from .spoken_email import correct_spoken_email, parse_spoken_email, readback
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_CHARS = 1000
 MAX_NAME_CHARS = 120  # the call.name column
 MAX_QUESTION_WORDS_FOR_YES = 4
-#: A question of at most this many words that the KB cannot place gets "Could you tell me a little more?" once,
-#: not an escalation: "password" alone is under the cutoff (40.9 against 42); "password, I forgot it" is not.
+#: A question of at most this many words (or with one topic word: "I need help with billing", see ``_vague``) that
+#: the KB cannot place gets "Could you tell me a little more?" once, not an escalation: "password" alone is under the
+#: cutoff (40.9 against 42); "password, I forgot it" is not.
 MAX_WORDS_TO_ASK_MORE = 3
 #: How much of the earlier question a follow-up carries along (characters, its end kept): the KB search reads
 #: 1000 characters and the follow-up must stay inside them.
@@ -128,6 +130,14 @@ _ADDRESS_CONFIRMATIONS = frozenset(
 
 #: A "yes" that goes on to correct the address: "yes, but it's hotmail", "yes except dot net".
 _BUT = re.compile(r"\b(?:but|except|only|though|however|apart from)\b", re.IGNORECASE)
+
+
+def _vague(text: str) -> bool:
+    """A question too short to place: at most ``MAX_WORDS_TO_ASK_MORE`` words ("password"), or a sentence with a
+    single topic word, the rest being :data:`~callflow.kb_search.STOP_WORDS` ("I need help with billing"). "my
+    package never arrived" (package, arrived) says what happened."""
+    words = normalize(text)
+    return len(words) <= MAX_WORDS_TO_ASK_MORE or sum(w not in STOP_WORDS for w in words) <= 1
 
 
 def _tail(text: str | None, limit: int) -> str | None:
@@ -348,7 +358,7 @@ class Conversation:
         return Reply(lead + [prompts.HOW_CAN_I_HELP])
 
     def _answer_question(self, question: str, may_ask_more: bool = True, follows_up: bool = True) -> Reply:
-        """Answer ``question`` from the KB, or escalate; a question of at most ``MAX_WORDS_TO_ASK_MORE`` words
+        """Answer ``question`` from the KB, or escalate; a vague question (``_vague``)
         the KB cannot place is first kept (``pending_question``) and the caller asked to tell more, once.
 
         After an answered question (``follows_up``) a drafting model gets the earlier one as context, and a
@@ -377,7 +387,7 @@ class Conversation:
             hits = list(merged.values())[:3]
         top = hits[0] if hits else None
         missed = top is None or top.score < index.cutoff
-        if missed and may_ask_more and len(normalize(query)) <= MAX_WORDS_TO_ASK_MORE:
+        if missed and may_ask_more and _vague(query):
             call.pending_question = query
             self.machine.send("ask_again")
             call.retry_count = 0  # the caller spoke: "tell me more" gets its own re-prompts after silence

@@ -261,6 +261,9 @@ _STOP_WORDS = frozenset(
     put puts putting
     """.split()
 )
+#: Words that carry no topic (function words, fillers, "help", "question", "problem"): public for the call flow,
+#: which counts a question's other words.
+STOP_WORDS = _STOP_WORDS
 
 _NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",

@@ -187,6 +187,18 @@ def test_telling_more_is_asked_once_then_a_miss_escalates(app, caller):
     assert (row.escalation_reason, row.last_question, row.questions_asked) == ("no-kb-match", "pizza pepperoni", 1)
 
 
+@pytest.mark.parametrize("said", ["I need help with billing", "I have a question about billing please"])
+def test_a_short_topic_in_a_sentence_gets_one_request_for_more(app, caller, said):
+    """Filler words no longer count: "I need help with billing" (five words, one topic) was escalated at once with
+    "I don't have that information"; "billing" alone got "Could you tell me a little more?"."""
+    _to_confirm(caller, "jane at example dot com")
+    caller.say("yes")
+    caller.say(said)
+    assert caller.text() == prompts.TELL_ME_MORE and caller.listening
+    caller.say("where can I find my invoices")
+    assert prompts.CHECK_RESOLVED in caller.text()
+
+
 def test_a_longer_question_the_kb_cannot_place_is_escalated_at_once(app, caller):
     _to_confirm(caller, "jane at example dot com")
     caller.say("yes")
