@@ -958,14 +958,7 @@ def correct_spoken_email(text: str, previous: str) -> str | None:
     if "not" in tokens[1:]:
         tokens = tokens[: tokens.index("not", 1)]  # "hotmail, not gmail"
     tokens = _strip_edges(tokens)
-    tokens = _drop_case_modifiers(tokens)
-    tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
-    tokens = _split_dot_words(tokens)
-    tokens = _spelling_aids(tokens)
-    tokens = _resolve_oh(tokens)
-    tokens = _expand_repeats(tokens)
-    tokens = _convert_numbers(tokens)
-    tokens = _drop_word_before_its_spelling(_convert_letter_names(tokens))
+    tokens = _drop_word_before_its_spelling(_spoken_symbols_and_letters(tokens))
     if not tokens:
         return None
     if tokens[0] in ("at", "@"):
@@ -996,6 +989,20 @@ def correct_spoken_email(text: str, previous: str) -> str | None:
     return None
 
 
+def _spoken_symbols_and_letters(tokens: list[str]) -> list[str]:
+    """Passes 4-7 on cleaned tokens (see the module docstring): case words dropped, spoken symbols ("underscore",
+    "dot"), dotted words split, spelling aids ("b as in boy"), "oh" as zero, repeats ("double t"), numbers and
+    letter names as characters."""
+    tokens = _drop_case_modifiers(tokens)
+    tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
+    tokens = _split_dot_words(tokens)
+    tokens = _spelling_aids(tokens)
+    tokens = _resolve_oh(tokens)
+    tokens = _expand_repeats(tokens)
+    tokens = _convert_numbers(tokens)
+    return _convert_letter_names(tokens)
+
+
 def _spoken_segments(text: str) -> list[list[str]]:
     """Passes 1-7 on ``text``: its tokens, cut at each self-correction ("sorry", "I mean", "no wait"...)
     into the part said first and each correction after it (empty corrections dropped)."""
@@ -1007,14 +1014,7 @@ def _spoken_segments(text: str) -> list[list[str]]:
     tokens = _cut_introduction(tokens)
     tokens = _strip_edges(tokens)
     tokens = _mark_corrections(tokens)
-    tokens = _drop_case_modifiers(tokens)
-    tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
-    tokens = _split_dot_words(tokens)
-    tokens = _spelling_aids(tokens)
-    tokens = _resolve_oh(tokens)
-    tokens = _expand_repeats(tokens)
-    tokens = _convert_numbers(tokens)
-    tokens = _convert_letter_names(tokens)
+    tokens = _spoken_symbols_and_letters(tokens)
     segments: list[list[str]] = [[]]
     for tok in tokens:
         if tok == _CORRECTION:
