@@ -581,6 +581,81 @@ def test_pagination_links_keep_the_filters(app, signed_in, many_calls):
     assert "/admin/calls?page=2&amp;outcome=ai-resolved" in html
 
 
+def _listed_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'href="/admin/calls/(\d+)" data-testid="call-link"', html)]
+
+
+@pytest.mark.parametrize("sort, key", [
+    ("oldest", lambda c: (c.started_at, c.id)),
+    ("longest", lambda c: (c.duration_s is None, -(c.duration_s or 0), -c.id)),
+    ("shortest", lambda c: (c.duration_s is None, c.duration_s or 0, -c.id)),
+])
+def test_calls_list_sorts_by_time_or_duration_through_the_pages(app, signed_in, many_calls, sort, key):
+    """A support admin could only read the calls newest first: the longest calls (the ones worth a look) or the
+    oldest were nowhere to be sorted. Calls without a duration (in progress) come last on both databases; equal
+    durations keep one order (by id), so no call is on two pages or none."""
+    add_calls(app, [dict(name=f"Short Caller {i}", duration_s=i, outcome="abandoned") for i in range(3)])
+    with app.app_context():
+        calls = db.session.scalars(select(Call)).all()
+        expected = [c.id for c in sorted(calls, key=key)]
+    page1 = signed_in.get(f"/admin/calls?sort={sort}").get_data(as_text=True)
+    assert f'<option selected value="{sort}">' in page1 and "37 calls, " in page1
+    assert f'href="/admin/calls?page=2&amp;sort={sort}"' in page1  # the pages keep the order
+    page2 = signed_in.get(f"/admin/calls?page=2&sort={sort}").get_data(as_text=True)
+    assert _listed_ids(page1) + _listed_ids(page2) == expected
+    filtered = signed_in.get(f"/admin/calls?sort={sort}&outcome=abandoned").get_data(as_text=True)
+    assert "4 calls matching, " in filtered and 'name="sort"' in filtered
+    assert _listed_ids(filtered) == [i for i in expected if i in set(_listed_ids(filtered))]
+    if sort != "oldest":
+        assert _names(page2)[-1] == "Paula Progress"  # no duration: last, on SQLite as on PostgreSQL
+    if sort == "longest":
+        assert _names(page1)[0] == "Ana Resolved" and "longest first" in page1
+
+
+@pytest.mark.parametrize("sort", ["bogus", "", "duration_s", "started_at;DROP TABLE call", "LONGEST", "newest"])
+def test_an_unknown_sort_is_the_default_order(app, signed_in, many_calls, sort):
+    response = signed_in.get("/admin/calls", query_string={"sort": sort, "page": 2})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "34 calls, newest first" in html
+    assert _names(signed_in.get("/admin/calls").get_data(as_text=True))[:4] == _names(
+        signed_in.get("/admin/calls", query_string={"sort": sort}).get_data(as_text=True))[:4]
+    assert ("were not valid and were ignored" in html) is (sort != "newest")
+    assert "sort=" not in html.split('aria-label="Pages"')[1]  # the links name no order: the default one
+
+
+def test_silent_calls_are_listed_from_the_dashboard(app, signed_in):
+    """The dashboard counted "2 silent" calls (a pocket dial, a caller who hung up while it rang) with no link, and
+    the calls list could only show every abandoned call: the silent ones among them were not to be found."""
+    client = app.test_client()
+    resolved_call(client)
+    mid_call = Caller(client, from_number="+14155550177")
+    identify(mid_call)
+    mid_call.hangup(duration=20)  # abandoned, but the caller spoke
+    pocket = Caller(client, from_number="+14155550222")
+    pocket.start()
+    for _ in range(3):
+        pocket.say("")
+    pocket.hangup(duration=25)
+    rang_out = Caller(client, from_number="+14155550555")
+    rang_out.hangup(duration=0, status="no-answer")
+    live = Caller(client, from_number="+14155550199")
+    live.start()  # in progress: not silent yet
+    silent = {call_id_of(app, pocket), call_id_of(app, rang_out)}
+
+    today = utcnow().date()
+    period = f"from={today - timedelta(days=29)}&amp;to={today}"
+    html = signed_in.get("/admin/").get_data(as_text=True)
+    assert f'href="/admin/calls?outcome=silent&amp;{period}" data-testid="calls-silent">2 silent</a>' in html
+    assert signed_in.get("/admin/api/metrics").json["calls"]["silent"] == 2
+    listed = signed_in.get(f"/admin/calls?outcome=silent&{period.replace('&amp;', '&')}").get_data(as_text=True)
+    assert set(_listed_ids(listed)) == silent and "2 calls matching" in listed
+    assert '<option selected value="silent">Abandoned — nobody spoke</option>' in listed
+    abandoned = signed_in.get("/admin/calls?outcome=abandoned").get_data(as_text=True)
+    assert set(_listed_ids(abandoned)) == silent | {call_id_of(app, mid_call)}
+    paged = signed_in.get("/admin/calls?outcome=silent&sort=longest").get_data(as_text=True)
+    assert _listed_ids(paged) == [call_id_of(app, pocket), call_id_of(app, rang_out)]  # 25 s, then 0 s
+
+
 # -- call detail and retry ---------------------------------------------------------------------------
 
 

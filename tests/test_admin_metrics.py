@@ -146,8 +146,8 @@ def test_dashboard_shows_the_figures(app, march):
     assert 'data-testid="kpi-abandon">12.5 %<' in html
     assert 'data-testid="kpi-email">37.5 %<' in html
     assert 'data-testid="kpi-aht">1:21<' in html  # 81.25 s
-    assert "8 conversations · 1 silent · " in html
-    for outcome, text in (("ai-resolved", "3 AI resolved"), ("needs-human", "4 needs human"),
+    assert "8 conversations · <a " in html
+    for outcome, text in (("ai-resolved", "3 AI resolved"), ("needs-human", "4 needs human"), ("silent", "1 silent"),
                           ("abandoned", "list"), ("in-progress", "2 in progress")):  # each figure opens its calls
         link = f'href="/admin/calls?outcome={outcome}&amp;from=2025-03-01&amp;to=2025-03-07" data-testid="calls-{outcome}"'
         assert f"{link}>{text}</a>" in html

@@ -16,12 +16,24 @@ from ..models import ABANDONED, NEEDS_HUMAN, RESOLVED
 from .metrics import EARLIEST_DATE, LATEST_DATE
 
 IN_PROGRESS = "in-progress"
+#: Finished abandoned calls in which the caller never spoke (:func:`~.metrics.silent_call`): the dashboard's "silent".
+SILENT = "silent"
 OUTCOME_CHOICES = [
     SelectChoice("", "Any outcome"),
     SelectChoice(RESOLVED, "AI resolved"),
     SelectChoice(NEEDS_HUMAN, "Needs human"),
     SelectChoice(ABANDONED, "Abandoned"),
+    SelectChoice(SILENT, "Abandoned — nobody spoke"),
     SelectChoice(IN_PROGRESS, "In progress"),
+]
+NEWEST = "newest"
+#: Orders of the calls list (``?sort=``), with what the page calls them; the ORDER BY of each is in
+#: :data:`callflow.admin.views.CALL_ORDERS`. Any other value is ignored: newest first.
+SORT_CHOICES = [
+    SelectChoice(NEWEST, "Newest first"),
+    SelectChoice("oldest", "Oldest first"),
+    SelectChoice("longest", "Longest first"),
+    SelectChoice("shortest", "Shortest first"),
 ]
 #: Why a call was passed to a person (``Call.escalation_reason``, set in :mod:`callflow.conversation` and, for
 #: a call never greeted, :mod:`callflow.voice`), with what the admin page calls it.
@@ -100,6 +112,7 @@ class CallFilterForm(Form):
     ticket = SelectField("Ticket", choices=TICKET_CHOICES, default="", validate_choice=True)
     date_from = DateField("From", name="from", validators=[Optional(), within_call_dates])
     date_to = DateField("To", name="to", validators=[Optional(), within_call_dates])
+    sort = SelectField("Order", choices=SORT_CHOICES, default=NEWEST, validate_choice=True)
 
 
 class PeriodForm(Form):
