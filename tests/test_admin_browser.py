@@ -193,7 +193,7 @@ def test_admin_flow_on_a_laptop(browser, live_app, sync_api):
         expect(page.get_by_test_id("calls-total")).to_contain_text("29 calls")
         page.select_option("select[name=outcome]", "needs-human")
         page.get_by_test_id("apply-filters").click()
-        expect(page).to_have_url(f"{base}/admin/calls?q=&outcome=needs-human&reason=&ticket=&from=&to=")
+        expect(page).to_have_url(f"{base}/admin/calls?q=&outcome=needs-human&reason=&ticket=&from=&to=&sort=newest")
         rows = page.locator("[data-testid=calls-table] tbody tr")
         expect(rows).to_have_count(7)  # 2 escalated calls + 5 of the history
         for i in range(rows.count()):
