@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+
+from .phrases import by_first_word, phrase_at, remove_phrases
 
 __all__ = [
     "normalize",
@@ -92,32 +93,6 @@ def _phrases(*items: str) -> frozenset[tuple[str, ...]]:
 
 def _has_any(grams: set[tuple[str, ...]], phrases: frozenset[tuple[str, ...]]) -> bool:
     return not grams.isdisjoint(phrases)
-
-
-@lru_cache(maxsize=None)
-def _by_first_word(phrases: frozenset[tuple[str, ...]]) -> dict[str, tuple[tuple[str, ...], ...]]:
-    """The phrases grouped by their first word, longest first."""
-    index: dict[str, list[tuple[str, ...]]] = {}
-    for phrase in sorted(phrases, key=len, reverse=True):
-        index.setdefault(phrase[0], []).append(phrase)
-    return {word: tuple(group) for word, group in index.items()}
-
-
-def _remove(tokens: list[str], phrases: frozenset[tuple[str, ...]]) -> list[str]:
-    """Remove every occurrence of the phrases, longest first.  Only the phrases that start with a token are
-    tried at it (a dict look-up per token, not a comparison per phrase and token)."""
-    index = _by_first_word(phrases)
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        for phrase in index.get(tokens[i], ()):
-            if tuple(tokens[i : i + len(phrase)]) == phrase:
-                i += len(phrase)
-                break
-        else:
-            out.append(tokens[i])
-            i += 1
-    return out
 
 
 def _first_key(digits: str | None) -> str | None:
@@ -195,7 +170,7 @@ def yes_no(text: str | None, digits: str | None = None) -> str | None:
     if _has_any(grams, _UNCLEAR):
         return None
     positive = _has_any(grams, _YES_WITH_NEGATION)
-    rest = _remove(tokens, _YES_WITH_NEGATION)
+    rest = remove_phrases(tokens, _YES_WITH_NEGATION)
     rest_grams = _ngrams(rest)
     if _has_any(rest_grams, _NO_PHRASES):
         return "no"
@@ -268,11 +243,12 @@ _BRIDGE_WORDS = frozenset(
 _CONVERSATION_VERBS = _phrases("talk", "speak", "chat", "discuss", "go over", "talking", "speaking", "discussing")
 _CONVERSATION_BRIDGE_WORDS = frozenset({"this", "it", "that", "things", "through", "over", "everything", "rather"})
 _ANY_VERB = _REQUEST_VERBS | _CONVERSATION_VERBS
+_CONVERSATION_BRIDGE = _BRIDGE_WORDS | _CONVERSATION_BRIDGE_WORDS
 
 # A request to be called back, said without a person noun ("can you call me back").
 _CALLBACK_PHRASES = _phrases(
     "call me back", "ring me back", "phone me back", "give me a call", "give me a ring",
-    "get back to me", "call me back please",
+    "get back to me",
 )
 # What a person noun may ask to do to the caller ("can someone call me", "have an agent contact me").
 _CONTACT_ME = _phrases(
@@ -317,9 +293,7 @@ def _negated(tokens: list[str], i: int, span: int = 3) -> bool:
 
 
 def _starts_with(tokens: list[str], i: int, phrases: frozenset[tuple[str, ...]]) -> bool:
-    if i >= len(tokens):
-        return False
-    return any(tuple(tokens[i : i + len(p)]) == p for p in _by_first_word(phrases).get(tokens[i], ()))
+    return phrase_at(tokens, i, phrases) is not None
 
 
 def _wants_call_back(tokens: list[str]) -> bool:
@@ -393,14 +367,14 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
 
     # 2. request verb ... person noun
     n_tok = len(tokens)
-    verbs = _by_first_word(_ANY_VERB)
+    verbs = by_first_word(_ANY_VERB)
     for i in range(n_tok):
         for verb in verbs.get(tokens[i], ()):
             if tuple(tokens[i : i + len(verb)]) != verb:
                 continue
             if _negated(tokens, i):
                 continue
-            bridge = _BRIDGE_WORDS | _CONVERSATION_BRIDGE_WORDS if verb in _CONVERSATION_VERBS else _BRIDGE_WORDS
+            bridge = _CONVERSATION_BRIDGE if verb in _CONVERSATION_VERBS else _BRIDGE_WORDS
             j = i + len(verb)
             bridged = 0
             while j < n_tok and bridged <= 6:
@@ -511,7 +485,7 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
     grams = _ngrams(tokens)
     if _has_any(grams, _CONTINUE_PHRASES):
         return False
-    rest = _remove(_remove(tokens, _DONE_PHRASES), _POLITE)
+    rest = remove_phrases(remove_phrases(tokens, _DONE_PHRASES), _POLITE)
     if rest and _looks_like_problem(rest):
         return False
     if _has_any(grams, _CLOSING_PHRASES):
@@ -520,7 +494,7 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
         return False
     # Only a negative word ("no", "never", "not", "nothing"): a plain no, unless more than one
     # topic word is left ("my colleague never got the invitation" states a problem).
-    topic = [t for t in _remove(rest, _NO_PHRASES) if t not in _DONE_FILLER]
+    topic = [t for t in remove_phrases(rest, _NO_PHRASES) if t not in _DONE_FILLER]
     return len(topic) <= 1
 
 
@@ -574,7 +548,7 @@ _GRATITUDE = _phrases(
 
 
 def _looks_like_problem(tokens: list[str]) -> bool:
-    tokens = _remove(tokens, _GRATITUDE)
+    tokens = remove_phrases(tokens, _GRATITUDE)
     if not tokens:
         return False
     if any(t in _PROBLEM_WORDS for t in tokens):
@@ -650,7 +624,7 @@ def refers_back(text: str | None) -> bool:
         return False
     if any(t in _BACK_REFERENCES for t in tokens):
         return True
-    return any(tuple(tokens[: len(p)]) == p for p in _BACK_OPENINGS)
+    return _starts_with(tokens, 0, _BACK_OPENINGS)
 
 
 # Words a "yes, that worked" is made of, skipped before a follow-up question.

@@ -78,9 +78,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
-from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+
+from .phrases import by_first_word, phrase_at, remove_phrases, replace_phrases
 
 __all__ = ["parse_spoken_email", "correct_spoken_email", "readback", "MAX_TRANSCRIPT_CHARS"]
 
@@ -100,7 +101,7 @@ _HESITATIONS = frozenset(
 )
 
 # Phrases that carry no characters and may appear anywhere.
-_REMOVABLE_PHRASES = [
+_REMOVABLE_PHRASES = frozenset([
     ("all", "in", "one", "word"),
     ("all", "one", "word"),
     ("as", "one", "word"),
@@ -125,11 +126,11 @@ _REMOVABLE_PHRASES = [
     ("letter",),
     ("the", "number"),
     ("number",),
-]
+])
 
 # Introductions: everything up to and including the last of these is dropped
 # (as long as an "at"/"@" still follows).
-_INTRO_PHRASES = [
+_INTRO_PHRASES = frozenset([
     ("my", "email", "address", "is"),
     ("my", "e", "mail", "is"),
     ("my", "email", "is"),
@@ -159,7 +160,7 @@ _INTRO_PHRASES = [
     ("i", "said"),
     ("like", "i", "said"),
     ("i", "think", "its"),
-]
+])
 
 _LEADING_FILLERS = frozenset(
     {
@@ -302,7 +303,7 @@ _SECOND_LEVEL_BEFORE_CC = frozenset({"co", "com", "org", "net", "ac", "gov"})
 # follows one replaces the matching part of what came before it (see _apply_correction).  "no" alone
 # is not one: "no reply at ..." is an address.
 _CORRECTION = "\x00correction"
-_CORRECTION_PHRASES = [
+_CORRECTION_PHRASES = frozenset([
     ("sorry", "i", "mean"),
     ("sorry", "i", "meant"),
     ("i", "mean", "to", "say"),
@@ -319,7 +320,7 @@ _CORRECTION_PHRASES = [
     ("my", "mistake"),
     ("my", "bad"),
     ("correction",),
-]
+])
 
 # Words that open the corrected part of an answer ("no, it's ...", "yes, but it's ...").
 _ANSWER_LEAD_WORDS = frozenset({"but", "except", "though", "however", "only", "just"})
@@ -356,55 +357,6 @@ def _is_digit_like(tok: str) -> bool:
 def _match_at(tokens: list[str], i: int, phrase: tuple[str, ...]) -> bool:
     n = len(phrase)
     return tuple(tokens[i : i + n]) == phrase
-
-
-@lru_cache(maxsize=None)
-def _by_first_word(phrases: tuple[tuple[str, ...], ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
-    """The phrases grouped by their first word, longest first (listed order among equal lengths)."""
-    index: dict[str, list[tuple[str, ...]]] = {}
-    for phrase in sorted(phrases, key=len, reverse=True):
-        index.setdefault(phrase[0], []).append(phrase)
-    return {word: tuple(group) for word, group in index.items()}
-
-
-def _phrase_at(tokens: list[str], i: int, phrases: list[tuple[str, ...]]) -> tuple[str, ...] | None:
-    """The longest of ``phrases`` (first listed among equal lengths) said at ``tokens[i]``, or ``None``.
-
-    Only the phrases that start with ``tokens[i]`` are tried, so a pass over a transcript costs a dict
-    look-up per token, not a comparison per phrase and token."""
-    for phrase in _by_first_word(tuple(phrases)).get(tokens[i], ()):
-        if _match_at(tokens, i, phrase):
-            return phrase
-    return None
-
-
-def _remove_phrases(tokens: list[str], phrases: list[tuple[str, ...]]) -> list[str]:
-    """Drop every occurrence of the phrases (longest listed first wins)."""
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        phrase = _phrase_at(tokens, i, phrases)
-        if phrase is None:
-            out.append(tokens[i])
-            i += 1
-        else:
-            i += len(phrase)
-    return out
-
-
-def _replace_phrases(tokens: list[str], mapping: dict[tuple[str, ...], list[str]]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    phrases = list(mapping)
-    while i < len(tokens):
-        phrase = _phrase_at(tokens, i, phrases)
-        if phrase is None:
-            out.append(tokens[i])
-            i += 1
-        else:
-            out.extend(mapping[phrase])
-            i += len(phrase)
-    return out
 
 
 def _normalise_text(text: str) -> str:
@@ -447,7 +399,7 @@ def _cut_introduction(tokens: list[str]) -> list[str]:
     last_at = ats[-1]
     best_end = -1
     for i in range(len(tokens)):
-        for phrase in _by_first_word(tuple(_INTRO_PHRASES)).get(tokens[i], ()):
+        for phrase in by_first_word(_INTRO_PHRASES).get(tokens[i], ()):
             end = i + len(phrase)
             if end <= last_at and _match_at(tokens, i, phrase) and end > best_end:
                 best_end = end
@@ -771,7 +723,7 @@ def _answer_lead_end(tokens: list[str], start: int) -> int:
         if tokens[i] in _LEADING_FILLERS or tokens[i] in _ANSWER_LEAD_WORDS or tokens[i] in _HESITATIONS:
             i += 1
             continue
-        phrase = _phrase_at(tokens, i, _INTRO_PHRASES)
+        phrase = phrase_at(tokens, i, _INTRO_PHRASES)
         if phrase is None:
             break
         i += len(phrase)
@@ -788,7 +740,7 @@ def _mark_corrections(tokens: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        phrase = _phrase_at(tokens, i, _CORRECTION_PHRASES) if out else None
+        phrase = phrase_at(tokens, i, _CORRECTION_PHRASES) if out else None
         if phrase is None:
             out.append(tokens[i])
             i += 1
@@ -951,9 +903,9 @@ def correct_spoken_email(text: str, previous: str) -> str | None:
         return None
     tokens = _tokenize(_normalise_text(text))
     tokens = [t for t in tokens if t not in _HESITATIONS]
-    tokens = _remove_phrases(tokens, _REMOVABLE_PHRASES)
+    tokens = remove_phrases(tokens, _REMOVABLE_PHRASES)
     intro_ends = [i + len(ph) for i in range(len(tokens))
-                  for ph in _by_first_word(tuple(_INTRO_PHRASES)).get(tokens[i], ()) if _match_at(tokens, i, ph)]
+                  for ph in by_first_word(_INTRO_PHRASES).get(tokens[i], ()) if _match_at(tokens, i, ph)]
     tokens = _strip_answer_lead(tokens[max(intro_ends, default=0):])  # "no, that's wrong, it's ..."
     if "not" in tokens[1:]:
         tokens = tokens[: tokens.index("not", 1)]  # "hotmail, not gmail"
@@ -994,7 +946,7 @@ def _spoken_symbols_and_letters(tokens: list[str]) -> list[str]:
     "dot"), dotted words split, spelling aids ("b as in boy"), "oh" as zero, repeats ("double t"), numbers and
     letter names as characters."""
     tokens = _drop_case_modifiers(tokens)
-    tokens = _replace_phrases(tokens, _SYMBOL_PHRASES)
+    tokens = replace_phrases(tokens, _SYMBOL_PHRASES)
     tokens = _split_dot_words(tokens)
     tokens = _spelling_aids(tokens)
     tokens = _resolve_oh(tokens)
@@ -1008,7 +960,7 @@ def _spoken_segments(text: str) -> list[list[str]]:
     into the part said first and each correction after it (empty corrections dropped)."""
     tokens = _tokenize(_normalise_text(text))
     tokens = [t for t in tokens if t not in _HESITATIONS]
-    tokens = _remove_phrases(tokens, _REMOVABLE_PHRASES)
+    tokens = remove_phrases(tokens, _REMOVABLE_PHRASES)
     # "at at" is a stutter, not two separators.
     tokens = [t for k, t in enumerate(tokens) if not (t == "at" and k > 0 and tokens[k - 1] == "at")]
     tokens = _cut_introduction(tokens)
