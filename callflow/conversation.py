@@ -310,7 +310,8 @@ class Conversation:
             self.machine.send("done")
             self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
             return Reply([prompts.GOODBYE], listen=False)
-        if not heard.text or (yes_no(heard.text, heard.digits or None) == "yes" and _yes_without_question(heard.text)):
+        said_yes = yes_no(heard.text, heard.digits or None) == "yes"
+        if not heard.text or (said_yes and _yes_without_question(heard.text)):
             # "Yes" (or a key) but no question yet: an unclear answer, counted like one.
             self.call.retry_count += 1
             if self.call.retry_count > MAX_RETRIES:
@@ -321,7 +322,7 @@ class Conversation:
             earlier, self.call.pending_question = self.call.pending_question, None
             return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False, follows_up=False)
         question = heard.text
-        if self.call.anything_else_asked and yes_no(heard.text) == "yes":
+        if self.call.anything_else_asked and said_yes:
             # "yes, how do I export my cases?" at "anything else?": the question without the "yes" (the ticket's
             # subject, the admin's unanswered-question groups and the KB search all read it)
             question = follow_up_question(heard.text) or question

@@ -22,6 +22,8 @@ from statemachine import State, StateMachine
 MAX_EMAIL_ATTEMPTS = 3
 MAX_RETRIES = 2  # re-prompts after silence or an unclear answer, then escalate
 MAX_QUESTIONS = 5  # questions answered in one call; the next one is passed to a person
+#: The states in which the caller gives, spells, corrects or confirms their email address.
+EMAIL_STATES = frozenset({"collect_email", "confirm_email"})
 
 
 class CallFlow(StateMachine, strict_states=True):

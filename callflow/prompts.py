@@ -15,11 +15,11 @@ WHAT_IS_YOUR_QUESTION = "Sure. What's your question?"
 CHECK_RESOLVED = "Did that solve your issue?"
 # A question of a word or three the knowledge base cannot place ("password"): asked once before escalating.
 TELL_ME_MORE = "Could you tell me a little more about that?"
-ANYTHING_ELSE = "Great. Is there anything else I can help you with?"
-# The same question asked again after silence ("Sorry, I didn't catch that." comes first: no second "Great.").
-ANYTHING_ELSE_AGAIN = "Is there anything else I can help you with?"
 # Before the answer to a next question said with the "yes" ("yes, and how do I ...?").
 GREAT = "Great."
+# Asked again after silence: "Sorry, I didn't catch that." comes first, not "Great.".
+ANYTHING_ELSE_AGAIN = "Is there anything else I can help you with?"
+ANYTHING_ELSE = f"{GREAT} {ANYTHING_ELSE_AGAIN}"
 ESCALATE = (
     "I'm sorry, I don't have that information right now, but I'll pass this on to our expert team. "
     "They will follow up shortly."

@@ -29,6 +29,7 @@ from .call_store import CallRecord, StaleCall
 from .clock import utcnow
 from .conversation import Conversation, Heard, Reply, clean_digits, clean_speech, parse_confidence
 from .extensions import db
+from .flow import EMAIL_STATES
 from .models import NEEDS_HUMAN
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_record
@@ -172,7 +173,7 @@ def _speech_timeout(state: str) -> str:
     pause of about half a second, the quickest turn), but ``EMAIL_SPEECH_TIMEOUT_S`` seconds while the caller
     gives, spells or corrects their email address, whose letters come with pauses.
     https://www.twilio.com/docs/voice/twiml/gather#speechtimeout"""
-    if state in ("collect_email", "confirm_email"):
+    if state in EMAIL_STATES:
         return str(current_app.config["EMAIL_SPEECH_TIMEOUT_S"])
     return "auto"
 
