@@ -116,14 +116,14 @@ class KayakoError(Exception):
         first = {}
         if isinstance(body, dict) and isinstance(body.get("errors"), list):
             first = next((e for e in body["errors"] if isinstance(e, dict)), {})
-        code = first.get("code") if isinstance(first.get("code"), str) else None
+        code = first.get("code").strip() if isinstance(first.get("code"), str) else None
         param = first.get("parameter")
         if not isinstance(param, str):
             params = first.get("parameters")
             param = ",".join(p for p in params if isinstance(p, str)) if isinstance(params, list) else None
         message = first.get("message") if isinstance(first.get("message"), str) else f"HTTP {resp.status_code}"
         return cls(_clean(message, 300) or f"HTTP {resp.status_code}", status=resp.status_code,
-                   code=code.strip() if code and _ERROR_CODE.fullmatch(code.strip()) else None, parameter=_clean(param, 100) or None,
+                   code=code if code and _ERROR_CODE.fullmatch(code) else None, parameter=_clean(param, 100) or None,
                    retry_after=_retry_after(resp.headers.get("Retry-After")))
 
 

@@ -280,6 +280,19 @@ def _deliver_claimed(ticket: TicketOutbox, ticket_id: int, out: Callable[[str], 
         return "failed"
 
 
+def _requeue(now, *conditions) -> int:
+    """Queue the tickets matching ``conditions`` for delivery ``now``, with a fresh maximum age
+    (``created_at``) for the new round of attempts; one ``UPDATE``, committed. Returns the row count."""
+    result = db.session.execute(
+        update(TicketOutbox)
+        .where(*conditions)
+        .values(status="queued", next_attempt_at=now, created_at=now, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def retry_ticket(ticket_id: int) -> Optional[TicketOutbox]:
     """Make a ticket due again now; returns it (with its status), or None if there is no such ticket.
 
@@ -289,19 +302,12 @@ def retry_ticket(ticket_id: int) -> Optional[TicketOutbox]:
     ticket whose worker died (claim expired) is queued again.
     """
     now = utcnow()
-    db.session.execute(
-        update(TicketOutbox)
-        .where(
-            TicketOutbox.id == ticket_id,
-            TicketOutbox.status != "delivered",
-            or_(TicketOutbox.status != "sending", TicketOutbox.claimed_until.is_(None),
-                TicketOutbox.claimed_until < now),
-        )
-        # created_at: a fresh maximum age for the new round of attempts
-        .values(status="queued", next_attempt_at=now, created_at=now, claimed_by=None, claimed_until=None)
-        .execution_options(synchronize_session=False)
+    _requeue(
+        now,
+        TicketOutbox.id == ticket_id,
+        TicketOutbox.status != "delivered",
+        or_(TicketOutbox.status != "sending", TicketOutbox.claimed_until.is_(None), TicketOutbox.claimed_until < now),
     )
-    db.session.commit()
     return db.session.get(TicketOutbox, ticket_id, populate_existing=True)
 
 
@@ -309,15 +315,7 @@ def retry_failed() -> int:
     """Make every ``failed`` ticket due again now (after Kayako's credentials or URL were fixed, say);
     returns how many were queued. One ``UPDATE``: a ticket a worker is sending is not ``failed``, so
     this never races a delivery. Each gets a fresh maximum age, as with :func:`retry_ticket`."""
-    now = utcnow()
-    result = db.session.execute(
-        update(TicketOutbox)
-        .where(TicketOutbox.status == "failed")
-        .values(status="queued", next_attempt_at=now, created_at=now, claimed_by=None, claimed_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount or 0
+    return _requeue(utcnow(), TicketOutbox.status == "failed")
 
 
 def format_ticket(ticket: TicketOutbox) -> str:
