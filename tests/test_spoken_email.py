@@ -1,5 +1,6 @@
 """Table tests for callflow.spoken_email (spoken e-mail parsing and read-back)."""
 
+import gc
 import time
 
 import pytest
@@ -182,11 +183,19 @@ def test_parse_too_long_is_none():
 
 
 def _best_time(fn, *args, repeat: int = 3) -> float:
+    """The best of ``repeat`` runs, with the garbage collector off (in the full suite a collection walks the whole
+    session's heap). A single timed run of the large input once took 842 ms in a fresh clone's `make test`,
+    against about 250 ms usually, and failed the bound."""
     best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - started)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn(*args)
+            best = min(best, time.perf_counter() - started)
+    finally:
+        gc.enable()
     return best
 
 
@@ -208,7 +217,7 @@ def test_parsing_cost_grows_linearly_with_the_transcript(monkeypatch, unit, tail
 
     small = unit * 1_000 + tail  # about 5 KB
     large = unit * 10_000 + tail
-    assert _best_time(both, large, repeat=1) < 30 * _best_time(both, small)
+    assert _best_time(both, large, repeat=2) < 30 * _best_time(both, small)
 
 
 def test_table_is_large_enough():
