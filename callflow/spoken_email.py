@@ -44,7 +44,8 @@ speech or of the recognizer, then checks the result with ``email_validator``:
    ``you``...) become letters only inside a run of at least two letters or
    letter names, so ``jay smith`` stays ``jaysmith`` but ``jay oh aitch en`` is
    ``john``.  A word followed by its own spelling (``tom t o m``, ``jon j o h n``)
-   is said once: the spelling wins.
+   is said once: the spelling wins, also when the word is a letter name
+   (``jay j a y`` is ``jay``, not ``jjay``).
 8. **Split** on the last explicit ``@``; otherwise on the *last* standalone
    ``at`` whose tail looks like a domain (has a dot, ends in an undotted ``com``
    and the like, see 9, or is a well-known provider such as ``gmail``), so
@@ -604,7 +605,10 @@ def _convert_numbers(tokens: list[str]) -> list[str]:
 
 
 def _convert_letter_names(tokens: list[str]) -> list[str]:
-    """Letter names become letters only inside a run of >= 2 letters/letter names."""
+    """Letter names become letters only inside a run of >= 2 letters/letter names.
+
+    A name that is also a letter name, said next to its own spelling ("jay j a y", "k a y kay"),
+    stays a word, so that :func:`_drop_word_before_its_spelling` says it once ("jay", not "jjay")."""
     out = list(tokens)
     i = 0
     n = len(tokens)
@@ -614,12 +618,23 @@ def _convert_letter_names(tokens: list[str]) -> list[str]:
             while j < n and (_is_letter(tokens[j]) or tokens[j] in _LETTER_NAMES):
                 j += 1
             if j - i >= 2:
-                for k in range(i, j):
-                    out[k] = _LETTER_NAMES.get(tokens[k], tokens[k])
+                letters = [_LETTER_NAMES.get(tok, tok) for tok in tokens[i:j]]
+                start, end = i, j
+                if j - i >= 3 and len(tokens[i]) > 1 and _spells(tokens[i], "".join(letters[1:])):
+                    start = i + 1  # "jay j a y": the word, then its spelling
+                elif j - i >= 3 and len(tokens[j - 1]) > 1 and "".join(letters[:-1]) == tokens[j - 1]:
+                    end = j - 1  # "j a y jay": the spelling, then the word
+                out[start:end] = letters[start - i:end - i]
             i = j
         else:
             i += 1
     return out
+
+
+def _spells(word: str, spelled: str) -> bool:
+    """True if the letters ``spelled`` spell ``word``, a near match counting ("jon" spelled "john":
+    lengths within 2 characters, similarity >= 0.75)."""
+    return abs(len(spelled) - len(word)) <= 2 and SequenceMatcher(None, word, spelled).ratio() >= 0.75
 
 
 _LONGEST_PROVIDER = max(len(p) for p in _PROVIDERS_DOT_COM)
@@ -780,8 +795,7 @@ def _drop_word_before_its_spelling(tokens: list[str]) -> list[str]:
             len(before) > 1
             and before.isalpha()
             and before != "at"
-            and abs(len(spelled) - len(before)) <= 2
-            and SequenceMatcher(None, before, spelled).ratio() >= 0.75
+            and _spells(before, spelled)
         ):
             drop.add(start - 1)
         elif after == spelled:

@@ -145,6 +145,12 @@ PARSE_CASES = [
     ("Jon, J O H N, at gmail.com", "john@gmail.com"),
     ("t o m tom at gmail.com", "tom@gmail.com"),
     ("mary m a at gmail.com", "maryma@gmail.com"),  # "ma" is not a spelling of "mary"
+    # a name that is also a letter name ("jay" is J) is not a letter before its own spelling
+    ("Jay, J A Y, at example.com", "jay@example.com"),
+    ("kay k a y at gmail dot com", "kay@gmail.com"),
+    ("j a y jay at example dot com", "jay@example.com"),
+    ("jay j a y dot smith at gmail dot com", "jay.smith@gmail.com"),
+    ("jay k at gmail dot com", "jk@gmail.com"),  # no spelling of "jay" after it: still letters
     # --- not e-mail addresses -----------------------------------------------
     ("hotmail not gmail", None),
     ("I don't know", None),
@@ -238,6 +244,7 @@ CORRECTION_CASES = [
     ("No. Jane underscore doe", "jane_doe@gmail.com"),
     ("no it is jane 1 2", "jane12@gmail.com"),
     ("no it's j a y n e dot doe at gmail.com", "jayne.doe@gmail.com"),
+    ("No, it's Jay, J A Y", "jay@gmail.com"),  # was jjay: "jay" is also the letter J
     ("no it's g mail", "jane.doe@gmail.com"),  # the same address: no correction
     ("no", None),
     ("nope", None),
