@@ -46,6 +46,7 @@ __all__ = [
     "extract_name",
     "looks_like_question",
     "follow_up_question",
+    "choice_of",
     "MAX_TEXT_CHARS",
 ]
 
@@ -899,3 +900,40 @@ def extract_name(text: str | None) -> str | None:
     if not words:
         return None
     return " ".join(w.title() for w in words)
+
+
+# "the second one", "number two", "option 3", "the last one": a pick from a short list read to the caller.
+_CHOICE_WORDS = {
+    "first": 0, "1st": 0, "one": 0, "1": 0,
+    "second": 1, "2nd": 1, "two": 1, "2": 1,
+    "third": 2, "3rd": 2, "three": 2, "3": 2,
+    "last": -1,
+}
+_ORDINALS = frozenset({"first", "1st", "second", "2nd", "third", "3rd", "last"})
+_CHOICE_FILLER = frozenset(
+    {"the", "number", "option", "article", "please", "its", "it", "is", "i", "think", "guess", "um", "uh", "er",
+     "erm", "yeah", "yes", "ok", "okay", "maybe", "probably", "sounds", "like", "right", "id", "say"}
+)
+
+
+def choice_of(text: str | None) -> int | None:
+    """Which item of a list read to the caller their answer picks.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        The item's index: ``0`` for "the first one", "number one", "option 1"; ``1`` and ``2`` for the second
+        and third; ``-1`` for "the last one". ``None`` when the answer says anything else besides the pick
+        and filler words ("yes", "please", "I think it's ..."): "the one about passwords", "two-factor login"
+        and "I forgot my password" name a topic, not a position. "that one" is no pick.
+
+    Raises:
+        Nothing.
+    """
+    words = [w for w in normalize(text) if w not in _CHOICE_FILLER]
+    if len(words) == 2 and words[0] in _ORDINALS and words[1] == "one":
+        words = words[:1]  # "the second one"
+    if len(words) != 1 or words[0] not in _CHOICE_WORDS:
+        return None
+    return _CHOICE_WORDS[words[0]]

@@ -58,3 +58,21 @@ def thanks_name(name: str) -> str:
 def confirm_email(readback: str) -> str:
     """Read an address back for checking; ``readback`` comes from :func:`spoken_email.readback`."""
     return f"I heard {readback}. Is that correct?"
+
+
+#: Longest article title read out in :func:`which_article` (characters; a longer one is cut at a word).
+MAX_SPOKEN_TITLE_CHARS = 90
+_POSITIONS = ("first", "second", "third")
+
+
+def which_article(titles: list[str]) -> str:
+    """Offer two or three help-center articles by title and ask which one fits: a short question ("I can't log
+    in") that several articles match about equally well. The caller answers with a position ("the second one",
+    see :func:`callflow.intents.choice_of`) or with more words about the problem."""
+    items = []
+    for position, title in zip(_POSITIONS, titles):
+        title = " ".join(title.split())
+        if len(title) > MAX_SPOKEN_TITLE_CHARS:
+            title = title[:MAX_SPOKEN_TITLE_CHARS].rsplit(" ", 1)[0]
+        items.append(f"The {position} is: {title.rstrip('.?!')}.")
+    return "I found a few articles that might help. " + " ".join(items) + " Which one sounds closest to your problem?"

@@ -393,6 +393,8 @@ UTTERANCES = [
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
     "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
+    # a short question several articles match about equally: the titles are read out, then a pick or none
+    "I can't log in", "the second one", "none of those",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um",
     # the caller hangs up (one utterance in many: calls get far enough to meet every behaviour)
@@ -404,7 +406,8 @@ ON_TOPIC = {
     "greet": ["Jane", "Hi this is Jane, password"],
     "collect_email": ["jane at example dot com"],
     "confirm_email": ["yes", "no, it's at hotmail dot com"],
-    "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack"],
+    "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",
+               "I can't log in", "the second one"],
     "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?"],
 }
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
