@@ -427,7 +427,10 @@ def configure_logging(app: Flask) -> None:
     def _request_id_and_log(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = current_request_id() or uuid.uuid4().hex
         started = g.get("_callflow_started")
-        request_log.info(  # "200 in 1026 ms": "200 1026" would be masked as a phone number
+        # a healthy /healthz is a load balancer's probe every few seconds: gunicorn's access line is enough
+        level = logging.DEBUG if request.path == "/healthz" and response.status_code == 200 else logging.INFO
+        request_log.log(  # "200 in 1026 ms": "200 1026" would be masked as a phone number
+            level,
             "%s %s %s in %d ms",
             request.method,
             request.path,

@@ -334,3 +334,29 @@ def test_the_tickets_worker_logs_each_ticket_with_its_call_sid(tmp_path, databas
     assert [r["call_sid"] for r in created] == [first.call_sid, second.call_sid]
     (between,) = [r for r in records if r["message"] == "between tickets"]
     assert between["call_sid"] is None  # the context ends with its ticket
+
+
+def test_a_healthy_probe_is_not_an_info_line_but_a_failing_one_is(app, client, captured):
+    """A load balancer probes /healthz every few seconds: each probe wrote gunicorn's access line and this INFO
+    line, thousands a day of "GET /healthz 200". A healthy probe is now logged at DEBUG; a 503 still at INFO."""
+    from sqlalchemy import event
+
+    from callflow.extensions import db
+
+    def request_lines() -> list[str]:
+        return [r["message"].split(" in ")[0] for r in json_lines(captured) if r["logger"] == "callflow.request"]
+
+    assert client.get("/healthz").status_code == 200
+    assert request_lines() == []
+
+    def refuse(*_args):
+        raise RuntimeError("database down")
+
+    with app.app_context():
+        db.engine.dispose()  # no pooled connection: the next request must connect
+        event.listen(db.engine, "do_connect", refuse)
+        try:
+            assert client.get("/healthz").status_code == 503
+        finally:
+            event.remove(db.engine, "do_connect", refuse)
+    assert request_lines() == ["GET /healthz 503"]
