@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
-                      refers_back, wants_human, yes_no)
+                      refers_back, reports_outage, wants_human, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS
@@ -206,6 +206,7 @@ _ESCALATION_PROMPTS = {
     "silence": prompts.NOT_UNDERSTOOD,
     "unclear": prompts.NOT_UNDERSTOOD,
     "question-limit": prompts.QUESTION_LIMIT,
+    "outage": prompts.OUTAGE,
 }
 
 
@@ -414,6 +415,9 @@ class Conversation:
         call.last_question = query
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
             return self._escalate("question-limit")
+        if reports_outage(question):  # "the website is down": no article answers it, a person must hear of it now
+            call.questions_asked += 1
+            return self._escalate("outage")
         index = self.services["kb"].index()
         hits = index.search(question, limit=3)
         if not joint and (may_ask_more or choice is not None):

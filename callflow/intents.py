@@ -47,6 +47,7 @@ __all__ = [
     "looks_like_question",
     "follow_up_question",
     "choice_of",
+    "reports_outage",
     "MAX_TEXT_CHARS",
 ]
 
@@ -937,3 +938,45 @@ def choice_of(text: str | None) -> int | None:
     if len(words) != 1 or words[0] not in _CHOICE_WORDS:
         return None
     return _CHOICE_WORDS[words[0]]
+
+
+# --------------------------------------------------------------------------
+# outage reports
+# --------------------------------------------------------------------------
+
+# What a caller calls the service when it is down for them (normalised words, see normalize()).
+_SYSTEM_NOUNS = (r"(?:(?:web\s?)?site|service|services|system|systems|servers?|help\s?desk|app|application|platform|"
+                 r"portal|dashboard|api|kayako|help\s?cent(?:er|re)|login\s+page|everything)")
+_OUTAGE_RE = re.compile(
+    r"\boutages?\b"
+    rf"|\b{_SYSTEM_NOUNS}\s+(?:is|are|seems|seem|looks|look|went|has\s+gone|have\s+gone|keeps\s+going)\s+(?:to\s+be\s+)?down\b"
+    rf"|\b(?:is|are)\s+(?:your|the|you)\s+(?:{_SYSTEM_NOUNS}\s+)?down\b"
+    rf"|\b(?:is|are)\s+{_SYSTEM_NOUNS}\s+down\b"
+    r"|\bnothing\s+(?:is\s+)?(?:working|works|loads|loading)\b"
+    r"|\beverything\s+is\s+(?:broken|down)\b"
+)
+# "how do I post an outage notice", "where can I announce an outage": a how-to question, not a report.
+_HOW_TO_RE = re.compile(r"^(?:\w+\s+){0,3}?(?:how|where)\s+(?:do|can|should|would)\s+(?:i|we|you)\b")
+
+
+def reports_outage(text: str | None) -> bool:
+    """Does the caller report the service down, rather than ask how to do something?
+
+    A help-center article cannot answer "your website is down" (the lexical search read the word "website" and
+    found the live-chat widget article), and a person must hear of it at once.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for "outage" and for a service word ("site", "website", "service", "system", "server", "app",
+        "helpdesk", "help center", "dashboard", "API", "Kayako", "everything", ...) said to be down ("the website
+        is down", "is your service down?", "your servers seem to be down"), or "nothing is working" /
+        "everything is broken"; ``False`` for a how-to question ("how do I post an outage notice on my help
+        center") and for other uses of "down" ("I want to downgrade", "the price went down").
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and not _HOW_TO_RE.match(words) and _OUTAGE_RE.search(words) is not None

@@ -50,6 +50,7 @@ _REASONS = {
     "unclear": "The caller's answers could not be understood, so the call was escalated.",
     "error": "A system error interrupted the call.",
     "question-limit": "The caller had more questions than one call answers, so a person needs to take the rest.",
+    "outage": "The caller reported the service down or not working, so the call was passed to a person at once.",
 }
 
 
@@ -144,7 +145,7 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     else:
         topic = UNANSWERED_TOPIC if question else NO_QUESTION_TOPIC
     sentiment = "positive" if call.outcome == RESOLVED and not unconfirmed else (
-        "negative" if call.escalation_reason in ("not-resolved", "caller-request") else "neutral"
+        "negative" if call.escalation_reason in ("not-resolved", "caller-request", "outage") else "neutral"
     )
     return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)
 

@@ -395,6 +395,8 @@ UTTERANCES = [
     "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
     # a short question several articles match about equally: the titles are read out, then a pick or none
     "I can't log in", "the second one", "none of those",
+    # the service reported down: passed on at once
+    "the website is down",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um",
     # the caller hangs up (one utterance in many: calls get far enough to meet every behaviour)

@@ -45,6 +45,7 @@ ESCALATION_REASONS = {
     "silence": "Caller went silent",
     "unclear": "Caller not understood",
     "question-limit": "Too many questions for one call",
+    "outage": "Caller reported an outage",
     "error": "System error",
     "unknown": "Unknown",
 }
