@@ -869,6 +869,18 @@ def _name_span(text: str | None) -> tuple[int, int, int] | None:
             for k in idx
         ):
             return idx[0], idx[0], idx[-1] + 1
+
+    # 3. the name first, then what the call is about ("Bob Smith, and I need help with my password"): capitalised
+    # words that are no common word, then a comma or "and", then a problem (_looks_like_problem)
+    if has_case and idx:
+        start = idx[0]
+        count = _take_name(words, start, False, has_case)
+        after = start + count
+        joint = after
+        while joint < len(words) and (words[joint] == "|" or keys[joint] == "and"):
+            joint += 1
+        if count and joint > after and _looks_like_problem(normalize(" ".join(w for w in words[joint:] if w != "|"))):
+            return start, start, after
     return None
 
 
@@ -884,7 +896,10 @@ def extract_name(text: str | None) -> str | None:
         an introduction ("my name is", "name's", "call me", "this is", "it's",
         "I'm", "I am") - stopping at the first word that is not a name ("and",
         "from", "calling", ...) - or when the whole answer (greetings and
-        "here"/"speaking" aside) is a name ("John", "Hi, John Smith here").
+        "here"/"speaking" aside) is a name ("John", "Hi, John Smith here"), or
+        when capitalised words that are no common word open the answer and,
+        after a comma or "and", a problem follows ("Bob Smith, and I need help
+        with my password").
         After the weak introductions "this is"/"it's"/"I'm", common words are
         rejected ("I'm having trouble") and, when the transcript has any
         capital letters, the name must be capitalised, as recognisers

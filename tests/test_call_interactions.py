@@ -135,6 +135,23 @@ def test_a_short_question_after_an_introduction_at_the_greeting_is_asked_about(a
     assert p["topic"] == PASSWORD_TITLE.lower()
 
 
+def test_a_name_then_the_question_at_the_greeting_keeps_both(app, caller):
+    """"Bob Smith and I need help with my password" (no "my name is") was no name: the caller was not thanked by
+    name, the ticket's requester had none, and after the email the whole sentence was searched, names and all,
+    and escalated as "I don't have that information". Now the name is taken and the question asked about."""
+    caller.start()
+    caller.say("Bob Smith and I need help with my password")
+    assert caller.text() == f"Thanks, Bob Smith. {prompts.ASK_EMAIL_AFTER_QUESTION}"
+    caller.say("bob at example dot com")
+    caller.say("yes")
+    assert caller.listening and caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.TELL_ME_MORE}"
+    caller.say("I forgot it")
+    assert f'From our article "{PASSWORD_TITLE}"' in caller.text()
+    caller.hangup()
+    p = ticket(app, caller)
+    assert p["requester"]["name"] == "Bob Smith" and "Bob" not in p["subject"]
+
+
 def test_a_resolved_call_ended_at_tell_me_more_is_not_summarised_as_answered(app, caller):
     """A caller whose first answer solved the issue, then said "billing" and hung up at "Could you tell me a
     little more?", left an ai-resolved ticket saying: Jane asked: "billing". Answered from the help-center article

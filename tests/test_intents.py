@@ -198,6 +198,16 @@ NAMES = [
     ("name's Dave", "Dave"),
     ("my name is José García", "José García"),
     ("my name is john jacob jingleheimer schmidt smith", "John Jacob Jingleheimer Schmidt"),
+    # the name first, then the reason for the call, without "my name is" (gave None: the ticket had no name and
+    # the question searched was "Bob Smith and I need help with my password", escalated as no-kb-match)
+    ("Bob Smith and I need help with my password", "Bob Smith"),
+    ("Bob Smith, I need help with my password", "Bob Smith"),
+    ("Bob, I can't log in", "Bob"),
+    ("Hi, Jane Doe, and I forgot my password", "Jane Doe"),
+    ("bob smith and I need help with my password", None),  # no capitals to tell a name from other words
+    ("Password and login problem", None),
+    ("Billing, I have a question about my invoice", None),
+    ("Good morning, and I need help with my password", None),
     ("I can't log in to my account", None),
     ("hi I need help resetting my password", None),
     ("This is ridiculous", None),
