@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
-                      refers_back, reports_outage, wants_human, yes_no)
+                      refers_back, reports_outage, wants_human, yes_no, declines_email)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS
@@ -281,6 +281,9 @@ class Conversation:
         email = parse_spoken_email(heard.text) if heard.text else None
         if email:
             return self._email_candidate(email)
+        if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
+            self.machine.send("no_email")
+            return self._enter_answer([self._email_give_up(declined=True)])
         if heard.text and not self.call.pending_question and looks_like_question(heard.text):
             self.call.pending_question = heard.text
         self.call.email_attempts += 1
@@ -495,12 +498,13 @@ class Conversation:
         call = self.call
         return call.state == "answer" and bool(call.resolved_count) and not call.pending_question
 
-    def _email_give_up(self) -> str:
-        """No email after 3 tries: promise a call back only when there is a number to call (Twilio sends
-        "anonymous", withheld-number placeholders, ``sip:`` or ``client:`` identities in ``From`` too)."""
+    def _email_give_up(self, declined: bool = False) -> str:
+        """No email after 3 tries (or ``declined``: the caller has none to give): promise a call back only when
+        there is a number to call (Twilio sends "anonymous", withheld-number placeholders, ``sip:`` or
+        ``client:`` identities in ``From`` too)."""
         if normalize_phone(self.call.from_number):
-            return prompts.EMAIL_GIVE_UP
-        return prompts.EMAIL_GIVE_UP_NO_NUMBER
+            return prompts.EMAIL_DECLINED if declined else prompts.EMAIL_GIVE_UP
+        return prompts.EMAIL_DECLINED_NO_NUMBER if declined else prompts.EMAIL_GIVE_UP_NO_NUMBER
 
     def _escalate(self, reason: str) -> Reply:
         """Hand the call to a person: what the caller hears depends on why (only a question the KB could not

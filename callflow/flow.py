@@ -44,6 +44,7 @@ class CallFlow(StateMachine, strict_states=True):
     introduce = greet.to(collect_email)
     email_heard = collect_email.to(confirm_email) | confirm_email.to.itself()
     email_unclear = collect_email.to(answer, cond="email_attempts_exhausted") | collect_email.to.itself()
+    no_email = collect_email.to(answer)  # "I don't have an email": the call goes on without one
     confirm = confirm_email.to(answer)
     reject = confirm_email.to(answer, cond="email_attempts_exhausted") | confirm_email.to(collect_email)
     kb_hit = answer.to(check_resolved)

@@ -48,6 +48,7 @@ __all__ = [
     "follow_up_question",
     "choice_of",
     "reports_outage",
+    "declines_email",
     "MAX_TEXT_CHARS",
 ]
 
@@ -995,3 +996,38 @@ def reports_outage(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and not _HOW_TO_RE.match(words) and _OUTAGE_RE.search(words) is not None
+
+
+# --------------------------------------------------------------------------
+# no email address to give
+# --------------------------------------------------------------------------
+
+_EMAIL_WORD = r"(?:e\s?mail|email\s+address|e\s?mail\s+address|e\s?mail\s+account)"
+_DECLINES_EMAIL_RE = re.compile(
+    rf"\b(?:i\s+)?(?:dont|do\s+not|didnt|never)\s+(?:have|had|use|got)\s+(?:an?\s+|any\s+)?{_EMAIL_WORD}\b"
+    rf"|\b(?:i\s+)?(?:dont|do\s+not)\s+(?:know|remember)\s+(?:my|the|our)\s+{_EMAIL_WORD}\b"
+    rf"|\b(?:i\s+have\s+)?no\s+{_EMAIL_WORD}\b"
+    rf"|\bwithout\s+(?:an?\s+)?{_EMAIL_WORD}\b"
+    r"|\b(?:id|i\s+would|id\s+prefer|i\s+prefer|prefer)\s+(?:rather\s+)?not\s+(?:to\s+)?(?:say|give|share)\b"
+    r"|^(?:please\s+|can\s+we\s+|lets\s+)?skip(?:\s+(?:it|that|this))?(?:\s+please)?$"
+    r"|^(?:no\s+|sorry\s+)*(?:i\s+)?(?:dont|do\s+not|havent|have\s+not)\s+(?:have|got)\s+(?:one|any)(?:\s+sorry)?$"
+)
+
+
+def declines_email(text: str | None) -> bool:
+    """Does the caller say they have no email address to give (at "What's the email address on your account?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for "I don't have an email", "no email address", "I don't use email", "I don't know my email
+        address", "I'd rather not say", "skip it", and the whole answer "I don't have one"; ``False`` otherwise, an address included ("no email, it's
+        jane at example dot com" is parsed as the address first by the caller of this function) and a problem
+        with an email ("I don't have access to my email").
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and _DECLINES_EMAIL_RE.search(words) is not None

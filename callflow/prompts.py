@@ -9,6 +9,9 @@ SPELL_EMAIL_AGAIN = "Let's try again. Please spell your email address, letter by
 EMAIL_GIVE_UP = "I'm sorry, I couldn't get your email address. Let's carry on, and our team will reach you at this phone number."
 # The same for a caller with no number to call back (withheld, a SIP or app caller).
 EMAIL_GIVE_UP_NO_NUMBER = "I'm sorry, I couldn't get your email address. Let's carry on with your question."
+# A caller who has no email address to give ("I don't have an email").
+EMAIL_DECLINED = "No problem. Let's carry on, and our team will reach you at this phone number."
+EMAIL_DECLINED_NO_NUMBER = "No problem. Let's carry on with your question."
 EMAIL_CONFIRMED = "Thank you."
 HOW_CAN_I_HELP = "How can I help you today?"
 WHAT_IS_YOUR_QUESTION = "Sure. What's your question?"
@@ -46,7 +49,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
-    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
+    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
     ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, GOODBYE,
     DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )

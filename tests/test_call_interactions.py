@@ -405,7 +405,7 @@ UTTERANCES = [
     "Jane", "My name is Sam Green", "Hi this is Jane, password", "can I export my cases",
     # email and the read-back
     "jane at example dot com", "sam dot green at gmail dot com", "no, it's at hotmail dot com",
-    "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2",
+    "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",

@@ -240,3 +240,46 @@ def test_answer_to_the_read_back(email_app, speech, digits, outcome):
     else:
         assert (row.state, row.email, row.email_confirmed) == ("confirm_email", outcome, False)
         assert caller.text() == f"I heard {readback(outcome)}. Is that correct?"
+
+
+# -- a caller with no email address to give ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["I don't have an email", "I don't have one", "no email address",
+                                    "I'd rather not say", "I don't know my email address"])
+def test_a_caller_with_no_email_goes_on_at_once(app, caller, answer):
+    """"I don't have an email" was an unparsed address: the caller heard "Please spell it for me, letter by
+    letter" twice more before the call went on. Now the call goes on at once, and the ticket says no address was
+    captured (not "after 3 tries": none was asked for again)."""
+    from callflow import prompts
+
+    from .test_call_interactions import ticket
+
+    caller.start()
+    caller.say("Jane")
+    caller.say(answer)
+    assert caller.listening and caller.text() == f"{prompts.EMAIL_DECLINED} {prompts.HOW_CAN_I_HELP}"
+    caller.say("how do I reset my password")
+    assert 'From our article "Resetting a forgotten password"' in caller.text()
+    caller.hangup()
+    p = ticket(app, caller)
+    assert p["requester"]["email"] is None and p["email_confirmed"] is False
+    assert "Email: not captured</li>" in p["contents_html"]
+
+
+def test_no_email_and_no_caller_id_promises_no_call_back(app, client):
+    """Without a number to call (a withheld caller ID), the caller is not told the team will call them."""
+    from callflow import prompts
+
+    caller = Caller(client, from_number="anonymous")
+    caller.start()
+    caller.say("Jane, I can't log in")
+    caller.say("I don't have an email")
+    assert caller.text().startswith(prompts.EMAIL_DECLINED_NO_NUMBER)
+
+
+@pytest.mark.parametrize("text", ["I don't have access to my email", "I never got the email", "my email is not working",
+                                  "I don't have one of those codes", "no", "jane at example dot com"])
+def test_what_is_no_refusal_to_give_an_email(text):
+    from callflow.intents import declines_email
+
+    assert not declines_email(text)
