@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
-                      refers_back, reports_outage, wants_human, yes_no, declines_email)
+                      refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS
@@ -53,6 +53,9 @@ class Reply:
     listen: bool = True
     article_id: str | None = None
     article_score: float | None = None
+    #: The caller asked to hear the last prompt again: play the last document again (its audio is cached), with
+    #: ``prompts`` (the current question after "Sorry, I didn't catch that.") only where there is none.
+    repeat: bool = False
 
     @property
     def hangup(self) -> bool:
@@ -246,6 +249,10 @@ class Conversation:
             return self._retry(prompts.DIDNT_CATCH, "silence")
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
+        if wants_repeat(heard.text):  # "can you repeat that?": the same prompt again, counted like an unclear answer
+            reply = self._retry(prompts.DIDNT_CATCH, "unclear")
+            reply.repeat = reply.listen
+            return reply
         handler = getattr(self, f"_in_{state}")
         return handler(heard)
 

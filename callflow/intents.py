@@ -49,6 +49,7 @@ __all__ = [
     "choice_of",
     "reports_outage",
     "declines_email",
+    "wants_repeat",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1031,3 +1032,40 @@ def declines_email(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and _DECLINES_EMAIL_RE.search(words) is not None
+
+
+# --------------------------------------------------------------------------
+# "can you repeat that?"
+# --------------------------------------------------------------------------
+
+_REPEAT_FILLER = r"(?:(?:sorry|um+|uh+|er+|oh|ok|okay|yes|yeah|hello|hi|excuse\s+me|pardon\s+me|please|again|i\s+mean)\s+)*"
+_REPEAT_RE = re.compile(
+    rf"{_REPEAT_FILLER}(?:"
+    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:repeat|say)(?:\s+(?:that|it|this|the\s+last\s+part|what\s+you\s+said))?"
+    r"(?:\s+(?:one\s+more\s+time|again))?"
+    r"|(?:please\s+)?repeat(?:\s+(?:that|it|this|the\s+last\s+part))?"
+    r"|(?:please\s+)?say\s+(?:that|it)\s+again"
+    r"|(?:one\s+more|1\s+more)\s+time"
+    r"|come\s+again|pardon|what\s+was\s+that|what\s+did\s+you\s+say|sorry\s+what|what"
+    r"|i\s+(?:didnt|did\s+not|couldnt|could\s+not)\s+(?:catch|hear|get|understand)\s+(?:that|it|you|what\s+you\s+said|all\s+of\s+that)"
+    r")(?:\s+(?:please|again|sorry|one\s+more\s+time))*"
+)
+
+
+def wants_repeat(text: str | None) -> bool:
+    """Does the caller ask to hear the last prompt again ("can you repeat that?", "say that again", "sorry,
+    what?", "I didn't catch that")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is such a request (fillers such as "sorry", "um", "please", "again"
+        aside); ``False`` for anything more ("I didn't get that email", "can you repeat the steps for SSO",
+        "what is SSO"), which is a question in its own right.
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and _REPEAT_RE.fullmatch(words) is not None

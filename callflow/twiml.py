@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 from typing import Iterable
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from flask import Response
@@ -178,6 +179,25 @@ def _render(
                call_sid=call_sid)
         response.hangup()
     return str(response)
+
+
+def replay(document: str | None, action_url: str) -> str | None:
+    """``document`` (a listening TwiML document this app rendered, e.g. ``Call.last_twiml``) again, its Gather
+    action and Redirect pointed at ``action_url``: the same ``<Say>`` and ``<Play>`` (cached audio), hints and
+    timeouts. None when ``document`` is missing, unreadable or does not listen (no ``<Gather>``)."""
+    if not document:
+        return None
+    try:
+        root = ElementTree.fromstring(document)
+    except ElementTree.ParseError:
+        return None
+    gather = root.find("Gather")
+    if root.tag != "Response" or gather is None:
+        return None
+    gather.set("action", action_url)
+    for redirect in root.iter("Redirect"):
+        redirect.text = action_url
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(root, encoding="unicode")
 
 
 def say_and_hangup(texts: list[str], voice: str = "Polly.Joanna-Neural", language: str = "en-US") -> str:

@@ -33,7 +33,7 @@ from .flow import EMAIL_STATES
 from .models import NEEDS_HUMAN
 from .security import verify_twilio_signature
 from .tickets import TERMINAL_STATUSES, finalize_record
-from .twiml import format_hints, hold_and_retry, render, say_and_hangup, twiml_response
+from .twiml import format_hints, hold_and_retry, render, replay, say_and_hangup, twiml_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -212,6 +212,8 @@ def _new_call_values(sid: str) -> dict:
     }
 
 
+#: The transcript's line for a prompt played again at the caller's request ("can you repeat that?").
+REPEATED = "[the last prompt again, at the caller's request]"
 _TURN_DEFAULTS = dict.fromkeys(call_store.TURN_FIELDS)  # every row has every field (one statement)
 
 
@@ -234,10 +236,11 @@ class _Turn:
         """Render the reply, record it, and write the call and its utterances; returns the TwiML."""
         call = self.call
         call.prompt_seq += 1
-        document = _render_reply(call, reply, started)
+        replayed = replay(call.last_twiml, _action_url(call.prompt_seq)) if reply.repeat else None
+        document = replayed or _render_reply(call, reply, started)
         self.say(
             "agent",
-            " ".join(reply.prompts),
+            REPEATED if replayed else " ".join(reply.prompts),
             server_ms=int((time.perf_counter() - started) * 1000),
             article_id=reply.article_id,
             article_score=reply.article_score,

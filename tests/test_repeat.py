@@ -1,0 +1,109 @@
+"""A caller who asks to hear the last prompt again ("can you repeat that?") hears it again. Before, at "Did that
+solve your issue?" they heard "Sorry, please say yes or no", never the answer again; elsewhere the words were
+taken for an answer (an address that did not parse, a question to search).
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from sqlalchemy import select
+
+from callflow import prompts
+from callflow.extensions import db
+from callflow.flow import MAX_RETRIES
+from callflow.intents import wants_repeat
+from callflow.models import Call, Turn
+from callflow.twiml import replay
+from callflow.voice import REPEATED
+
+from .conftest import PUBLIC_BASE, Caller
+from .test_call_interactions import PASSWORD_QUESTION, PASSWORD_TITLE, heard, identified, openai_app  # noqa: F401
+
+
+def prompts_of(root: ET.Element) -> list[tuple[str, str]]:
+    """What the document speaks: (tag, text or audio URL) of each <Say>/<Play> in its Gather."""
+    return [(el.tag, el.text or "") for el in root.find("Gather") if el.tag in ("Say", "Play")]
+
+
+def test_the_answer_is_played_again_and_the_call_goes_on(app, caller):
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    answer = prompts_of(caller.last)
+    action = caller.action
+    caller.say("Sorry, can you repeat that please?")
+    assert caller.listening and prompts_of(caller.last) == answer
+    assert caller.action != action  # a new Gather sequence number: the next answer is not taken as stale
+    assert caller.last.find("Redirect").text == PUBLIC_BASE + caller.action
+    caller.say("yes")
+    assert caller.text() == prompts.ANYTHING_ELSE
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        agent = db.session.scalars(select(Turn.text).where(Turn.call_id == call.id, Turn.speaker == "agent")
+                                   .order_by(Turn.seq)).all()
+    assert agent[-2] == REPEATED and agent[-3].startswith(f'From our article "{PASSWORD_TITLE}"')
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    (["can you repeat that"], f"{prompts.GREETING} {prompts.ASK_NAME}"),
+    (["Jane", "sorry, what?"], f"Thanks, Jane. {prompts.ASK_EMAIL}"),
+    (["Jane", "jane at example dot com", "pardon?"], None),  # the read-back again
+])
+def test_any_listening_prompt_is_played_again(caller, lines, expected):
+    caller.start()
+    before = caller.text()
+    for line in lines[:-1]:
+        caller.say(line)
+        before = caller.text()
+    caller.say(lines[-1])
+    assert caller.listening and caller.text() == (expected or before)
+
+
+def test_asking_again_and_again_is_counted_like_unclear_answers(caller):
+    """A bounded call: the third request in a row passes the call to a person, as a third unclear answer does."""
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    for _ in range(MAX_RETRIES):
+        caller.say("say that again")
+        assert caller.listening
+    caller.say("say that again")
+    assert caller.hung_up and caller.text() == prompts.NOT_UNDERSTOOD
+
+
+def test_with_openai_the_same_audio_is_played_again(openai_app):
+    """The repeated document is the last one with a new action: the same <Play> URLs, no new synthesis."""
+    caller = Caller(openai_app.test_client())
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    first = prompts_of(caller.last)
+    assert first and all(tag == "Play" for tag, _ in first)
+    caller.say("could you repeat that")
+    assert prompts_of(caller.last) == first
+    assert heard(openai_app, caller) == REPEATED
+
+
+@pytest.mark.parametrize("text", [
+    "can you repeat that", "Could you please repeat that?", "say that again", "sorry, what?", "pardon", "come again?",
+    "I didn't catch that", "what was that", "repeat please", "one more time please", "um, repeat that",
+])
+def test_requests_to_repeat(text):
+    assert wants_repeat(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I didn't get that email", "can you repeat the steps for SSO", "what is SSO", "what about macros", "yes", "no",
+    "how do I repeat a report", "sorry", "", None,
+])
+def test_questions_and_answers_are_no_request_to_repeat(text):
+    assert not wants_repeat(text)
+
+
+def test_replay_needs_a_listening_document():
+    listening = ('<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="/voice/gather?t=1" input="speech">'
+                 '<Say>Hello &amp; welcome</Say></Gather><Redirect method="POST">/voice/gather?t=1</Redirect></Response>')
+    again = ET.fromstring(replay(listening, "/voice/gather?t=2&r=1"))
+    assert again.find("Gather").get("action") == "/voice/gather?t=2&r=1"
+    assert again.find("Redirect").text == "/voice/gather?t=2&r=1"
+    assert again.find("Gather/Say").text == "Hello & welcome"
+    for document in (None, "", "<Response><Say>Bye</Say><Hangup/></Response>", "<Response><Gather", "<Other/>"):
+        assert replay(document, "/voice/gather?t=2") is None
