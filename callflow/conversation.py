@@ -18,7 +18,8 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
-                      refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email)
+                      refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email,
+                      announces_question)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS
@@ -331,8 +332,8 @@ class Conversation:
             self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
             return Reply([prompts.GOODBYE], listen=False)
         said_yes = yes_no(heard.text, heard.digits or None) == "yes"
-        if not heard.text or (said_yes and _yes_without_question(heard.text)):
-            # "Yes" (or a key) but no question yet: an unclear answer, counted like one.
+        if not heard.text or (said_yes and _yes_without_question(heard.text)) or announces_question(heard.text):
+            # "Yes" (or a key), or "I have another question", but no question yet: an unclear answer, counted like one.
             self.call.retry_count += 1
             if self.call.retry_count > MAX_RETRIES:
                 return self._escalate("unclear")
@@ -386,6 +387,8 @@ class Conversation:
         return Reply((lead or []) + [prompts.confirm_email(readback(email))])
 
     def _enter_answer(self, lead: list[str]) -> Reply:
+        if self.call.pending_question and announces_question(self.call.pending_question):
+            self.call.pending_question = None  # "Hi, I have a question" at the greeting: no question yet
         if self.call.pending_question:
             question, self.call.pending_question = self.call.pending_question, None
             reply = self._answer_question(question)

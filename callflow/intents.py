@@ -50,6 +50,7 @@ __all__ = [
     "reports_outage",
     "declines_email",
     "wants_repeat",
+    "announces_question",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1069,3 +1070,41 @@ def wants_repeat(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and _REPEAT_RE.fullmatch(words) is not None
+
+
+# --------------------------------------------------------------------------
+# "I have another question" (and no question yet)
+# --------------------------------------------------------------------------
+
+_ANNOUNCE_FILLER = (r"(?:(?:yes|yeah|yep|yup|actually|um+|uh+|so|well|and|oh|also|sorry|ok|okay|sure|hi|hello|just|"
+                    r"then|now|but|please|thanks|thank\s+you)\s+)*")
+_SOME_QUESTION = (r"(?:a|another|one\s+more|one|a\s+quick|just\s+one|one\s+other|a\s+couple\s+of|a\s+few|some|"
+                  r"more|two|a\s+second|a\s+different|one\s+last)\s+(?:more\s+)?(?:quick\s+)?(?:questions?|things?)")
+_ANNOUNCE_RE = re.compile(
+    rf"{_ANNOUNCE_FILLER}(?:"
+    rf"i\s+(?:have|got|ve\s+got|have\s+got|do\s+have)\s+{_SOME_QUESTION}"
+    rf"|{_SOME_QUESTION}"
+    r"|quick\s+question|something\s+else|(?:there\s+is|theres)\s+(?:something\s+else|one\s+more\s+thing|another\s+thing)"
+    r"|(?:can|could|may)\s+i\s+ask\s+(?:you\s+)?(?:something(?:\s+else)?|a\s+question|another\s+question|one\s+more\s+thing)"
+    r"|i\s+(?:want|wanted|would\s+like|need|d\s+like)\s+to\s+ask\s+(?:you\s+)?(?:something(?:\s+else)?|a\s+question|another\s+question)"
+    r")(?:\s+(?:please|too|as\s+well|for\s+you|actually|if\s+thats\s+ok|if\s+that\s+is\s+ok))*"
+)
+
+
+def announces_question(text: str | None) -> bool:
+    """Does the caller announce a question without asking it yet ("I have another question", "one more thing",
+    "actually yes, can I ask something else?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is such an announcement (fillers such as "yes", "actually", "um",
+        "please" aside); ``False`` when it goes on to the question ("I have another question about billing",
+        "one more thing, how do I export my cases?").
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and _ANNOUNCE_RE.fullmatch(words) is not None

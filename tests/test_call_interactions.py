@@ -415,8 +415,8 @@ UTTERANCES = [
     "I can't log in", "the second one", "none of those",
     # the service reported down: passed on at once
     "the website is down",
-    # the last prompt again
-    "can you repeat that",
+    # the last prompt again; a question announced, not asked yet
+    "can you repeat that", "I have another question",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um",
     # the caller hangs up (one utterance in many: calls get far enough to meet every behaviour)
@@ -555,3 +555,40 @@ def test_random_calls_keep_the_invariants(app):
         settings=settings(max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,
                           suppress_health_check=list(HealthCheck)),
     )
+
+
+# -- "I have another question" announces one: asked for it, not searched ----------------------------------------
+
+def test_an_announced_question_is_asked_for_and_not_searched(app, caller):
+    """"I have another question" at "anything else?" was taken for a short question: "Could you tell me a little
+    more?", then both were searched together and the ticket's subject read "I have another question how do I
+    merge duplicate cases". Now the caller is asked for it, and the question is the subject."""
+    identified(caller)
+    caller.say("how do I connect slack")
+    caller.say("yes it did thank you")
+    caller.say("I have another question")
+    assert caller.listening and caller.text() == prompts.WHAT_IS_YOUR_QUESTION
+    caller.say("how do I merge duplicate cases")
+    assert caller.text().startswith('From our article "Merging duplicate cases"')
+    caller.hangup()
+    assert ticket(app, caller)["subject"] == "How do I merge duplicate cases"
+
+
+def test_an_announced_question_at_the_greeting_is_no_question(app, caller):
+    caller.start()
+    caller.say("Hi, I have a question")
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    assert caller.listening and caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+
+
+@pytest.mark.parametrize(("text", "announces"), [
+    ("I have another question", True), ("actually yes one more thing", True), ("one more thing", True),
+    ("can I ask you something else?", True), ("quick question", True), ("I got a couple of questions", True),
+    ("I have another question about billing", False), ("one more thing, how do I export my cases?", False),
+    ("I have a problem", False), ("yes", False), ("", False), (None, False),
+])
+def test_announces_question(text, announces):
+    from callflow.intents import announces_question
+
+    assert announces_question(text) is announces
