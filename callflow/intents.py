@@ -138,6 +138,9 @@ _YES_PHRASES = _phrases(
     "it worked", "worked", "that helped", "it helped", "helped", "thats right",
     "thats correct", "that is correct", "that is right", "sounds good",
     "sounds right", "you bet", "true", "yes it is", "that works",
+    # a tentative yes is a yes ("I think so" was "please say yes or no"); "I don't think so" is a no (negation first)
+    "i think so", "i believe so", "i guess so", "think so", "believe so", "seems so", "looks like it",
+    "seems like it",
 )
 
 

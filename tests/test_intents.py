@@ -26,13 +26,15 @@ YES = [
     "that worked", "that helped", "perfect", "yes please", "yes it is", "mm hmm",
     "sounds good", "go ahead", "no problem", "why not", "not a problem",
     "Yes, thank you.", "all right",
+    # a tentative yes (was None: "Sorry, please say yes or no")
+    "I think so", "I guess so", "yes I think so", "looks like it",
 ]
 NO = [
     "No.", "no", "No, thank you.", "nope", "nah", "not really", "incorrect", "wrong",
     "that's wrong", "That didn't help.", "it didn't", "still not working", "negative",
     "not quite", "no it's not", "Yes, but it didn't help.", "No, that's all, thanks.",
     "of course not", "nothing", "nothing else", "it is not", "that's not right",
-    "it still doesn't work", "never", "uh uh",
+    "it still doesn't work", "never", "uh uh", "I don't think so", "I do not think so",
 ]
 UNCLEAR = [
     "", None, "   ", "hmm", "I know", "I don't know", "not sure", "maybe", "what",
