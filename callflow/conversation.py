@@ -312,6 +312,11 @@ class Conversation:
         if answer == "yes" and not (corrected and _BUT.search(heard.text)):
             self.machine.send("confirm")
             return self._enter_answer([prompts.EMAIL_CONFIRMED])
+        if not corrected and declines_email(heard.text):  # "no, I don't have an email": the read-back was a mishearing
+            self.machine.send("reject")
+            if self.call.state == "collect_email":
+                self.machine.send("no_email")
+            return self._enter_answer([self._email_give_up(declined=True)])
         if answer == "no" or corrected:
             self.call.email_attempts += 1
             if corrected and self.call.email_attempts < MAX_EMAIL_ATTEMPTS:

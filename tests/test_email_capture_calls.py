@@ -283,3 +283,19 @@ def test_what_is_no_refusal_to_give_an_email(text):
     from callflow.intents import declines_email
 
     assert not declines_email(text)
+
+
+def test_no_email_at_the_read_back_goes_on_without_the_misheard_address(app, caller):
+    """A read-back of something misheard as an address, answered "no, I don't have an email": the address is
+    forgotten and the call goes on (before: "Let's try again. Please spell your email address")."""
+    from callflow import prompts
+
+    from .test_call_interactions import ticket
+
+    caller.start()
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say("no, I don't have an email")
+    assert caller.listening and caller.text() == f"{prompts.EMAIL_DECLINED} {prompts.HOW_CAN_I_HELP}"
+    caller.hangup()
+    assert ticket(app, caller)["requester"]["email"] is None
