@@ -208,6 +208,15 @@ _HUMAN_NOUN_PHRASES = _phrases(
     "human being",
 )
 
+# A team asked for by name after a verb of conversation (not after "need" or "want": "I need billing help"; and
+# "connect" only as "connect me to": "how do I connect to Salesforce" is a question about an integration).
+_DEPARTMENT_RE = re.compile(
+    r"\b(?:(?:talk|speak|speaking|talking)\s+(?:to|with)|(?:transfer|connect|put)\s+me\s+(?:through\s+)?(?:to|with))\s+"
+    r"(?:someone\s+(?:in|from|at)\s+|somebody\s+(?:in|from|at)\s+)?(?:the\s+|your\s+)?"
+    r"(?:billing|accounts|accounting|finance|sales|support)(?:\s+(?:department|team|people))?"
+    r"(?=$|\s+(?:about|regarding|for|because|please|now|thanks|thank|so|since|as|i|my|right)\b)"
+)
+
 # Words after which an "agent"-like noun is a modifier, not a person ("the agent app").
 _COMPOUND_BLOCKERS = frozenset(
     {
@@ -400,6 +409,12 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
     # 3. a call back: "can you call me back", "have someone call me", "an agent to contact me"
     if _wants_call_back(tokens):
         return True
+
+    # 3b. a department by name after a verb of conversation: "I need to speak with billing", "transfer me to sales"
+    words = " ".join(tokens)
+    for match in _DEPARTMENT_RE.finditer(words):
+        if not _negated(tokens, len(words[: match.start()].split())):
+            return True
 
     # 4. bare transfer request
     for phrase in _STANDALONE_TRANSFER:
@@ -1051,6 +1066,7 @@ _REPEAT_RE = re.compile(
     r"|(?:please\s+)?say\s+(?:that|it)\s+again"
     r"|(?:one\s+more|1\s+more)\s+time"
     r"|come\s+again|pardon|what\s+was\s+that|what\s+did\s+you\s+say|sorry\s+what|what"
+    r"|hello|(?:is\s+)?(?:anyone|anybody|someone|somebody)\s+there|are\s+you\s+(?:still\s+)?there|can\s+you\s+hear\s+me"
     r"|i\s+(?:didnt|did\s+not|couldnt|could\s+not)\s+(?:catch|hear|get|understand)\s+(?:that|it|you|what\s+you\s+said|all\s+of\s+that)"
     r")(?:\s+(?:please|again|sorry|one\s+more\s+time))*"
 )
@@ -1058,7 +1074,7 @@ _REPEAT_RE = re.compile(
 
 def wants_repeat(text: str | None) -> bool:
     """Does the caller ask to hear the last prompt again ("can you repeat that?", "say that again", "sorry,
-    what?", "I didn't catch that")?
+    what?", "I didn't catch that"), or check the line ("hello?", "is anyone there?", "can you hear me?")?
 
     Args:
         text: speech transcript (may be ``None``).

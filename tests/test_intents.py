@@ -100,6 +100,10 @@ HUMAN_YES = [
     "I'd like an agent to contact me", "can a person from your team reach out to me",
     "just give me a call back", "can somebody get back to me", "I'd rather talk this through with somebody",
     "can I discuss this with a person", "I'd prefer to go over it with someone",
+    # a team by name (were escalated as "I don't have that information")
+    "I need to speak with billing", "can I talk to someone in billing", "transfer me to sales",
+    "put me through to accounts", "I want to talk to billing about my invoice", "speak to support",
+    "can you connect me with the billing department",
 ]
 HUMAN_NO = [
     "", None, "hello", "my agent app crashes", "The agent portal won't load.",
@@ -113,6 +117,8 @@ HUMAN_NO = [
     "I don't want anyone to call me back", "how do I give it to another agent",
     "how do agents call customers back", "my customer wants me to call them back",
     "how do I discuss a ticket with my team", "how do I set up callbacks for my agents",
+    "I need billing help", "I don't want to speak with billing", "how do I connect to support email",
+    "how do I connect to the billing api", "connect with it",
 ]
 
 

@@ -59,6 +59,21 @@ def test_any_listening_prompt_is_played_again(caller, lines, expected):
     assert caller.listening and caller.text() == (expected or before)
 
 
+def test_hello_at_how_can_i_help_hears_it_again(caller):
+    identified(caller)
+    before = caller.text()
+    caller.say("Hello? Is anyone there?")
+    assert caller.listening and caller.text() == before
+
+
+def test_a_team_asked_for_by_name_is_a_request_for_a_person(caller):
+    """"I need to speak with billing" was searched, found nothing, and the caller heard "I'm sorry, I don't have
+    that information"."""
+    identified(caller)
+    caller.say("I need to speak with billing")
+    assert caller.hung_up and caller.text() == prompts.CALLER_REQUEST
+
+
 def test_asking_again_and_again_is_counted_like_unclear_answers(caller):
     """A bounded call: the third request in a row passes the call to a person, as a third unclear answer does."""
     identified(caller)
@@ -85,6 +100,8 @@ def test_with_openai_the_same_audio_is_played_again(openai_app):
 @pytest.mark.parametrize("text", [
     "can you repeat that", "Could you please repeat that?", "say that again", "sorry, what?", "pardon", "come again?",
     "I didn't catch that", "what was that", "repeat please", "one more time please", "um, repeat that",
+    # checking the line: the prompt again (was "Could you tell me a little more about that?" at "How can I help")
+    "hello?", "Hello, is anyone there?", "are you still there", "can you hear me",
 ])
 def test_requests_to_repeat(text):
     assert wants_repeat(text)
@@ -92,7 +109,7 @@ def test_requests_to_repeat(text):
 
 @pytest.mark.parametrize("text", [
     "I didn't get that email", "can you repeat the steps for SSO", "what is SSO", "what about macros", "yes", "no",
-    "how do I repeat a report", "sorry", "", None,
+    "how do I repeat a report", "sorry", "", None, "hi", "hello I need help with billing",
 ])
 def test_questions_and_answers_are_no_request_to_repeat(text):
     assert not wants_repeat(text)
