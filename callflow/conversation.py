@@ -19,7 +19,7 @@ from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
                       refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email,
-                      announces_question)
+                      announces_question, asks_if_automated)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS
@@ -250,6 +250,8 @@ class Conversation:
             return self._retry(prompts.DIDNT_CATCH, "silence")
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
+        if asks_if_automated(heard.text):  # "are you a robot?": say so, then ask the question again
+            return self._retry(prompts.AUTOMATED, "unclear")
         if wants_repeat(heard.text):  # "can you repeat that?": the same prompt again, counted like an unclear answer
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
             reply.repeat = reply.listen

@@ -51,6 +51,7 @@ __all__ = [
     "declines_email",
     "wants_repeat",
     "announces_question",
+    "asks_if_automated",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1127,3 +1128,36 @@ def announces_question(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and _ANNOUNCE_RE.fullmatch(words) is not None
+
+
+# --------------------------------------------------------------------------
+# "are you a robot?"
+# --------------------------------------------------------------------------
+
+_AUTOMATED_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|wait|hang\s+on|hold\s+on|so|ok|okay|hello|hi)\s+)*"
+    r"(?:are\s+you|is\s+this|is\s+that|am\s+i\s+(?:talking|speaking)\s+(?:to|with)|this\s+is|youre|you\s+are)\s+"
+    r"(?:just\s+|only\s+)?(?:a\s+|an\s+)?(?:real\s+)?"
+    r"(?:robot|bot|machine|computer|ai|artificial\s+intelligence|recording|chat\s?bot|"
+    r"automated(?:\s+(?:system|assistant|service|message|voice))?|virtual\s+assistant|person|human(?:\s+being)?)"
+    r"(?:\s+(?:or\s+(?:a\s+)?(?:real\s+)?(?:person|human|robot|machine)|right|then|or\s+what))*"
+)
+
+
+def asks_if_automated(text: str | None) -> bool:
+    """Does the caller ask whether they are talking to a machine ("are you a robot?", "is this a recording?",
+    "are you a real person?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is that question (fillers such as "sorry", "um", "hello" aside);
+        ``False`` for anything more ("is this a robot that can reset my password") and for a request for a person
+        ("can I talk to a real person": :func:`wants_human`).
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and _AUTOMATED_RE.fullmatch(words) is not None

@@ -124,3 +124,28 @@ def test_replay_needs_a_listening_document():
     assert again.find("Gather/Say").text == "Hello & welcome"
     for document in (None, "", "<Response><Say>Bye</Say><Hangup/></Response>", "<Response><Gather", "<Other/>"):
         assert replay(document, "/voice/gather?t=2") is None
+
+
+# -- "are you a robot?": an honest answer, then the question again ------------------------------------------------
+
+@pytest.mark.parametrize("question", ["are you a robot?", "is this a recording", "are you a real person",
+                                      "wait, are you a robot or a real person?"])
+def test_asking_whether_it_is_a_machine_gets_an_honest_answer_and_the_question_again(caller, question):
+    """Before, "are you a robot?" at "How can I help you today?" got "Could you tell me a little more about
+    that?" (a short question), and at the name prompt it was taken for a problem statement."""
+    identified(caller)
+    caller.say(question)
+    assert caller.listening and caller.text() == f"{prompts.AUTOMATED} {prompts.HOW_CAN_I_HELP}"
+    caller.say("I want a person")
+    assert caller.text() == prompts.CALLER_REQUEST
+
+
+@pytest.mark.parametrize(("text", "automated"), [
+    ("am I talking to a machine", True), ("are you human", True), ("is this an automated system", True),
+    ("is this a robot that can reset my password", False), ("are you open on sundays", False),
+    ("is this the billing line", False), ("are you there", False), ("", False), (None, False),
+])
+def test_asks_if_automated(text, automated):
+    from callflow.intents import asks_if_automated
+
+    assert asks_if_automated(text) is automated
