@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
+from .intents import GREETING_WORDS
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
                       refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email,
                       announces_question, asks_if_automated)
@@ -149,6 +150,12 @@ def _vague(text: str) -> bool:
     return len(words) <= MAX_WORDS_TO_ASK_MORE or sum(w not in STOP_WORDS for w in words) <= 1
 
 
+def _greeting_only(text: str | None) -> bool:
+    """Nothing but greeting words ("hi", "yeah hi", "good morning"): no name, no question."""
+    words = normalize(text)
+    return bool(words) and all(word in GREETING_WORDS for word in words)
+
+
 def _tail(text: str | None, limit: int) -> str | None:
     """The last ``limit`` characters of ``text``, from a word start (None for no text)."""
     if not text:
@@ -269,6 +276,10 @@ class Conversation:
     # -- states -------------------------------------------------------------------------
     def _in_greet(self, heard: Heard) -> Reply:
         text = heard.text
+        if (self.call.prompt_seq or 0) <= 1 and _greeting_only(text):
+            # "Hi", "yeah hi" to the greeting's "May I have your name?" (prompt 1): asked once more, not counted as
+            # unclear; a second greeting goes on without the name, as before
+            return Reply([prompts.HI_THERE, prompts.ASK_NAME])
         email = parse_spoken_email(text) if text else None
         name = extract_name(text) if text else None
         if name:
@@ -498,7 +509,9 @@ class Conversation:
         whose ticket is not urgent (nobody spoke, so nobody was promised a follow-up)."""
         self.call.retry_count += 1
         if self.call.retry_count > MAX_RETRIES:
-            if reason == "silence" and self.call.state == "greet":
+            # a line silent since the greeting: every prompt after it was a re-prompt for silence (a caller who said
+            # "hi" heard one more prompt, and is escalated for silence like a caller silent at the email question)
+            if reason == "silence" and self.call.state == "greet" and (self.call.prompt_seq or 0) <= self.call.retry_count:
                 self.machine.send("no_input")
                 self.call.outcome = ABANDONED
                 return Reply([prompts.NO_INPUT], listen=False)

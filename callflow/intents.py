@@ -562,6 +562,8 @@ _GREETING_WORDS = frozenset(
         "thanks", "thank", "you",
     }
 )
+#: Words of a greeting and its fillers ("yeah hi", "good morning"), none of them a name or a question.
+GREETING_WORDS = _GREETING_WORDS
 
 _GRATITUDE = _phrases(
     "thanks for your help", "thank you for your help", "thanks for the help",

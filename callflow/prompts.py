@@ -2,6 +2,7 @@
 
 GREETING = "Thank you for calling Kayako Support."
 ASK_NAME = "May I have your name, please?"
+HI_THERE = "Hi there."  # before the name is asked again, after a caller's "hi"
 ASK_EMAIL = "What's the email address on your account?"
 ASK_EMAIL_AFTER_QUESTION = "I can help with that. First, what's the email address on your account?"
 SPELL_EMAIL = "Sorry, I couldn't get that email address. Please spell it for me, letter by letter."
@@ -51,7 +52,7 @@ APOLOGY = "I'm sorry, something went wrong on our side."
 ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
-    GREETING, ASK_NAME, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
+    GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
     ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, AUTOMATED, GOODBYE,
     DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,

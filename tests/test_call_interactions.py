@@ -592,3 +592,36 @@ def test_announces_question(text, announces):
     from callflow.intents import announces_question
 
     assert announces_question(text) is announces
+
+
+# -- "hi" to "May I have your name?" ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("greeting", ["Hi", "yeah hi", "good morning"])
+def test_a_greeting_at_the_name_prompt_hears_the_name_question_once_more(app, caller, greeting):
+    """"Hi" to "May I have your name, please?" went straight on to the email: the caller never gave a name, the
+    case's requester had none. Now the name is asked once more; a second "hi" goes on without it, as before."""
+    caller.start()
+    caller.say(greeting)
+    assert caller.listening and caller.text() == f"{prompts.HI_THERE} {prompts.ASK_NAME}"
+    caller.say("Bob")
+    assert caller.text() == f"Thanks, Bob. {prompts.ASK_EMAIL}"
+
+
+def test_a_second_greeting_goes_on_without_the_name(caller):
+    caller.start()
+    caller.say("Hi")
+    caller.say("hi")
+    assert caller.text() == prompts.ASK_EMAIL
+
+
+def test_silence_after_hi_is_no_silent_line(app, caller):
+    """A caller who said "hi" and then nothing: escalated for silence (urgent: someone was there), as when the
+    silence came at the email question; only a line silent since the greeting is "please call us again"."""
+    caller.start()
+    caller.say("Hi")
+    for _ in range(MAX_RETRIES + 1):
+        caller.say(None)
+    assert caller.hung_up and caller.text() == prompts.NOT_UNDERSTOOD
+    caller.hangup()
+    p = ticket(app, caller)
+    assert (p["outcome"], p["priority"]) == (NEEDS_HUMAN, "urgent")
