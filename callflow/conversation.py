@@ -20,7 +20,7 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import GREETING_WORDS
 from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
                       refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email,
-                      announces_question, asks_if_automated)
+                      announces_question, asks_if_automated, asks_what_it_can_do)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS
@@ -259,6 +259,8 @@ class Conversation:
             return self._escalate("caller-request")
         if asks_if_automated(heard.text):  # "are you a robot?": say so, then ask the question again
             return self._retry(prompts.AUTOMATED, "unclear")
+        if asks_what_it_can_do(heard.text):  # "what can you help me with?": say so, then ask the question again
+            return self._retry(prompts.CAPABILITIES, "unclear")
         if wants_repeat(heard.text):  # "can you repeat that?": the same prompt again, counted like an unclear answer
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
             reply.repeat = reply.listen

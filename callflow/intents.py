@@ -52,6 +52,7 @@ __all__ = [
     "wants_repeat",
     "announces_question",
     "asks_if_automated",
+    "asks_what_it_can_do",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1163,3 +1164,35 @@ def asks_if_automated(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and _AUTOMATED_RE.fullmatch(words) is not None
+
+
+# --------------------------------------------------------------------------
+# "what can you help me with?"
+# --------------------------------------------------------------------------
+
+_CAN_DO_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|so|ok|okay|well|hi|hello|yes|yeah|and)\s+)*"
+    r"(?:what\s+(?:can|could)\s+you\s+(?:help\s+(?:me\s+)?with|help\s+me\s+do|do(?:\s+for\s+me)?)"
+    r"|what\s+do\s+you\s+(?:do|help\s+with)|what\s+(?:are|re)\s+(?:my|the)\s+options"
+    r"|how\s+does\s+this\s+work|what\s+kind\s+of\s+(?:things|questions)\s+can\s+you\s+(?:help\s+with|answer)"
+    r"|what\s+(?:things|questions)\s+can\s+you\s+(?:help\s+with|answer)|what\s+is\s+this(?:\s+line)?)"
+    r"(?:\s+(?:exactly|then|please|here|today))*"
+)
+
+
+def asks_what_it_can_do(text: str | None) -> bool:
+    """Does the caller ask what the line can do ("what can you help me with?", "what are my options?", "how does
+    this work?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is that question (fillers aside); ``False`` for anything more ("what can
+        you do about my invoice", "how does this work with Slack"), a question for the help-center articles.
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and _CAN_DO_RE.fullmatch(words) is not None

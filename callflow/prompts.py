@@ -43,6 +43,9 @@ OUTAGE = "I'm sorry for the disruption. I'll pass this on to our expert team rig
 # "Are you a robot?": an honest answer, then the question again.
 AUTOMATED = ("I'm the automated assistant of Kayako Support. I answer from our help articles, and I can pass you to a "
              "person on our team at any time: just ask.")
+# "What can you help me with?": what the line does, then the question again.
+CAPABILITIES = ("I can answer your questions from our help articles, and I can pass you to a person on our team at "
+                "any time.")
 GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
 DIDNT_CATCH = "Sorry, I didn't catch that."
 # A silent line (a pocket dial, a broken microphone): nothing heard after the greeting and two re-prompts.
@@ -54,7 +57,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED, HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE,
-    ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, AUTOMATED, GOODBYE,
+    ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT, ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, AUTOMATED, CAPABILITIES, GOODBYE,
     DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

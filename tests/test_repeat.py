@@ -149,3 +149,24 @@ def test_asks_if_automated(text, automated):
     from callflow.intents import asks_if_automated
 
     assert asks_if_automated(text) is automated
+
+
+@pytest.mark.parametrize("question", ["what can you help me with?", "what are my options", "how does this work"])
+def test_asking_what_the_line_does_gets_told_and_asked_again(caller, question):
+    """Before: "Could you tell me a little more about that?" (a short question)."""
+    identified(caller)
+    caller.say(question)
+    assert caller.listening and caller.text() == f"{prompts.CAPABILITIES} {prompts.HOW_CAN_I_HELP}"
+    caller.say("how do I connect slack")
+    assert caller.text().startswith('From our article "Connecting Slack"')
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("What can you do?", True), ("what kind of questions can you answer", True), ("um what do you do", True),
+    ("what can you do about my invoice", False), ("how does this work with slack", False), ("what is SSO", False),
+    ("", False), (None, False),
+])
+def test_asks_what_it_can_do(text, asks):
+    from callflow.intents import asks_what_it_can_do
+
+    assert asks_what_it_can_do(text) is asks
