@@ -416,7 +416,8 @@ UTTERANCES = [
     # the service reported down: passed on at once
     "the website is down",
     # the last prompt again; a question announced, not asked yet
-    "can you repeat that", "I have another question",
+    "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
+    "Hi", "I need to speak with billing",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um",
     # the caller hangs up (one utterance in many: calls get far enough to meet every behaviour)
@@ -437,7 +438,8 @@ ON_TOPIC = {
 #: and its re-prompts and the check with its re-prompts each, and "anything else?" re-prompted twice.
 MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
 #: How a question asked again after silence or an unclear answer begins.
-REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION)
+REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
+             prompts.CAPABILITIES)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
