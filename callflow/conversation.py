@@ -17,13 +17,12 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import GREETING_WORDS
-from .intents import (choice_of, extract_name, follow_up_question, is_done, looks_like_question, normalize,
-                      refers_back, reports_outage, wants_human, wants_repeat, yes_no, declines_email,
-                      announces_question, asks_if_automated, asks_what_it_can_do)
+from .intents import (GREETING_WORDS, announces_question, asks_if_automated, asks_what_it_can_do, choice_of,
+                      declines_email, extract_name, follow_up_question, is_done, looks_like_question, normalize,
+                      refers_back, reports_outage, wants_human, wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
-from .kb_search import STOP_WORDS
+from .kb_search import STOP_WORDS, KbHit
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .phone import normalize_phone
 from .spoken_email import correct_spoken_email, parse_spoken_email, readback
@@ -416,7 +415,7 @@ class Conversation:
             return reply
         return Reply(lead + [prompts.HOW_CAN_I_HELP])
 
-    def _close_articles(self, question: str) -> list:
+    def _close_articles(self, question: str) -> list[KbHit]:
         """The KB hits for a short question (``_vague``) that score at or above the cutoff and within
         :data:`TIE_MARGIN` of the best one, best first; at most 3 (the same list for the same question and KB)."""
         if not _vague(question):
@@ -513,7 +512,8 @@ class Conversation:
         if self.call.retry_count > MAX_RETRIES:
             # a line silent since the greeting: every prompt after it was a re-prompt for silence (a caller who said
             # "hi" heard one more prompt, and is escalated for silence like a caller silent at the email question)
-            if reason == "silence" and self.call.state == "greet" and (self.call.prompt_seq or 0) <= self.call.retry_count:
+            silent_since_greeting = (self.call.prompt_seq or 0) <= self.call.retry_count
+            if reason == "silence" and self.call.state == "greet" and silent_since_greeting:
                 self.machine.send("no_input")
                 self.call.outcome = ABANDONED
                 return Reply([prompts.NO_INPUT], listen=False)

@@ -989,7 +989,8 @@ _SYSTEM_NOUNS = (r"(?:(?:web\s?)?site|service|services|system|systems|servers?|h
                  r"portal|dashboard|api|kayako|help\s?cent(?:er|re)|login\s+page|everything)")
 _OUTAGE_RE = re.compile(
     r"\boutages?\b"
-    rf"|\b{_SYSTEM_NOUNS}\s+(?:is|are|seems|seem|looks|look|went|has\s+gone|have\s+gone|keeps\s+going)\s+(?:to\s+be\s+)?down\b"
+    rf"|\b{_SYSTEM_NOUNS}\s+(?:is|are|seems|seem|looks|look|went|has\s+gone|have\s+gone|keeps\s+going)\s+"
+    r"(?:to\s+be\s+)?down\b"
     rf"|\b(?:is|are)\s+(?:your|the|you)\s+(?:{_SYSTEM_NOUNS}\s+)?down\b"
     rf"|\b(?:is|are)\s+{_SYSTEM_NOUNS}\s+down\b"
     r"|\bnothing\s+(?:is\s+)?(?:working|works|loads|loading)\b"
@@ -1046,9 +1047,9 @@ def declines_email(text: str | None) -> bool:
 
     Returns:
         ``True`` for "I don't have an email", "no email address", "I don't use email", "I don't know my email
-        address", "I'd rather not say", "skip it", and the whole answer "I don't have one"; ``False`` otherwise, an address included ("no email, it's
-        jane at example dot com" is parsed as the address first by the caller of this function) and a problem
-        with an email ("I don't have access to my email").
+        address", "I'd rather not say", "skip it", and the whole answer "I don't have one"; ``False``
+        otherwise, an address included ("no email, it's jane at example dot com" is parsed as the address first
+        by the caller of this function) and a problem with an email ("I don't have access to my email").
 
     Raises:
         Nothing.
@@ -1061,17 +1062,20 @@ def declines_email(text: str | None) -> bool:
 # "can you repeat that?"
 # --------------------------------------------------------------------------
 
-_REPEAT_FILLER = r"(?:(?:sorry|um+|uh+|er+|oh|ok|okay|yes|yeah|hello|hi|excuse\s+me|pardon\s+me|please|again|i\s+mean)\s+)*"
+_REPEAT_FILLER = (r"(?:(?:sorry|um+|uh+|er+|oh|ok|okay|yes|yeah|hello|hi|excuse\s+me|pardon\s+me|please|again|"
+                  r"i\s+mean)\s+)*")
 _REPEAT_RE = re.compile(
     rf"{_REPEAT_FILLER}(?:"
-    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:repeat|say)(?:\s+(?:that|it|this|the\s+last\s+part|what\s+you\s+said))?"
+    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:repeat|say)"
+    r"(?:\s+(?:that|it|this|the\s+last\s+part|what\s+you\s+said))?"
     r"(?:\s+(?:one\s+more\s+time|again))?"
     r"|(?:please\s+)?repeat(?:\s+(?:that|it|this|the\s+last\s+part))?"
     r"|(?:please\s+)?say\s+(?:that|it)\s+again"
     r"|(?:one\s+more|1\s+more)\s+time"
     r"|come\s+again|pardon|what\s+was\s+that|what\s+did\s+you\s+say|sorry\s+what|what"
     r"|hello|(?:is\s+)?(?:anyone|anybody|someone|somebody)\s+there|are\s+you\s+(?:still\s+)?there|can\s+you\s+hear\s+me"
-    r"|i\s+(?:didnt|did\s+not|couldnt|could\s+not)\s+(?:catch|hear|get|understand)\s+(?:that|it|you|what\s+you\s+said|all\s+of\s+that)"
+    r"|i\s+(?:didnt|did\s+not|couldnt|could\s+not)\s+(?:catch|hear|get|understand)\s+"
+    r"(?:that|it|you|what\s+you\s+said|all\s+of\s+that)"
     r")(?:\s+(?:please|again|sorry|one\s+more\s+time))*"
 )
 
@@ -1107,9 +1111,12 @@ _ANNOUNCE_RE = re.compile(
     rf"{_ANNOUNCE_FILLER}(?:"
     rf"i\s+(?:have|got|ve\s+got|have\s+got|do\s+have)\s+{_SOME_QUESTION}"
     rf"|{_SOME_QUESTION}"
-    r"|quick\s+question|something\s+else|(?:there\s+is|theres)\s+(?:something\s+else|one\s+more\s+thing|another\s+thing)"
-    r"|(?:can|could|may)\s+i\s+ask\s+(?:you\s+)?(?:something(?:\s+else)?|a\s+question|another\s+question|one\s+more\s+thing)"
-    r"|i\s+(?:want|wanted|would\s+like|need|d\s+like)\s+to\s+ask\s+(?:you\s+)?(?:something(?:\s+else)?|a\s+question|another\s+question)"
+    r"|quick\s+question|something\s+else"
+    r"|(?:there\s+is|theres)\s+(?:something\s+else|one\s+more\s+thing|another\s+thing)"
+    r"|(?:can|could|may)\s+i\s+ask\s+(?:you\s+)?"
+    r"(?:something(?:\s+else)?|a\s+question|another\s+question|one\s+more\s+thing)"
+    r"|i\s+(?:want|wanted|would\s+like|need|d\s+like)\s+to\s+ask\s+(?:you\s+)?"
+    r"(?:something(?:\s+else)?|a\s+question|another\s+question)"
     r")(?:\s+(?:please|too|as\s+well|for\s+you|actually|if\s+thats\s+ok|if\s+that\s+is\s+ok))*"
 )
 
