@@ -1058,6 +1058,13 @@ def declines_email(text: str | None) -> bool:
     return bool(words) and _DECLINES_EMAIL_RE.search(words) is not None
 
 
+def _says_only(pattern: re.Pattern[str], text: str | None) -> bool:
+    """True if the whole transcript, as normalised words joined by single spaces (:func:`normalize`), matches
+    ``pattern``: the caller said that and nothing more."""
+    words = " ".join(normalize(text))
+    return bool(words) and pattern.fullmatch(words) is not None
+
+
 # --------------------------------------------------------------------------
 # "can you repeat that?"
 # --------------------------------------------------------------------------
@@ -1095,8 +1102,7 @@ def wants_repeat(text: str | None) -> bool:
     Raises:
         Nothing.
     """
-    words = " ".join(normalize(text))
-    return bool(words) and _REPEAT_RE.fullmatch(words) is not None
+    return _says_only(_REPEAT_RE, text)
 
 
 # --------------------------------------------------------------------------
@@ -1136,8 +1142,7 @@ def announces_question(text: str | None) -> bool:
     Raises:
         Nothing.
     """
-    words = " ".join(normalize(text))
-    return bool(words) and _ANNOUNCE_RE.fullmatch(words) is not None
+    return _says_only(_ANNOUNCE_RE, text)
 
 
 # --------------------------------------------------------------------------
@@ -1169,8 +1174,7 @@ def asks_if_automated(text: str | None) -> bool:
     Raises:
         Nothing.
     """
-    words = " ".join(normalize(text))
-    return bool(words) and _AUTOMATED_RE.fullmatch(words) is not None
+    return _says_only(_AUTOMATED_RE, text)
 
 
 # --------------------------------------------------------------------------
@@ -1201,5 +1205,4 @@ def asks_what_it_can_do(text: str | None) -> bool:
     Raises:
         Nothing.
     """
-    words = " ".join(normalize(text))
-    return bool(words) and _CAN_DO_RE.fullmatch(words) is not None
+    return _says_only(_CAN_DO_RE, text)
