@@ -368,14 +368,14 @@ class Conversation:
             question = follow_up_question(heard.text) or question
         return self._answer_question(question)
 
-    def _after_article_choice(self, heard: Heard, close: list) -> Reply:
+    def _after_article_choice(self, heard: Heard, close: list[KbHit]) -> Reply:
         """The answer to :func:`~callflow.prompts.which_article`: a position ("the second one", or its key) answers
         from that article; more words are searched together with the question; "none of those", "no" or another
         key pass the call to a person (the problem is still there); a bare "yes" hears the list again."""
         choice = choice_of(heard.text or (heard.digits or "")[:1])
         if choice is not None and -len(close) <= choice < len(close):
             earlier, self.call.pending_question = self.call.pending_question, None
-            return self._answer_question(earlier, may_ask_more=False, follows_up=False, choice=choice)
+            return self._answer_question(earlier, may_ask_more=False, follows_up=False, picked=close[choice])
         if heard.text and yes_no(heard.text) == "yes" and _yes_without_question(heard.text):
             return self._retry(prompts.DIDNT_CATCH, "unclear")
         earlier, self.call.pending_question = self.call.pending_question, None
@@ -415,21 +415,23 @@ class Conversation:
             return reply
         return Reply(lead + [prompts.HOW_CAN_I_HELP])
 
-    def _close_articles(self, question: str) -> list[KbHit]:
+    def _close_articles(self, question: str, hits: list[KbHit] | None = None) -> list[KbHit]:
         """The KB hits for a short question (``_vague``) that score at or above the cutoff and within
-        :data:`TIE_MARGIN` of the best one, best first; at most 3 (the same list for the same question and KB)."""
+        :data:`TIE_MARGIN` of the best one, best first; at most 3 (the same list for the same question and KB).
+        ``hits``: the question's search (``limit=3``) if the caller already ran it."""
         if not _vague(question):
             return []
         index = self.services["kb"].index()
-        hits = index.search(question, limit=3)
+        if hits is None:
+            hits = index.search(question, limit=3)
         return [h for h in hits if h.score >= index.cutoff and hits[0].score - h.score < TIE_MARGIN]
 
     def _answer_question(self, question: str, may_ask_more: bool = True, follows_up: bool = True,
-                         choice: int | None = None) -> Reply:
+                         picked: KbHit | None = None) -> Reply:
         """Answer ``question`` from the KB, or escalate; a vague question (``_vague``)
         the KB cannot place is first kept (``pending_question``) and the caller asked to tell more, once.
         One that two or three articles match about equally (:meth:`_close_articles`) is kept the same way, and
-        their titles read out; ``choice`` (an index into them, -1 the last) answers from the one the caller picked.
+        their titles read out; ``picked`` (one of them, the caller's pick) is answered from, without a search.
 
         After an answered question (``follows_up``) a drafting model gets the earlier one as context, and a
         follow-up that leans on it (:func:`~callflow.intents.refers_back`: "how do I do that on the mobile app?")
@@ -451,13 +453,12 @@ class Conversation:
             call.questions_asked += 1
             return self._escalate("outage")
         index = self.services["kb"].index()
-        hits = index.search(question, limit=3)
-        if not joint and (may_ask_more or choice is not None):
-            close = self._close_articles(question)
-            if len(close) > 1 and choice is not None:
-                picked = close[choice]  # in range: checked by _after_article_choice
-                hits = [picked]  # the caller chose it: the answer reads that article alone
-            elif len(close) > 1:
+        if picked is not None:
+            hits = [picked]  # the caller chose it: the answer reads that article alone
+        else:
+            hits = index.search(question, limit=3)
+            close = self._close_articles(question, hits) if may_ask_more and not joint else []
+            if len(close) > 1:
                 call.pending_question = query
                 self.machine.send("ask_again")
                 call.retry_count = 0
