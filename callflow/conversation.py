@@ -17,9 +17,10 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import (GREETING_WORDS, announces_question, asks_if_automated, asks_what_it_can_do, choice_of,
-                      declines_email, extract_name, follow_up_question, is_done, looks_like_question, normalize,
-                      refers_back, reports_outage, wants_human, wants_repeat, yes_no)
+from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated,
+                      asks_what_it_can_do, choice_of, declines_email, extract_name, follow_up_question, is_done,
+                      looks_like_question, makes_complaint, normalize, refers_back, reports_outage, wants_human,
+                      wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -217,6 +218,7 @@ _ESCALATION_PROMPTS = {
     "unclear": prompts.NOT_UNDERSTOOD,
     "question-limit": prompts.QUESTION_LIMIT,
     "outage": prompts.OUTAGE,
+    "complaint": prompts.COMPLAINT,
 }
 
 
@@ -285,7 +287,7 @@ class Conversation:
         name = extract_name(text) if text else None
         if name:
             name = self.call.name = name[:MAX_NAME_CHARS]
-        if text and not email and looks_like_question(text):
+        if text and not email and (looks_like_question(text) or makes_complaint(text)):
             self.call.pending_question = _without_intro(text, name) if name else text
         elif email:  # "..., my email is jane at example dot com, and I can't log in": keep what follows
             rest = _after_address(text, email)
@@ -342,6 +344,8 @@ class Conversation:
         return self._retry(prompts.SAY_YES_OR_NO, "unclear")
 
     def _in_answer(self, heard: Heard) -> Reply:
+        if self.call.pending_question and makes_complaint(self.call.pending_question):
+            return self._after_complaint(heard)
         if self.call.pending_question:
             close = self._close_articles(self.call.pending_question)
             if len(close) > 1:  # their titles were read out (which_article)
@@ -382,6 +386,20 @@ class Conversation:
         if not heard.text or is_done(heard.text):
             return self._escalate("no-kb-match")
         return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False, follows_up=False)
+
+    def _after_complaint(self, heard: Heard) -> Reply:
+        """The answer to "Please tell me what happened" after "I'd like to make a complaint": passed on to a person
+        with what happened as the ticket's subject ("Complaint: ..."), without a KB search; "never mind" ends the
+        call as any "no more questions" does."""
+        earlier, self.call.pending_question = self.call.pending_question, None
+        if is_done(heard.text, heard.digits or None):
+            self.machine.send("done")
+            self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
+            return Reply([prompts.GOODBYE], listen=False)
+        told = heard.text and not (yes_no(heard.text) == "yes" and _yes_without_question(heard.text))
+        self.call.last_question = heard.text if told else earlier  # "yes" tells nothing: the subject stays the same
+        self.call.questions_asked += 1
+        return self._escalate("complaint")
 
     def _in_check_resolved(self, heard: Heard) -> Reply:
         answer = yes_no(heard.text, heard.digits or None)
@@ -452,6 +470,14 @@ class Conversation:
         if reports_outage(question):  # "the website is down": no article answers it, a person must hear of it now
             call.questions_asked += 1
             return self._escalate("outage")
+        if makes_complaint(question):  # a person must hear a complaint: the caller is asked what happened, once
+            if may_ask_more and announces_complaint(question):
+                call.pending_question = question
+                self.machine.send("ask_again")
+                call.retry_count = 0
+                return Reply([prompts.SORRY_TO_HEAR, prompts.WHAT_HAPPENED])
+            call.questions_asked += 1
+            return self._escalate("complaint")
         index = self.services["kb"].index()
         if picked is not None:
             hits = [picked]  # the caller chose it: the answer reads that article alone
@@ -559,6 +585,8 @@ class Conversation:
             return prompts.confirm_email(readback(self.call.email))
         if state == "check_resolved":
             return prompts.CHECK_RESOLVED
+        if self.call.pending_question and makes_complaint(self.call.pending_question):
+            return prompts.WHAT_HAPPENED  # "I'd like to make a complaint": asked what happened
         if self.call.pending_question:  # asked to pick an article, or to tell more about a short question
             close = self._close_articles(self.call.pending_question)
             return prompts.which_article([h.title for h in close]) if len(close) > 1 else prompts.TELL_ME_MORE

@@ -53,6 +53,8 @@ __all__ = [
     "announces_question",
     "asks_if_automated",
     "asks_what_it_can_do",
+    "makes_complaint",
+    "announces_complaint",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1206,3 +1208,101 @@ def asks_what_it_can_do(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_CAN_DO_RE, text)
+
+
+# --------------------------------------------------------------------------
+# complaints
+# --------------------------------------------------------------------------
+
+# Normalised words (see normalize()): "I'd" is "id", "I'm" is "im", "don't" is "dont".
+_COMPLAINT_NOUN = r"(?:a\s+|an\s+)?(?:formal\s+|official\s+|serious\s+)?complaint"
+_BAD = (r"(?:(?:very|really|so|extremely|incredibly|absolutely|just)\s+)?"
+        r"(?:rude|unhelpful|unprofessional|useless|horrible|terrible|awful|appalling|disrespectful|dismissive|"
+        r"unacceptable|disgraceful|shocking|a\s+joke|rubbish|garbage)")
+_STAFF = (r"(?:agent|rep|representative|staff|employee|support\s+(?:agent|person|people|team|staff|rep)|"
+          r"person\s+i\s+(?:spoke|talked)\s+(?:to|with)|guy|lady|woman|man|engineer|technician|operator)")
+# The complaint said in so many words: "make a complaint", "I want to complain", "this is a complaint".
+_ANNOUNCED_COMPLAINT = (
+    rf"\b(?:make|making|file|filing|lodge|lodging|register|raise|submit|put\s+in|log)\s+{_COMPLAINT_NOUN}\b"
+    rf"|\b(?:i|we)\s+(?:have|ve\s+got|got)\s+{_COMPLAINT_NOUN}\b"
+    rf"|\b(?:this\s+is|its|calling\s+(?:with|about)|phoning\s+(?:with|about))\s+{_COMPLAINT_NOUN}\b"
+    r"|\b(?:want|wanted|like|need|calling|call|phoning|ringing|here)\s+to\s+complain\b"
+    r"|\b(?:i|im|i\s+am)\s+(?:complaining|going\s+to\s+complain)\b"
+)
+_COMPLAINT_RE = re.compile(
+    _ANNOUNCED_COMPLAINT
+    + r"|\bmy\s+complaint\s+is\b"
+    + rf"|\b(?:your|the|that)\s+{_STAFF}(?:\s+(?:i|we)\s+(?:spoke|talked|dealt)\s+(?:to|with)(?:\s+\w+){{0,3}})?"
+      rf"\s+(?:was|were|is|are|has\s+been|have\s+been)\s+{_BAD}\b"
+    + rf"|\b(?:your|the)\s+(?:customer\s+)?(?:service|support|company)\s+(?:is|was|has\s+been)\s+{_BAD}\b"
+    + r"|\b(?:terrible|awful|horrible|appalling|unacceptable|disgraceful|shocking|worst)\s+(?:customer\s+)?"
+      r"(?:service|support)\b"
+    + r"|\b(?:im|i\s+am|were|we\s+are)\s+(?:(?:very|really|so|extremely)\s+)?"
+      r"(?:unhappy|not\s+happy|dissatisfied|disappointed|fed\s+up|furious|angry|upset)\s+with\s+(?:your|the)\s+"
+      r"(?:service|support|company|agent|staff|team|response|treatment|way)\b"
+)
+_ANNOUNCED_COMPLAINT_RE = re.compile(_ANNOUNCED_COMPLAINT)
+# What may surround an announced complaint that still tells nothing about it ("hi, yes, I'd like to make a formal
+# complaint please").
+_COMPLAINT_FILLER = frozenset(
+    {
+        "i", "id", "im", "ive", "we", "wed", "were", "would", "like", "want", "wanted", "need", "to", "please",
+        "yes", "yeah", "hi", "hello", "hey", "um", "uh", "so", "ok", "okay", "well", "just", "actually", "and",
+        "a", "an", "the", "about", "calling", "call", "phoning", "because", "with", "you", "your", "thanks",
+        "thank", "good", "morning", "afternoon", "evening", "there", "this", "is", "its", "am", "have", "got",
+        "something", "really", "do", "can", "could", "how", "where", "who", "speak", "talk",
+    }
+)
+
+
+def makes_complaint(text: str | None) -> bool:
+    """Does the caller make a complaint (about the service, the company or someone on its team)?
+
+    A help-center article cannot answer a complaint, and "I don't have that information" is the wrong thing to
+    say to one: a person must hear it.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for a complaint said in so many words ("I'd like to make a complaint", "I want to complain about
+        my bill", "this is a complaint"), someone on the team said to be rude or unhelpful ("the agent I spoke to
+        was really rude"), the service called terrible ("your support is a joke", "worst customer service
+        ever"), or the caller unhappy with it ("I'm very unhappy with your service"). ``False`` for a how-to
+        question ("how do I log a complaint for a customer?", "where can I see complaints?"), for a negated one
+        ("I don't want to complain, but ...") and for complaints of the caller's own customers ("our customers
+        complain that replies are slow").
+
+    Raises:
+        Nothing.
+    """
+    tokens = normalize(text)
+    words = " ".join(tokens)
+    if not words or _HOW_TO_RE.match(words):
+        return False
+    for match in _COMPLAINT_RE.finditer(words):
+        if not _negated(tokens, len(words[: match.start()].split())):
+            return True
+    return False
+
+
+def announces_complaint(text: str | None) -> bool:
+    """Does the caller only say that they want to complain, without saying about what ("I'd like to make a
+    complaint", "hi, I have a complaint please")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when :func:`makes_complaint` holds, the complaint is said in so many words, and every other word
+        is a filler ("hi", "yes", "please", "I'd like to"); ``False`` when there is more ("I want to complain
+        about my invoice", "the agent was rude").
+
+    Raises:
+        Nothing.
+    """
+    if not makes_complaint(text):
+        return False
+    words = " ".join(normalize(text))
+    rest = _ANNOUNCED_COMPLAINT_RE.sub(" ", words).split()
+    return len(rest) < len(words.split()) and all(word in _COMPLAINT_FILLER for word in rest)

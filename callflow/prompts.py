@@ -41,6 +41,11 @@ QUESTION_LIMIT = (
 # A caller reporting the service down ("the website is down"): no article answers that.
 OUTAGE = ("I'm sorry for the disruption. I'll pass this on to our expert team right away, and they will follow up "
           "shortly.")
+# A complaint ("I'd like to make a complaint"): asked what happened once if the caller did not say, then passed on.
+SORRY_TO_HEAR = "I'm sorry to hear that."
+WHAT_HAPPENED = "Please tell me what happened, and I'll pass it on to our team."
+COMPLAINT = ("Thank you for telling me, and I'm sorry. I'll pass this on to our expert team right away, and they "
+             "will follow up shortly.")
 # "Are you a robot?": an honest answer, then the question again.
 AUTOMATED = ("I'm the automated assistant of Kayako Support. I answer from our help articles, and I can pass you to a "
              "person on our team at any time: just ask.")
@@ -59,7 +64,8 @@ FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT,
-    ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, AUTOMATED, CAPABILITIES,
+    ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
+    WHAT_HAPPENED, COMPLAINT, AUTOMATED, CAPABILITIES,
     GOODBYE, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

@@ -39,6 +39,9 @@ TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canc
 NO_QUESTION_TOPIC = "no question"
 UNANSWERED_TOPIC = "unanswered question"
 PLACEHOLDER_TOPICS = (NO_QUESTION_TOPIC, UNANSWERED_TOPIC)
+#: The topic of a call passed on for what the caller reported rather than asked (``Call.escalation_reason``), even
+#: after an answered question: what the team must act on.
+REPORT_TOPICS = {"outage": "service outage", "complaint": "complaint"}
 MAX_SUBJECT_CHARS = 120
 
 _REASONS = {
@@ -51,6 +54,7 @@ _REASONS = {
     "error": "A system error interrupted the call.",
     "question-limit": "The caller had more questions than one call answers, so a person needs to take the rest.",
     "outage": "The caller reported the service down or not working, so the call was passed to a person at once.",
+    "complaint": "The caller made a complaint, so the call was passed to a person at once.",
 }
 
 
@@ -110,7 +114,10 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
             summary="The line was silent: nothing was heard after the greeting and two re-prompts, so the caller "
                     "was asked to call again (a pocket dial, or a caller who could not be heard).",
             topic=NO_QUESTION_TOPIC, sentiment="neutral")
-    if question and (call.questions_asked or 0) > 1:
+    reported = call.outcome == NEEDS_HUMAN and call.escalation_reason in REPORT_TOPICS
+    if question and reported:  # "the website is down", a complaint: said, not asked
+        lines.append(f"{who} said: \"{_shorten(question, 200)}\".")
+    elif question and (call.questions_asked or 0) > 1:
         lines.append(f"{who} asked {call.questions_asked} questions, the last: \"{_shorten(question, 200)}\".")
     elif question:
         lines.append(f"{who} asked: \"{_shorten(question, 200)}\".")
@@ -140,12 +147,14 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
         lines.append("The caller hung up before the issue was resolved.")
     answered = (call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
                 or (call.article_id is not None and call.article_id in read))
-    if title and answered:
+    if reported:
+        topic = REPORT_TOPICS[call.escalation_reason or ""]
+    elif title and answered:
         topic = _shorten(title.lower(), 40)
     else:
         topic = UNANSWERED_TOPIC if question else NO_QUESTION_TOPIC
     sentiment = "positive" if call.outcome == RESOLVED and not unconfirmed else (
-        "negative" if call.escalation_reason in ("not-resolved", "caller-request", "outage") else "neutral"
+        "negative" if call.escalation_reason in ("not-resolved", "caller-request", "outage", "complaint") else "neutral"
     )
     return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)
 
@@ -191,6 +200,8 @@ def _subject(call: Call, article_text: Optional[str] = None) -> str:
     """The caller's question (acronyms cased as the call's article writes them, see :func:`_cased_like`),
     first letter capitalised, at most ``MAX_SUBJECT_CHARS``; else what happened on the call."""
     question = question_of(call)
+    if question and call.escalation_reason == "complaint" and "complain" not in question.casefold():
+        question = f"Complaint: {question}"
     if question:
         cased = _cased_like(question, article_text)
         if cased.split(" ", 1)[0] == question.split(" ", 1)[0]:  # "iPhone app" keeps its small i

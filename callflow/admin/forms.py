@@ -46,6 +46,7 @@ ESCALATION_REASONS = {
     "unclear": "Caller not understood",
     "question-limit": "Too many questions for one call",
     "outage": "Caller reported an outage",
+    "complaint": "Caller made a complaint",
     "error": "System error",
     "unknown": "Unknown",
 }
