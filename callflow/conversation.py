@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated,
-                      asks_what_it_can_do, choice_of, declines_email, extract_name, follow_up_question, is_done,
+                      asks_what_it_can_do, choice_of, declines_email, extract_name, follow_up_question, follows_up_on_case, is_done,
                       looks_like_question, makes_complaint, normalize, refers_back, reports_outage, wants_human,
                       wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
@@ -219,6 +219,7 @@ _ESCALATION_PROMPTS = {
     "question-limit": prompts.QUESTION_LIMIT,
     "outage": prompts.OUTAGE,
     "complaint": prompts.COMPLAINT,
+    "case-follow-up": prompts.CASE_FOLLOW_UP,
 }
 
 
@@ -287,7 +288,8 @@ class Conversation:
         name = extract_name(text) if text else None
         if name:
             name = self.call.name = name[:MAX_NAME_CHARS]
-        if text and not email and (looks_like_question(text) or makes_complaint(text)):
+        if text and not email and (looks_like_question(text) or makes_complaint(text)
+                                   or follows_up_on_case(text)):
             self.call.pending_question = _without_intro(text, name) if name else text
         elif email:  # "..., my email is jane at example dot com, and I can't log in": keep what follows
             rest = _after_address(text, email)
@@ -478,6 +480,9 @@ class Conversation:
                 return Reply([prompts.SORRY_TO_HEAR, prompts.WHAT_HAPPENED])
             call.questions_asked += 1
             return self._escalate("complaint")
+        if follows_up_on_case(question):  # "what's the status of my ticket?": the team that has the case must answer
+            call.questions_asked += 1
+            return self._escalate("case-follow-up")
         index = self.services["kb"].index()
         if picked is not None:
             hits = [picked]  # the caller chose it: the answer reads that article alone

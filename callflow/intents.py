@@ -55,6 +55,8 @@ __all__ = [
     "asks_what_it_can_do",
     "makes_complaint",
     "announces_complaint",
+    "follows_up_on_case",
+    "case_number",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1306,3 +1308,67 @@ def announces_complaint(text: str | None) -> bool:
     words = " ".join(normalize(text))
     rest = _ANNOUNCED_COMPLAINT_RE.sub(" ", words).split()
     return len(rest) < len(words.split()) and all(word in _COMPLAINT_FILLER for word in rest)
+
+
+# --------------------------------------------------------------------------
+# a call about an earlier case
+# --------------------------------------------------------------------------
+
+_CASE_NOUN = r"(?:ticket|case|support\s+(?:ticket|case|request)|request|enquiry|inquiry)"
+_EARLIER = r"(?:(?:my|our|an?)\s+(?:existing|open|earlier|previous|old)|my|our)"
+_CASE_NUMBER_RE = re.compile(rf"\b{_CASE_NOUN}\s+(?:number\s+|no\s+|id\s+|reference\s+)?((?:\d\s?){{2,12}})\b")
+_FOLLOW_UP_RE = re.compile(
+    rf"\b(?:status|update|updates|progress|news)\s+(?:of|on|about|with|for)\s+{_EARLIER}\s+{_CASE_NOUN}\b"
+    rf"|\b(?:calling|call|phoning|ringing|following\s+up|follow\s+up|checking|check)\s+(?:in\s+)?"
+    rf"(?:about|on|regarding|with)\s+(?:{_EARLIER}\s+{_CASE_NOUN}\b|{_CASE_NOUN}\s+(?:number\s+|no\s+|id\s+)?\d)"
+    r"|\b(?:i|we)\s+(?:already|previously|recently)\s+(?:called|phoned|rang|emailed|wrote|reached\s+out|"
+    r"contacted\s+(?:you|support)|(?:opened|submitted|raised|logged|filed|sent|created)\s+(?:a|an)\s+"
+    r"(?:ticket|case|request|support\s+(?:ticket|case|request)))"
+    r"|\b(?:i|we|ive|weve)\s+(?:still\s+)?(?:havent|have\s+not|never|didnt|did\s+not)\s+"
+    r"(?:heard|hear|gotten|got|get|had)\s+(?:anything\s+|a\s+reply\s+|an\s+answer\s+|a\s+response\s+)?back\b"
+    r"|\b(?:nobody|no\s+one|noone)\s+(?:has\s+|ever\s+|have\s+)?(?:(?:got|gotten|get|came|come)\s+back\s+to|"
+    r"(?:called|phoned|rang)(?:\s+back)?)\s+(?:me|us)\b"
+    r"|\b(?:nobody|no\s+one|noone)\s+(?:has\s+|ever\s+)?(?:replied|responded|answered)\s+to\s+"
+    r"(?:me|us|my|our)\b"
+)
+
+
+def follows_up_on_case(text: str | None) -> bool:
+    """Does the caller call about a support case they already opened, rather than ask a new question?
+
+    No help-center article answers "what's the status of my ticket?" (the lexical search read "email" in "I sent
+    an email yesterday and nobody got back to me" and answered with the article on connecting a support mailbox):
+    the team that has the case must. Tickets and cases in the caller's own helpdesk ("ticket 123 disappeared from
+    my inbox", "how do I reopen a case?") are questions about the product, and are searched as usual.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for the status of, an update on, or a call about the caller's case ("what's the status of my
+        ticket?", "I'm calling about case number 45678", "I'm following up on my support request"), a case opened
+        or a call made before ("I already emailed", "we previously opened a ticket") and no reply since ("I
+        haven't heard back", "nobody got back to me"); ``False`` for a how-to question and for a negated one.
+
+    Raises:
+        Nothing.
+    """
+    tokens = normalize(text)
+    words = " ".join(tokens)
+    if not words or _HOW_TO_RE.match(words):
+        return False
+    for match in _FOLLOW_UP_RE.finditer(words):
+        if not _negated(tokens, len(words[: match.start()].split())):  # not "I'm not calling about my ticket"
+            return True
+    return False
+
+
+def case_number(text: str | None) -> str | None:
+    """The case number the caller gives ("case number 4 5 6 7 8", "ticket 12345"): its digits, 2 to 12 of them,
+    or ``None``.
+
+    Raises:
+        Nothing.
+    """
+    match = _CASE_NUMBER_RE.search(" ".join(normalize(text)))
+    return match.group(1).replace(" ", "") if match else None

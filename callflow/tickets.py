@@ -29,6 +29,7 @@ from .call_store import CallRecord
 from .clock import utcnow
 from .extensions import db
 from .flow import EMAIL_STATES
+from .intents import case_number
 from .drafts import CallSummary
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call, KbArticle, TicketOutbox
 from .phone import normalize_phone
@@ -41,7 +42,7 @@ UNANSWERED_TOPIC = "unanswered question"
 PLACEHOLDER_TOPICS = (NO_QUESTION_TOPIC, UNANSWERED_TOPIC)
 #: The topic of a call passed on for what the caller reported rather than asked (``Call.escalation_reason``), even
 #: after an answered question: what the team must act on.
-REPORT_TOPICS = {"outage": "service outage", "complaint": "complaint"}
+REPORT_TOPICS = {"outage": "service outage", "complaint": "complaint", "case-follow-up": "case follow-up"}
 MAX_SUBJECT_CHARS = 120
 
 _REASONS = {
@@ -55,6 +56,7 @@ _REASONS = {
     "question-limit": "The caller had more questions than one call answers, so a person needs to take the rest.",
     "outage": "The caller reported the service down or not working, so the call was passed to a person at once.",
     "complaint": "The caller made a complaint, so the call was passed to a person at once.",
+    "case-follow-up": "The caller is following up on a case they opened earlier, so the call was passed to a person.",
 }
 
 
@@ -143,6 +145,9 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
         lines.append(_REASONS.get(call.escalation_reason or "", "The call was escalated to a person."))
         if title and call.escalation_reason == "not-resolved":
             lines.append(f"Suggested article: \"{title}\".")
+        number = case_number(question) if call.escalation_reason == "case-follow-up" else None
+        if number:
+            lines.append(f"Case number given: {number}.")
     else:
         lines.append("The caller hung up before the issue was resolved.")
     answered = (call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
@@ -202,6 +207,9 @@ def _subject(call: Call, article_text: Optional[str] = None) -> str:
     question = question_of(call)
     if question and call.escalation_reason == "complaint" and "complain" not in question.casefold():
         question = f"Complaint: {question}"
+    elif question and call.escalation_reason == "case-follow-up":
+        number = case_number(question)
+        return f"Follow-up on case {number}" if number else _shorten(f"Follow-up: {question}", MAX_SUBJECT_CHARS)
     if question:
         cased = _cased_like(question, article_text)
         if cased.split(" ", 1)[0] == question.split(" ", 1)[0]:  # "iPhone app" keeps its small i

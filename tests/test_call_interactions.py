@@ -413,8 +413,9 @@ UTTERANCES = [
     "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
     # a short question several articles match about equally: the titles are read out, then a pick or none
     "I can't log in", "the second one", "none of those",
-    # the service reported down, a complaint: passed on (a complaint not yet told is asked about first)
+    # the service reported down, a complaint, an earlier case: passed on (a complaint not yet told is asked about)
     "the website is down", "I'd like to make a complaint", "the agent I spoke to was rude",
+    "what's the status of my ticket",
     # the last prompt again; a question announced, not asked yet
     "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
     "Hi", "I need to speak with billing",

@@ -47,6 +47,7 @@ ESCALATION_REASONS = {
     "question-limit": "Too many questions for one call",
     "outage": "Caller reported an outage",
     "complaint": "Caller made a complaint",
+    "case-follow-up": "Caller followed up on a case",
     "error": "System error",
     "unknown": "Unknown",
 }
