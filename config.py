@@ -142,6 +142,8 @@ class Config:
     TWILIO_VOICE = _env("TWILIO_VOICE", "Polly.Joanna-Neural")
     TWILIO_LANGUAGE = _env("TWILIO_LANGUAGE", "en-US")
     GATHER_TIMEOUT_S = _number("GATHER_TIMEOUT_S", 6, kind=int, minimum=1, maximum=60)  # Twilio: a positive int
+    # after "hold on, let me check": the caller is looking something up or trying the answer
+    GATHER_WAIT_TIMEOUT_S = _number("GATHER_WAIT_TIMEOUT_S", 20, kind=int, minimum=1, maximum=60)
     # Seconds of silence that end the caller's speech while they give or spell their email address: Twilio's
     # speechTimeout="auto" (used elsewhere) ends it at a pause of about half a second, mid-spelling.
     EMAIL_SPEECH_TIMEOUT_S = _number("EMAIL_SPEECH_TIMEOUT_S", 2, kind=int, minimum=1, maximum=10)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated,
-                      asks_what_it_can_do, choice_of, declines_email, extract_name, follow_up_question, follows_up_on_case, is_done,
+                      asks_to_wait, asks_what_it_can_do, choice_of, declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case, is_done,
                       looks_like_question, makes_complaint, normalize, refers_back, reports_outage, wants_human,
                       wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
@@ -58,6 +58,8 @@ class Reply:
     #: The caller asked to hear the last prompt again: play the last document again (its audio is cached), with
     #: ``prompts`` (the current question after "Sorry, I didn't catch that.") only where there is none.
     repeat: bool = False
+    #: The caller asked for a moment ("hold on, let me check"): Twilio waits ``GATHER_WAIT_TIMEOUT_S`` for speech.
+    wait: bool = False
 
     @property
     def hangup(self) -> bool:
@@ -267,6 +269,10 @@ class Conversation:
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
             reply.repeat = reply.listen
             return reply
+        if asks_to_wait(heard.text):  # "hold on, let me check": the question again, and a longer wait for the answer
+            reply = self._retry(prompts.TAKE_YOUR_TIME, "unclear")
+            reply.wait = reply.listen
+            return reply
         handler = getattr(self, f"_in_{state}")
         return handler(heard)
 
@@ -404,6 +410,9 @@ class Conversation:
         return self._escalate("complaint")
 
     def _in_check_resolved(self, heard: Heard) -> Reply:
+        if defers_answer(heard.text):  # "I'll try that later": neither a yes nor a no
+            self.machine.send("deferred")
+            return Reply([prompts.TRY_LATER, prompts.ANYTHING_ELSE_AGAIN])
         answer = yes_no(heard.text, heard.digits or None)
         if answer == "yes":
             self.machine.send("resolved")
@@ -560,7 +569,8 @@ class Conversation:
         """True at "Is there anything else?" after a confirmed answer, with no question of the caller's pending:
         silence there means "no", not a caller we cannot understand (an urgent ticket for a solved call)."""
         call = self.call
-        return call.state == "answer" and bool(call.resolved_count) and not call.pending_question
+        answered = bool(call.resolved_count or call.answer_deferred)  # confirmed, or to be tried later
+        return call.state == "answer" and answered and not call.pending_question
 
     def _email_give_up(self, declined: bool = False) -> str:
         """No email after 3 tries (or ``declined``: the caller has none to give): promise a call back only when

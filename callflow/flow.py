@@ -12,6 +12,7 @@ sends the events.
                             ▲   │ email_unclear (≥3 tries ▶ answer)      │ confirm ▶ answer
                             └───┴──────────── reject (≥3 tries ▶ answer) ◀┘
     answer ──kb_hit──▶ check_resolved ──resolved──▶ answer ("anything else?")
+                       check_resolved ──deferred──▶ answer ("I'll try that later": "anything else?")
     answer ──done──▶ goodbye            check_resolved ──not_resolved──▶ escalate
     answer ──kb_miss──▶ escalate        any live state ──escalate_call──▶ escalate
 """
@@ -51,6 +52,7 @@ class CallFlow(StateMachine, strict_states=True):
     kb_miss = answer.to(escalate)
     ask_again = answer.to.itself()
     resolved = check_resolved.to(answer)
+    deferred = check_resolved.to(answer)  # "I'll try that later": neither solved nor not, "anything else?" next
     not_resolved = check_resolved.to(escalate)
     done = answer.to(goodbye)
     no_input = greet.to(goodbye)  # a silent line: nothing heard after the greeting and its re-prompts
@@ -72,6 +74,12 @@ class CallFlow(StateMachine, strict_states=True):
     def on_resolved(self) -> None:
         """``resolved``: count the answered question; "anything else?" is asked next."""
         self.model.resolved_count += 1
+        self.model.anything_else_asked = True
+        self.model.answer_deferred = False
+
+    def on_deferred(self) -> None:
+        """``deferred``: the caller will try the answer later; "anything else?" is asked next."""
+        self.model.answer_deferred = True
         self.model.anything_else_asked = True
 
     def on_enter_state(self, event: str) -> None:

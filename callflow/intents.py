@@ -57,6 +57,8 @@ __all__ = [
     "announces_complaint",
     "follows_up_on_case",
     "case_number",
+    "asks_to_wait",
+    "defers_answer",
     "MAX_TEXT_CHARS",
 ]
 
@@ -1372,3 +1374,73 @@ def case_number(text: str | None) -> str | None:
     """
     match = _CASE_NUMBER_RE.search(" ".join(normalize(text)))
     return match.group(1).replace(" ", "") if match else None
+
+
+# --------------------------------------------------------------------------
+# "hold on, let me check" and "I'll try that later"
+# --------------------------------------------------------------------------
+
+_PAUSE_FILLER = r"(?:(?:ok|okay|yes|yeah|sure|right|alright|all\s+right|um+|uh+|er+|oh|so|sorry|please|just|and)\s+)*"
+_MOMENT = r"(?:moment|second|sec|minute|min|mo)"
+_LET_ME = (r"let\s+me\s+(?:just\s+)?(?:check|see|look|try|test|find|get|grab)"
+           r"(?:\s+(?:it|that|this|them|my\s+email|it\s+out|that\s+out|this\s+out|it\s+up|for\s+it|the\s+address))?"
+           r"(?:\s+(?:now|quickly|quick|real\s+quick|right\s+now))?")
+_WAIT_RE = re.compile(
+    rf"{_PAUSE_FILLER}(?:"
+    r"(?:(?:hold|hang)\s+on|wait)(?:\s+(?:a\s+)?(?:moment|second|sec|minute))?"
+    rf"|(?:(?:just|give\s+me|gimme)\s+)?(?:a|one)\s+{_MOMENT}"
+    rf"|bear\s+with\s+me|hold\s+please|{_LET_ME}"
+    rf")(?:\s+(?:please|thanks|thank\s+you|hold\s+on|hang\s+on|wait|{_LET_ME}|(?:a|one)\s+{_MOMENT}|now))*"
+)
+_LATER = (r"(?:later(?:\s+(?:on|today|tonight))?|tomorrow|after\s+(?:the|this)\s+call|in\s+a\s+(?:bit|while)|"
+          r"(?:when|once)\s+(?:i|im|i\s+am|we|were)\s+(?:(?:get|am|are)\s+)?(?:(?:back|home)(?:\s+(?:to|at)\s+(?:my|the)\s+"
+          r"(?:desk|computer|office|laptop))?|at\s+(?:my|the)\s+(?:desk|computer|office|laptop)|in\s+the\s+office)|"
+          r"on\s+monday|next\s+week)")
+_DEFER_RE = re.compile(
+    rf"{_PAUSE_FILLER}(?:"
+    r"(?:i\s+will|ill|i\s+ll|im\s+going\s+to|i\s+am\s+going\s+to|i\s+have\s+to|i\s+need\s+to|ill\s+have\s+to|"
+    r"id\s+have\s+to|well|we\s+will|i\s+can|i\s+could)\s+"
+    r"(?:(?:try|test|check|do)(?:\s+(?:it|that|this|those\s+steps|it\s+out|that\s+out))?\s+" + _LATER +
+    r"|(?:give\s+it\s+a\s+(?:go|try|shot))(?:\s+" + _LATER + r")?"
+    r"|let\s+you\s+know(?:\s+" + _LATER + r")?)"
+    r"|(?:i\s+will|ill|i\s+ll)\s+(?:try|test)\s+(?:it|that|this)(?:\s+out)?"
+    r"|(?:i\s+)?(?:dont|do\s+not)\s+know\s+yet|(?:im\s+|i\s+am\s+)?not\s+sure\s+yet"
+    r"|i\s+(?:havent|have\s+not)\s+(?:tried|done|checked|tested)\s+(?:it|that|this)?\s*yet"
+    r"|i\s+(?:cant|can\s+not|cannot)\s+(?:try|test|check|do)\s+(?:it|that|this)\s+(?:right\s+)?now"
+    r"|(?:ill|i\s+will)\s+(?:try|test|check)\s+(?:it|that|this)\s+(?:out\s+)?and\s+(?:see|call\s+(?:you\s+)?back)"
+    r")(?:\s+(?:thanks|thank\s+you|please|though|anyway|then))*"
+)
+
+
+def asks_to_wait(text: str | None) -> bool:
+    """Does the caller ask for a moment ("hold on", "one second", "let me check")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer asks to wait or says the caller is checking now (fillers such as "ok",
+        "sorry", "please" aside); ``False`` for anything more ("hold on, it's jane at example dot com", "let me
+        check my invoice, how do I ...").
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_WAIT_RE, text)
+
+
+def defers_answer(text: str | None) -> bool:
+    """At "Did that solve your issue?": does the caller say they will only know later ("I'll try that later",
+    "I'll give it a go", "I don't know yet", "I haven't tried it yet")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer puts the check off; ``False`` for a yes or a no, a bare "I'm not sure", and
+        anything more.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_DEFER_RE, text)

@@ -74,6 +74,8 @@ class Call(db.Model):
     questions_asked: Mapped[int] = mapped_column(default=0)
     resolved_count: Mapped[int] = mapped_column(default=0)
     anything_else_asked: Mapped[bool] = mapped_column(default=False)
+    # the caller put off saying whether the last answer helped ("I'll try that later")
+    answer_deferred: Mapped[bool] = mapped_column(default=False)
     article_id: Mapped[Optional[str]] = mapped_column(String(64))
     article_score: Mapped[Optional[float]]
     escalation_reason: Mapped[Optional[str]] = mapped_column(String(64))
@@ -108,6 +110,7 @@ class Call(db.Model):
         "questions_asked": 0,
         "resolved_count": 0,
         "anything_else_asked": False,
+        "answer_deferred": False,
         "prompt_seq": 0,
         "turn_count": 0,
     }

@@ -48,6 +48,10 @@ COMPLAINT = ("Thank you for telling me, and I'm sorry. I'll pass this on to our 
              "will follow up shortly.")
 # A call about a case the caller already opened ("what's the status of my ticket?").
 CASE_FOLLOW_UP = "I'll pass this on to our expert team, who can look up your case, and they will follow up shortly."
+# "Hold on, let me check": then the question again, with a longer wait for the answer (GATHER_WAIT_TIMEOUT_S).
+TAKE_YOUR_TIME = "Sure, take your time."
+# "I'll try that later" at "Did that solve your issue?": then "Is there anything else I can help you with?".
+TRY_LATER = "No problem. If it doesn't solve your issue, just call us back and we'll take it from there."
 # "Are you a robot?": an honest answer, then the question again.
 AUTOMATED = ("I'm the automated assistant of Kayako Support. I answer from our help articles, and I can pass you to a "
              "person on our team at any time: just ask.")
@@ -67,7 +71,8 @@ FIXED_PROMPTS = (
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
-    WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, AUTOMATED, CAPABILITIES,
+    WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
+    TRY_LATER, AUTOMATED, CAPABILITIES,
     GOODBYE, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

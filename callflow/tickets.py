@@ -101,6 +101,8 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     ``title``: the used article's title if the caller already looked it up. A call that ended
     in ``check_resolved`` was read an answer it never confirmed or rejected: the summary says so,
     even when an earlier answer of the call was confirmed (outcome ``ai-resolved``).
+    A caller who put the last answer off ("I'll try that later", ``answer_deferred``) and was not passed to a person
+    since: the summary says the answer is still to be tried.
     A call that ended while the caller was asked to tell more about a short question ("billing") says it was not
     answered, even when an earlier answer was confirmed.
     ``silent_line``: nothing was heard from the caller (see :func:`_silent_line`). ``read``: the ids of the
@@ -129,12 +131,19 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     # the last question was a short one the KB could not place: the caller was asked to tell more and never did
     untold = bool(call.pending_question) and call.state in ("answer", "goodbye")
     article = title or call.article_id
+    # "I'll try that later" to the last answer, and no escalation since
+    deferred = bool(call.answer_deferred) and call.outcome != NEEDS_HUMAN and not unconfirmed and not untold
     if untold and call.outcome == RESOLVED:
         lines.append("The caller was asked to say more about it and ended the call before it was answered.")
         lines.append(f"The caller had confirmed that an earlier answer on this call, from the help-center article "
                      f"\"{article}\", solved their issue.")
     elif unconfirmed:
         lines.append(f"Answered from the help-center article \"{article}\"; the caller hung up before saying whether it helped.")
+        if call.outcome == RESOLVED:
+            lines.append("The caller had confirmed that an earlier answer on this call solved their issue.")
+    elif deferred:
+        lines.append(f"Answered from the help-center article \"{article}\"; the caller would try it later, so it is "
+                     "not known yet whether it solved the issue.")
         if call.outcome == RESOLVED:
             lines.append("The caller had confirmed that an earlier answer on this call solved their issue.")
     elif call.outcome == RESOLVED:
@@ -158,7 +167,7 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
         topic = _shorten(title.lower(), 40)
     else:
         topic = UNANSWERED_TOPIC if question else NO_QUESTION_TOPIC
-    sentiment = "positive" if call.outcome == RESOLVED and not unconfirmed else (
+    sentiment = "positive" if call.outcome == RESOLVED and not (unconfirmed or deferred) else (
         "negative" if call.escalation_reason in ("not-resolved", "caller-request", "outage", "complaint") else "neutral"
     )
     return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)

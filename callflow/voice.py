@@ -188,7 +188,7 @@ def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
         voice=cfg["TWILIO_VOICE"],
         language=cfg["TWILIO_LANGUAGE"],
         hints=_hints(call.state) if reply.listen else None,
-        timeout_s=cfg["GATHER_TIMEOUT_S"],
+        timeout_s=cfg["GATHER_WAIT_TIMEOUT_S"] if reply.wait else cfg["GATHER_TIMEOUT_S"],
         speech_timeout=_speech_timeout(call.state),
         deadline=time.monotonic() + max(0.3, TURN_BUDGET_S - (time.perf_counter() - started)),
         call_sid=call.call_sid,

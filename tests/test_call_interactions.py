@@ -416,6 +416,8 @@ UTTERANCES = [
     # the service reported down, a complaint, an earlier case: passed on (a complaint not yet told is asked about)
     "the website is down", "I'd like to make a complaint", "the agent I spoke to was rude",
     "what's the status of my ticket",
+    # a moment asked for; an answer to be tried later
+    "hold on, let me check", "I'll try that later",
     # the last prompt again; a question announced, not asked yet
     "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
     "Hi", "I need to speak with billing",
@@ -432,7 +434,7 @@ ON_TOPIC = {
     "confirm_email": ["yes", "no, it's at hotmail dot com"],
     "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",
                "I can't log in", "the second one"],
-    "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?"],
+    "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?", "I'll try that later"],
 }
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
 #: read-back each, then at most 6 questions of up to 2 re-prompts, a "yes" without a question, "tell me more"
@@ -440,7 +442,7 @@ ON_TOPIC = {
 MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
-             prompts.CAPABILITIES)
+             prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
