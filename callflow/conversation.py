@@ -560,7 +560,7 @@ class Conversation:
                 return Reply([prompts.NO_INPUT], listen=False)
             if reason == "silence" and self._nothing_left_to_answer():
                 self.machine.send("done")
-                self.call.outcome = RESOLVED
+                self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED  # as after "that's all"
                 return Reply([prompts.GOODBYE], listen=False)
             return self._escalate(reason)
         return Reply([apology, self.current_question()])

@@ -15,7 +15,7 @@ from callflow import create_app, prompts
 from callflow.clock import utcnow
 from callflow.extensions import db
 from callflow.intents import asks_to_wait, defers_answer
-from callflow.models import ABANDONED, NEEDS_HUMAN, RESOLVED
+from callflow.models import ABANDONED, RESOLVED
 
 from .conftest import base_config
 from .test_call_interactions import identified, ticket
@@ -111,7 +111,9 @@ def test_silence_at_anything_else_after_putting_it_off_says_goodbye(app, caller)
         caller.say(None)
     assert caller.hung_up and caller.text() == prompts.GOODBYE
     caller.hangup()
-    assert ticket(app, caller)["outcome"] != NEEDS_HUMAN
+    p = ticket(app, caller)
+    assert p["outcome"] == ABANDONED  # as after "that's all": nothing was confirmed
+    assert "would try it later" in p["summary"] and "confirmed" not in p["summary"]
 
 
 def test_a_later_confirmed_answer_clears_the_deferral(app, caller):
