@@ -17,10 +17,10 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated,
-                      asks_to_wait, asks_what_it_can_do, choice_of, declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case, is_done,
-                      looks_like_question, makes_complaint, normalize, refers_back, reports_outage, wants_human,
-                      wants_repeat, yes_no)
+from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
+                      asks_what_it_can_do, choice_of, declines_email, defers_answer, extract_name, follow_up_question,
+                      follows_up_on_case, is_done, looks_like_question, makes_complaint, normalize, refers_back,
+                      reports_outage, wants_human, wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit

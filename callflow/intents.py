@@ -1393,7 +1393,8 @@ _WAIT_RE = re.compile(
     rf")(?:\s+(?:please|thanks|thank\s+you|hold\s+on|hang\s+on|wait|{_LET_ME}|(?:a|one)\s+{_MOMENT}|now))*"
 )
 _LATER = (r"(?:later(?:\s+(?:on|today|tonight))?|tomorrow|after\s+(?:the|this)\s+call|in\s+a\s+(?:bit|while)|"
-          r"(?:when|once)\s+(?:i|im|i\s+am|we|were)\s+(?:(?:get|am|are)\s+)?(?:(?:back|home)(?:\s+(?:to|at)\s+(?:my|the)\s+"
+          r"(?:when|once)\s+(?:i|im|i\s+am|we|were)\s+(?:(?:get|am|are)\s+)?"
+          r"(?:(?:back|home)(?:\s+(?:to|at)\s+(?:my|the)\s+"
           r"(?:desk|computer|office|laptop))?|at\s+(?:my|the)\s+(?:desk|computer|office|laptop)|in\s+the\s+office)|"
           r"on\s+monday|next\s+week)")
 _DEFER_RE = re.compile(

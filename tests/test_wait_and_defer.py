@@ -20,7 +20,8 @@ from callflow.models import ABANDONED, RESOLVED
 from .conftest import base_config
 from .test_call_interactions import identified, ticket
 
-WAITS = ["one moment, let me find it", "hold on", "hang on a second", "one moment please", "ok let me check", "let me try it now", "just a sec",
+WAITS = ["one moment, let me find it", "hold on", "hang on a second", "one moment please", "ok let me check",
+         "let me try it now", "just a sec",
          "give me a minute", "wait", "hold on let me check", "sorry, one second", "bear with me", "let me find it"]
 NOT_WAITS = ["hold on, it's jane at example dot com", "let me check my invoice, how do I pay it", "yes", "no",
              "I'll try that later", "", None]
