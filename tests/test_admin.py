@@ -940,3 +940,30 @@ def test_search_by_whole_email_callsid_prefix_and_international_number(app, sign
     add_call(app, name="Cade", email="c@example.com", from_number="+4412125550000")
     html = signed_in.get("/admin/calls", query_string={"q": q}).get_data(as_text=True)
     assert {name for name in ("Bob", "Jim", "Cade") if f">{name}<" in html} == expected
+
+
+def test_complaints_and_case_follow_ups_are_their_own_escalation_reasons_and_call_drivers(app, signed_in):
+    """A complaint and a call about an earlier case were "No KB article matched" on the dashboard (a KB gap to fill)
+    and their topic "unanswered question", which the top topics leave out; they are neither."""
+    client = app.test_client()
+    complainer = Caller(client, from_number="+14155550131")
+    identify(complainer)
+    complainer.say("the agent I spoke to yesterday was really rude")
+    complainer.hangup(duration=40)
+    follower = Caller(client, from_number="+14155550132")
+    identify(follower)
+    follower.say("I'm calling about case number 4 5 6 7 8")
+    follower.hangup(duration=35)
+    ids = {call_id_of(app, complainer): "complaint", call_id_of(app, follower): "case-follow-up"}
+
+    metrics = signed_in.get("/admin/api/metrics").json
+    assert sorted(metrics["escalation_reasons"], key=lambda row: row["reason"]) == [
+        {"reason": "case-follow-up", "calls": 1}, {"reason": "complaint", "calls": 1}
+    ]
+    assert {row["topic"] for row in metrics["top_topics"]} == {"complaint", "case follow-up"}
+    html = signed_in.get("/admin/").get_data(as_text=True)
+    table = html[html.index('data-testid="escalation-reasons"'):]
+    assert ">Caller made a complaint</a>" in table and ">Caller followed up on a case</a>" in table
+    for call_id, reason in ids.items():
+        page = signed_in.get(f"/admin/calls?reason={reason}").get_data(as_text=True)
+        assert re.findall(r'href="/admin/calls/(\d+)" data-testid="call-link"', page) == [str(call_id)]

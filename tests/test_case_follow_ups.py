@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from callflow import prompts
-from callflow.admin.forms import ESCALATION_REASONS
 from callflow.intents import case_number, follows_up_on_case
 from callflow.models import NEEDS_HUMAN
 
@@ -89,7 +88,3 @@ def test_a_follow_up_said_at_the_greeting_is_passed_on_after_the_email(app, call
     assert caller.hung_up and caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.CASE_FOLLOW_UP}"
     caller.hangup()
     assert ticket(app, caller)["requester"]["email"] == "jane@example.com"
-
-
-def test_the_admin_page_names_the_reason():
-    assert ESCALATION_REASONS["case-follow-up"] == "Caller followed up on a case"

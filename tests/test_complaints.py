@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from callflow import prompts
-from callflow.admin.forms import ESCALATION_REASONS
 from callflow.intents import announces_complaint, makes_complaint
 from callflow.models import ABANDONED, NEEDS_HUMAN
 from callflow.tickets import PLACEHOLDER_TOPICS
@@ -144,7 +143,3 @@ def test_an_outage_after_an_answered_question_is_the_tickets_topic(app, caller):
     p = ticket(app, caller)
     assert (p["topic"], p["subject"]) == ("service outage", "The website is down")
     assert p["summary"].startswith('Jane said: "the website is down".')
-
-
-def test_the_admin_page_names_the_reason():
-    assert ESCALATION_REASONS["complaint"] == "Caller made a complaint"
