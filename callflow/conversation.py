@@ -225,6 +225,18 @@ _ESCALATION_PROMPTS = {
 }
 
 
+def _reported(text: str) -> str | None:
+    """What no help-center article answers and a person must hear, as the escalation reason: an outage ("the website
+    is down"), a complaint, or a call about a case the caller already opened; ``None`` for a question."""
+    if reports_outage(text):
+        return "outage"
+    if makes_complaint(text):
+        return "complaint"
+    if follows_up_on_case(text):
+        return "case-follow-up"
+    return None
+
+
 def _yes_without_question(text: str) -> bool:
     """At "Anything else?": a "yes" that does not ask anything yet. Short ("yes please", at most
     ``MAX_QUESTION_WORDS_FOR_YES`` words) and no question in it ("Yes, cancel my subscription" asks one), or
@@ -294,8 +306,7 @@ class Conversation:
         name = extract_name(text) if text else None
         if name:
             name = self.call.name = name[:MAX_NAME_CHARS]
-        if text and not email and (looks_like_question(text) or makes_complaint(text)
-                                   or follows_up_on_case(text)):
+        if text and not email and (looks_like_question(text) or _reported(text)):
             self.call.pending_question = _without_intro(text, name) if name else text
         elif email:  # "..., my email is jane at example dot com, and I can't log in": keep what follows
             rest = _after_address(text, email)
@@ -359,9 +370,7 @@ class Conversation:
             if len(close) > 1:  # their titles were read out (which_article)
                 return self._after_article_choice(heard, close)
         if is_done(heard.text, heard.digits or None):
-            self.machine.send("done")
-            self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
-            return Reply([prompts.GOODBYE], listen=False)
+            return self._goodbye()
         said_yes = yes_no(heard.text, heard.digits or None) == "yes"
         if not heard.text or (said_yes and _yes_without_question(heard.text)) or announces_question(heard.text):
             # "Yes" (or a key), or "I have another question", but no question yet: an unclear answer, counted like one.
@@ -401,9 +410,7 @@ class Conversation:
         call as any "no more questions" does."""
         earlier, self.call.pending_question = self.call.pending_question, None
         if is_done(heard.text, heard.digits or None):
-            self.machine.send("done")
-            self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
-            return Reply([prompts.GOODBYE], listen=False)
+            return self._goodbye()
         told = heard.text and not (yes_no(heard.text) == "yes" and _yes_without_question(heard.text))
         self.call.last_question = heard.text if told else earlier  # "yes" tells nothing: the subject stays the same
         self.call.questions_asked += 1
@@ -478,20 +485,15 @@ class Conversation:
         call.last_question = query
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
             return self._escalate("question-limit")
-        if reports_outage(question):  # "the website is down": no article answers it, a person must hear of it now
+        reported = _reported(question)
+        if reported == "complaint" and may_ask_more and announces_complaint(question):
+            call.pending_question = question  # "I'd like to make a complaint": asked what happened, once
+            self.machine.send("ask_again")
+            call.retry_count = 0
+            return Reply([prompts.SORRY_TO_HEAR, prompts.WHAT_HAPPENED])
+        if reported:
             call.questions_asked += 1
-            return self._escalate("outage")
-        if makes_complaint(question):  # a person must hear a complaint: the caller is asked what happened, once
-            if may_ask_more and announces_complaint(question):
-                call.pending_question = question
-                self.machine.send("ask_again")
-                call.retry_count = 0
-                return Reply([prompts.SORRY_TO_HEAR, prompts.WHAT_HAPPENED])
-            call.questions_asked += 1
-            return self._escalate("complaint")
-        if follows_up_on_case(question):  # "what's the status of my ticket?": the team that has the case must answer
-            call.questions_asked += 1
-            return self._escalate("case-follow-up")
+            return self._escalate(reported)
         index = self.services["kb"].index()
         if picked is not None:
             hits = [picked]  # the caller chose it: the answer reads that article alone
@@ -559,9 +561,7 @@ class Conversation:
                 self.call.outcome = ABANDONED
                 return Reply([prompts.NO_INPUT], listen=False)
             if reason == "silence" and self._nothing_left_to_answer():
-                self.machine.send("done")
-                self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED  # as after "that's all"
-                return Reply([prompts.GOODBYE], listen=False)
+                return self._goodbye()  # as after "that's all"
             return self._escalate(reason)
         return Reply([apology, self.current_question()])
 
@@ -579,6 +579,13 @@ class Conversation:
         if normalize_phone(self.call.from_number):
             return prompts.EMAIL_DECLINED if declined else prompts.EMAIL_GIVE_UP
         return prompts.EMAIL_DECLINED_NO_NUMBER if declined else prompts.EMAIL_GIVE_UP_NO_NUMBER
+
+    def _goodbye(self) -> Reply:
+        """End the call in the answer state with nothing more to ask: ``ai-resolved`` if the caller confirmed an
+        answer, else ``abandoned`` (an answer put off, or no question asked: nobody was promised a follow-up)."""
+        self.machine.send("done")
+        self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
+        return Reply([prompts.GOODBYE], listen=False)
 
     def _escalate(self, reason: str) -> Reply:
         """Hand the call to a person: what the caller hears depends on why (only a question the KB could not

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from .phrases import by_first_word, phrase_at, remove_phrases
 
@@ -87,9 +88,16 @@ def normalize(text: str | None) -> list[str]:
     """
     if not isinstance(text, str) or not text:
         return []
-    text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS]).casefold()
+    return list(_words(text[:MAX_TEXT_CHARS]))
+
+
+@lru_cache(maxsize=64)
+def _words(text: str) -> tuple[str, ...]:
+    """:func:`normalize`'s words, cached: one caller turn reads the same transcript with a dozen intent checks
+    (about 2 µs each time on a sentence of 14 words)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
     text = _APOSTROPHES_RE.sub("", text)
-    return _NON_WORD_RE.sub(" ", text).split()
+    return tuple(_NON_WORD_RE.sub(" ", text).split())
 
 
 def _ngrams(tokens: list[str], max_n: int = 5) -> set[tuple[str, ...]]:

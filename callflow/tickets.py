@@ -137,13 +137,10 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
         lines.append("The caller was asked to say more about it and ended the call before it was answered.")
         lines.append(f"The caller had confirmed that an earlier answer on this call, from the help-center article "
                      f"\"{article}\", solved their issue.")
-    elif unconfirmed:
-        lines.append(f"Answered from the help-center article \"{article}\"; the caller hung up before saying whether it helped.")
-        if call.outcome == RESOLVED:
-            lines.append("The caller had confirmed that an earlier answer on this call solved their issue.")
-    elif deferred:
-        lines.append(f"Answered from the help-center article \"{article}\"; the caller would try it later, so it is "
-                     "not known yet whether it solved the issue.")
+    elif unconfirmed or deferred:
+        why = ("the caller hung up before saying whether it helped" if unconfirmed else
+               "the caller would try it later, so it is not known yet whether it solved the issue")
+        lines.append(f"Answered from the help-center article \"{article}\"; {why}.")
         if call.outcome == RESOLVED:
             lines.append("The caller had confirmed that an earlier answer on this call solved their issue.")
     elif call.outcome == RESOLVED:
