@@ -19,8 +19,8 @@ from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
                       asks_what_it_can_do, choice_of, declines_email, defers_answer, extract_name, follow_up_question,
-                      follows_up_on_case, is_done, looks_like_question, makes_complaint, normalize, refers_back,
-                      reports_outage, wants_human, wants_repeat, yes_no)
+                      follows_up_on_case, is_done, looks_like_question, makes_complaint, normalize,
+                      question_after_yes, refers_back, reports_outage, wants_human, wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -308,10 +308,8 @@ class Conversation:
             name = self.call.name = name[:MAX_NAME_CHARS]
         if text and not email and (looks_like_question(text) or _reported(text)):
             self.call.pending_question = _without_intro(text, name) if name else text
-        elif email:  # "..., my email is jane at example dot com, and I can't log in": keep what follows
-            rest = _after_address(text, email)
-            if rest and looks_like_question(rest):
-                self.call.pending_question = rest
+        elif email:
+            self._keep_question_after(text, email)
         self.machine.send("introduce")
         lead = [prompts.thanks_name(name)] if name else []
         if email:
@@ -323,6 +321,7 @@ class Conversation:
     def _in_collect_email(self, heard: Heard) -> Reply:
         email = parse_spoken_email(heard.text) if heard.text else None
         if email:
+            self._keep_question_after(heard.text, email)
             return self._email_candidate(email)
         if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
             self.machine.send("no_email")
@@ -346,6 +345,9 @@ class Conversation:
             corrected = None
         if answer == "yes" and not (corrected and _BUT.search(heard.text)):
             self.machine.send("confirm")
+            question = question_after_yes(heard.text)  # "yes that's right, and how do I reset my password?"
+            if question and not self.call.pending_question and self._kb_can_answer(question):
+                self.call.pending_question = question
             return self._enter_answer([prompts.EMAIL_CONFIRMED])
         if not corrected and declines_email(heard.text):  # "no, I don't have an email": the read-back was a mishearing
             self.machine.send("reject")
@@ -432,9 +434,32 @@ class Conversation:
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
             return self._escalate("not-resolved")
+        if answer is None and looks_like_question(heard.text) and self._kb_can_answer(heard.text):
+            # "what if I have more than one time zone?": a follow-up question instead of a yes or a no
+            self.machine.send("asked_more")
+            return self._answer_question(heard.text)
         return self._retry(prompts.SAY_YES_OR_NO, "unclear")
 
     # -- helpers ------------------------------------------------------------------------
+    def _keep_question_after(self, text: str, email: str) -> None:
+        """Keep a question said after the address in the same breath ("..., my email is jane at example dot com,
+        and I can't log in") as the pending question, unless one is pending already."""
+        rest = _after_address(text, email)
+        if rest and not self.call.pending_question and looks_like_question(rest):
+            self.call.pending_question = rest
+
+    def _kb_can_answer(self, question: str) -> bool:
+        """Does the KB have an article for ``question`` (searched as :meth:`_answer_question` would search it, with
+        the earlier question for a follow-up that leans on it) above the cutoff? A question said in passing, where
+        a yes or a no was asked for, is taken only then: "is that all you need?" or "what do you mean?" would
+        otherwise be passed to a person as a question without an answer."""
+        index = self.services["kb"].index()
+        queries = [question]
+        if self.services["drafter"] is not self.services["fallback_drafter"] and self.call.questions_asked \
+                and refers_back(question):
+            queries.append(f"{_tail(self.call.last_question, MAX_EARLIER_CHARS)} {question}")
+        return any(hits and hits[0].score >= index.cutoff for hits in (index.search(q, limit=1) for q in queries))
+
     def _email_candidate(self, email: str, lead: list[str] | None = None) -> Reply:
         self.call.email = email
         self.call.email_confirmed = False

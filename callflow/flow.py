@@ -53,6 +53,7 @@ class CallFlow(StateMachine, strict_states=True):
     ask_again = answer.to.itself()
     resolved = check_resolved.to(answer)
     deferred = check_resolved.to(answer)  # "I'll try that later": neither solved nor not, "anything else?" next
+    asked_more = check_resolved.to(answer)  # a follow-up question instead of a yes or a no: answered next
     not_resolved = check_resolved.to(escalate)
     done = answer.to(goodbye)
     no_input = greet.to(goodbye)  # a silent line: nothing heard after the greeting and its re-prompts

@@ -28,7 +28,8 @@ Split of responsibilities:
 * :func:`extract_name` / :func:`looks_like_question` split a greeting answer
   into a caller name and/or a problem statement.
 * :func:`follow_up_question` finds a next question said in the same breath as
-  the "yes" to "Did that solve your issue?".
+  the "yes" to "Did that solve your issue?"; :func:`question_after_yes` also a
+  problem stated after a "yes" to the email read-back.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "extract_name",
     "looks_like_question",
     "follow_up_question",
+    "question_after_yes",
     "choice_of",
     "reports_outage",
     "declines_email",
@@ -691,6 +693,25 @@ _FOLLOW_UP_CUES = _phrases(
 _WORD_RE = re.compile(r"\S+")
 
 
+def _after_yes(text: str | None) -> tuple[str, str] | None:
+    """``(last word of the confirmation, the rest)`` of a "yes, ..." answer: the rest starts at the first word that
+    is not a confirmation word (:data:`_YES_LEAD_WORDS`). ``None`` without a confirmation before it or without a
+    rest. Only the first :data:`MAX_TEXT_CHARS` characters are looked at."""
+    if not isinstance(text, str):
+        return None
+    text = text[:MAX_TEXT_CHARS]
+    words = list(_WORD_RE.finditer(text))
+    for i, word in enumerate(words):
+        tokens = normalize(word.group())
+        if tokens and not all(t in _YES_LEAD_WORDS for t in tokens):
+            break
+    else:
+        return None
+    if i == 0:  # no confirmation before it: not a "yes, and ..." answer
+        return None
+    return words[i - 1].group(), text[words[i].start():]
+
+
 def follow_up_question(text: str | None) -> str | None:
     """The next question in a "yes" to "Did that solve your issue?", if there is one.
 
@@ -715,21 +736,12 @@ def follow_up_question(text: str | None) -> str | None:
     Raises:
         Nothing.
     """
-    if not isinstance(text, str):
+    split = _after_yes(text)
+    if split is None:
         return None
-    text = text[:MAX_TEXT_CHARS]
-    words = list(_WORD_RE.finditer(text))
-    for i, word in enumerate(words):
-        tokens = normalize(word.group())
-        if tokens and not all(t in _YES_LEAD_WORDS for t in tokens):
-            break
-    else:
-        return None
-    if i == 0:  # no confirmation before it: not a "yes, and ..." answer
-        return None
-    rest = text[words[i].start():]
+    last, rest = split
     # "yes, that is ..." is not a question "is ...?"; a later clause still can be.
-    statement = normalize(words[i - 1].group())[-1:] in (["it"], ["that"], ["thats"])
+    statement = normalize(last)[-1:] in (["it"], ["that"], ["thats"])
     start = next((m.start(1) for m in _QUESTION_START_RE.finditer(rest) if m.start(1) or not statement), None)
     if start is not None:  # "..., can I also connect Slack": a question word opens it
         question = rest[start:].strip(" \t,;:-")
@@ -738,6 +750,39 @@ def follow_up_question(text: str | None) -> str | None:
         question = rest.strip(" \t,;:-")
         return question if looks_like_question(question) else None
     return None
+
+
+#: Words that end a confirmation and start the next clause ("yes and I can't log in").
+_CLAUSE_JOINERS = frozenset({"and", "but", "so", "also"})
+
+
+def question_after_yes(text: str | None) -> str | None:
+    """The question or problem said in the same breath as a "yes" that confirms something else (the email
+    address read back): "yes that's right, how do I reset my password?", "Yes. My account is locked.",
+    "yes, and I can't log in".
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        :func:`follow_up_question`'s question; else the words after the confirmation when a clause break
+        separates them from it (punctuation, or "and", "but", "so", "also") and they state a problem
+        (:func:`looks_like_question`), as the caller said them. ``None`` for a plain confirmation or one that
+        goes on about what it confirms ("yes that's the email on my account": no break).
+
+    Raises:
+        Nothing.
+    """
+    question = follow_up_question(text)
+    if question:
+        return question
+    split = _after_yes(text)
+    if split is None:
+        return None
+    last, rest = split
+    broken = last.rstrip()[-1:] in tuple(".,;:!?-") or normalize(last)[-1:] in ([w] for w in _CLAUSE_JOINERS)
+    rest = rest.strip(" \t,;:-")
+    return rest if broken and looks_like_question(rest) else None
 
 
 # --------------------------------------------------------------------------

@@ -407,6 +407,9 @@ UTTERANCES = [
     # email and the read-back
     "jane at example dot com", "sam dot green at gmail dot com", "no, it's at hotmail dot com",
     "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email",
+    # a question said with the address, with the yes to its read-back, or instead of a yes or a no
+    "jane at example dot com, and I forgot my password", "yes that's right, how do I reset my password?",
+    "what if I have more than one time zone?",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -430,11 +433,12 @@ HANG_UP = "/hangup"
 #: What a caller who goes along says in each state.
 ON_TOPIC = {
     "greet": ["Jane", "Hi this is Jane, password"],
-    "collect_email": ["jane at example dot com"],
-    "confirm_email": ["yes", "no, it's at hotmail dot com"],
+    "collect_email": ["jane at example dot com", "jane at example dot com, and I forgot my password"],
+    "confirm_email": ["yes", "no, it's at hotmail dot com", "yes that's right, how do I reset my password?"],
     "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",
                "I can't log in", "the second one"],
-    "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?", "I'll try that later"],
+    "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?", "I'll try that later",
+                       "what if I have more than one time zone?"],
 }
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
 #: read-back each, then at most 6 questions of up to 2 re-prompts, a "yes" without a question, "tell me more"
