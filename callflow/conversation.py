@@ -20,7 +20,8 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
                       asks_what_it_can_do, choice_of, declines_email, defers_answer, extract_name, follow_up_question,
                       follows_up_on_case, is_done, looks_like_question, makes_complaint, normalize,
-                      question_after_yes, refers_back, reports_outage, wants_human, wants_repeat, yes_no)
+                      praises_answer, question_after_yes, refers_back, reports_outage, thanks_only, wants_human,
+                      wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -373,9 +374,13 @@ class Conversation:
                 return self._after_article_choice(heard, close)
         if is_done(heard.text, heard.digits or None):
             return self._goodbye()
+        if self.call.anything_else_asked and not self.call.pending_question and thanks_only(heard.text):
+            return self._goodbye()  # "thank you" to "Is there anything else I can help you with?"
         said_yes = yes_no(heard.text, heard.digits or None) == "yes"
-        if not heard.text or (said_yes and _yes_without_question(heard.text)) or announces_question(heard.text):
-            # "Yes" (or a key), or "I have another question", but no question yet: an unclear answer, counted like one.
+        if not heard.text or (said_yes and _yes_without_question(heard.text)) or announces_question(heard.text) \
+                or thanks_only(heard.text):
+            # "Yes" (or a key), "I have another question" or "thank you", but no question yet: an unclear answer,
+            # counted like one.
             self.call.retry_count += 1
             if self.call.retry_count > MAX_RETRIES:
                 return self._escalate("unclear")
@@ -423,6 +428,8 @@ class Conversation:
             self.machine.send("deferred")
             return Reply([prompts.TRY_LATER, prompts.ANYTHING_ELSE_AGAIN])
         answer = yes_no(heard.text, heard.digits or None)
+        if answer is None and praises_answer(heard.text):  # "thank you", "brilliant", "got it, thanks"
+            answer = "yes"
         if answer == "yes":
             self.machine.send("resolved")
             question = follow_up_question(heard.text)  # "yes, thanks. And how do I ...?"

@@ -62,6 +62,8 @@ __all__ = [
     "case_number",
     "asks_to_wait",
     "defers_answer",
+    "thanks_only",
+    "praises_answer",
     "MAX_TEXT_CHARS",
 ]
 
@@ -537,6 +539,79 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
     # topic word is left ("my colleague never got the invitation" states a problem).
     topic = [t for t in remove_phrases(rest, _NO_PHRASES) if t not in _DONE_FILLER]
     return len(topic) <= 1
+
+
+#: Gratitude: "thanks", "thank you", "cheers" (British), "ta".
+_THANKS = _phrases(
+    "thanks", "thank you", "thankyou", "cheers", "ta", "appreciate it", "i appreciate it", "appreciate that",
+    "much appreciated", "many thanks",
+)
+#: Praise of an answer, or that it was understood: "brilliant", "that's helpful", "got it", "that makes sense".
+_PRAISE = _phrases(
+    "lovely", "brilliant", "excellent", "fantastic", "wonderful", "awesome", "amazing", "nice", "good", "great",
+    "perfect", "super", "cool", "got it", "gotcha", "understood", "i understand", "makes sense", "that helps",
+    "it helps", "helps", "helpful", "very helpful", "really helpful", "super helpful", "thats what i needed",
+    "just what i needed", "exactly what i needed",
+)
+#: Words that may come with thanks or praise without saying anything more ("oh lovely, thank you so much").
+_THANKS_FILLER = frozenset(
+    "oh ok okay alright well so very much really you mate that thats this was is it for your the help helping "
+    "again all right just".split()
+)
+
+
+def _thanks_and_praise(text: str | None) -> tuple[bool, bool]:
+    """``(a thanks phrase is said, nothing but thanks, praise and fillers is said)``."""
+    tokens = normalize(text)
+    if not tokens:
+        return False, False
+    grams = _ngrams(tokens)
+    thanked = _has_any(grams, _THANKS)
+    if not (thanked or _has_any(grams, _PRAISE)):
+        return False, False
+    rest = remove_phrases(remove_phrases(remove_phrases(tokens, _THANKS), _PRAISE), _POLITE)
+    return thanked, all(t in _THANKS_FILLER for t in rest)
+
+
+def thanks_only(text: str | None) -> bool:
+    """Does the caller only say thank you ("thank you", "cheers", "lovely, thanks so much")?
+
+    At "Is there anything else I can help you with?" that closes the call, as "no thanks" does
+    (:func:`is_done` leaves it out: said to "How can I help you today?" it is no answer yet).
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when a thanks phrase (:data:`_THANKS`) is said and every other word is praise
+        ("brilliant", "that's helpful") or a filler ("oh", "so much", "mate"). ``False`` for empty text,
+        praise without thanks ("great"), and thanks that go on ("thanks, how do I export my cases?",
+        "thanks but it didn't work").
+
+    Raises:
+        Nothing.
+    """
+    thanked, only = _thanks_and_praise(text)
+    return thanked and only
+
+
+def praises_answer(text: str | None) -> bool:
+    """Does the caller only thank or praise ("thank you", "brilliant", "got it, thanks", "that makes sense")?
+
+    At "Did that solve your issue?" that is a yes: :func:`yes_no` has no yes word in it and would ask again.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when thanks or praise (:data:`_THANKS`, :data:`_PRAISE`) is said and every other word is one of
+        them or a filler. ``False`` for empty text, a negated one ("not helpful", "thanks but it didn't work":
+        "not" and "didnt" are no filler) and one that goes on ("great, and how do I export my cases?").
+
+    Raises:
+        Nothing.
+    """
+    return _thanks_and_praise(text)[1]
 
 
 # --------------------------------------------------------------------------

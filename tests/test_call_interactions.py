@@ -410,6 +410,8 @@ UTTERANCES = [
     # a question said with the address, with the yes to its read-back, or instead of a yes or a no
     "jane at example dot com, and I forgot my password", "yes that's right, how do I reset my password?",
     "what if I have more than one time zone?",
+    # thanks: a yes to "Did that solve your issue?", the end at "anything else?"
+    "thank you", "got it, thanks",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -438,7 +440,7 @@ ON_TOPIC = {
     "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",
                "I can't log in", "the second one"],
     "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?", "I'll try that later",
-                       "what if I have more than one time zone?"],
+                       "what if I have more than one time zone?", "thank you"],
 }
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
 #: read-back each, then at most 6 questions of up to 2 re-prompts, a "yes" without a question, "tell me more"
