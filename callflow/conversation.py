@@ -18,10 +18,10 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
-                      asks_what_it_can_do, choice_of, declines_email, defers_answer, extract_name, follow_up_question,
-                      follows_up_on_case, is_done, looks_like_question, makes_complaint, normalize,
-                      praises_answer, question_after_yes, refers_back, reports_outage, thanks_only, wants_human,
-                      wants_repeat, yes_no)
+                      asks_what_it_can_do, asks_why_needed, choice_of, declines_email, defers_answer, extract_name,
+                      follow_up_question, follows_up_on_case, is_done, looks_like_question, makes_complaint,
+                      normalize, praises_answer, question_after_yes, refers_back, reports_outage, thanks_only,
+                      wants_human, wants_repeat, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_CHARS = 1000
 MAX_NAME_CHARS = 120  # the call.name column
 MAX_QUESTION_WORDS_FOR_YES = 4
+#: The states that ask who the caller is (name, email): "why do you need that?" is answered there.
+_IDENTITY_STATES = frozenset({"greet", "collect_email", "confirm_email"})
 #: A question of at most this many words (or with one topic word: "I need help with billing", see ``_vague``) that
 #: the KB cannot place gets "Could you tell me a little more?" once, not an escalation: "password" alone is under the
 #: cutoff (40.9 against 42); "password, I forgot it" is not.
@@ -278,6 +280,8 @@ class Conversation:
             return self._retry(prompts.AUTOMATED, "unclear")
         if asks_what_it_can_do(heard.text):  # "what can you help me with?": say so, then ask the question again
             return self._retry(prompts.CAPABILITIES, "unclear")
+        if state in _IDENTITY_STATES and asks_why_needed(heard.text):  # "why do you need my email?": say why, ask again
+            return self._retry(prompts.WHY_WE_ASK, "unclear")
         if wants_repeat(heard.text):  # "can you repeat that?": the same prompt again, counted like an unclear answer
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
             reply.repeat = reply.listen

@@ -56,6 +56,7 @@ __all__ = [
     "announces_question",
     "asks_if_automated",
     "asks_what_it_can_do",
+    "asks_why_needed",
     "makes_complaint",
     "announces_complaint",
     "follows_up_on_case",
@@ -1309,6 +1310,42 @@ def asks_if_automated(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_AUTOMATED_RE, text)
+
+
+# --------------------------------------------------------------------------
+# "why do you need my email?"
+# --------------------------------------------------------------------------
+
+_ASKED_FOR = r"(?:my\s+)?(?:name|email(?:\s+address)?|e\s?mail(?:\s+address)?|address|details|information|info|it|that|this)"
+_WHY_NEEDED_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|so|ok|okay|well|but|and|wait|hang\s+on|hold\s+on)\s+)*(?:"
+    r"(?:why|how\s+come)(?:\s+(?:do|would|did|does|should|are))?\s+(?:you|u)(?:\s+guys)?\s+"
+    r"(?:need|want|ask\s+(?:for|me\s+for)|asking\s+(?:for|me\s+for)|require)(?:\s+to\s+know)?"
+    rf"(?:\s+{_ASKED_FOR})?"
+    rf"|what\s+do\s+you\s+(?:need|want)\s+{_ASKED_FOR}\s+for"
+    r"|(?:whats|what\s+is)\s+(?:that|this|it)\s+for"
+    r"|why\s+(?:is|would)\s+(?:that|this|it)\s+(?:be\s+)?(?:needed|necessary|required)"
+    r"|why|why\s+is\s+that|what\s+for"
+    r")(?:\s+(?:exactly|then|please|though|anyway))*"
+)
+
+
+def asks_why_needed(text: str | None) -> bool:
+    """Does the caller ask why they are asked for their name or email ("why do you need my email?", "what's that
+    for?", "why?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is that question (fillers such as "sorry", "but", "um" aside); ``False`` for
+        anything more ("why does the app ask for my email every time I log in?", a question about the product) and
+        for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_WHY_NEEDED_RE, text)
 
 
 # --------------------------------------------------------------------------

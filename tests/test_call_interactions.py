@@ -412,6 +412,8 @@ UTTERANCES = [
     "what if I have more than one time zone?",
     # thanks: a yes to "Did that solve your issue?", the end at "anything else?"
     "thank you", "got it, thanks",
+    # why the name or the email is asked for
+    "why do you need my email?",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -448,7 +450,7 @@ ON_TOPIC = {
 MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
-             prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME)
+             prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
