@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_CHARS = 1000
 MAX_NAME_CHARS = 120  # the call.name column
 MAX_QUESTION_WORDS_FOR_YES = 4
+#: Words of a remark about the address asked for ("I have two, which one do you want?", "do you need my work
+#: email?"): said at the email question, such a remark is not kept as the caller's question.
+_ABOUT_THE_ADDRESS = frozenset({"email", "emails", "mail", "address", "addresses", "phone", "number", "file", "spell",
+                                "instead", "which"})
 #: The states that ask who the caller is (name, email): "why do you need that?" is answered there.
 _IDENTITY_STATES = frozenset({"greet", "collect_email", "confirm_email"})
 #: A question of at most this many words (or with one topic word: "I need help with billing", see ``_vague``) that
@@ -331,8 +335,9 @@ class Conversation:
         if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
             self.machine.send("no_email")
             return self._enter_answer([self._email_give_up(declined=True)])
-        if heard.text and not self.call.pending_question and looks_like_question(heard.text):
-            self.call.pending_question = heard.text
+        if heard.text and not self.call.pending_question and looks_like_question(heard.text) \
+                and not _ABOUT_THE_ADDRESS.intersection(normalize(heard.text)):
+            self.call.pending_question = heard.text  # "I just want to reset my password": kept for after the address
         self.call.email_attempts += 1
         self.machine.send("email_unclear")
         if self.call.state == "answer":

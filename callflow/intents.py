@@ -1171,6 +1171,9 @@ _DECLINES_EMAIL_RE = re.compile(
     r"|\b(?:id|i\s+would|id\s+prefer|i\s+prefer|prefer)\s+(?:rather\s+)?not\s+(?:to\s+)?(?:say|give|share)\b"
     r"|^(?:please\s+|can\s+we\s+|lets\s+)?skip(?:\s+(?:it|that|this))?(?:\s+please)?$"
     r"|^(?:no\s+|sorry\s+)*(?:i\s+)?(?:dont|do\s+not|havent|have\s+not)\s+(?:have|got)\s+(?:one|any)(?:\s+sorry)?$"
+    # the phone number offered instead: "can I give you my phone number instead", "just use my number"
+    r"|\b(?:phone|mobile|cell)(?:\s+number)?\s+instead\b|\bnumber\s+instead\b"
+    r"|\b(?:give\s+you|use|take|have)\s+my\s+(?:phone\s+|mobile\s+|cell\s+)?number\b"
 )
 
 
@@ -1182,7 +1185,8 @@ def declines_email(text: str | None) -> bool:
 
     Returns:
         ``True`` for "I don't have an email", "no email address", "I don't use email", "I don't know my email
-        address", "I'd rather not say", "skip it", and the whole answer "I don't have one"; ``False``
+        address", "I'd rather not say", "skip it", the whole answer "I don't have one", and the phone number
+        offered instead ("can I give you my phone number instead?", "just use my number"); ``False``
         otherwise, an address included ("no email, it's jane at example dot com" is parsed as the address first
         by the caller of this function) and a problem with an email ("I don't have access to my email").
 

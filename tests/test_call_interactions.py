@@ -413,7 +413,7 @@ UTTERANCES = [
     # thanks: a yes to "Did that solve your issue?", the end at "anything else?"
     "thank you", "got it, thanks",
     # why the name or the email is asked for
-    "why do you need my email?",
+    "why do you need my email?", "I have two, which one do you want?", "can I give you my phone number instead?",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
