@@ -18,7 +18,7 @@ import re
 from .html_text import html_to_text, split_sentences
 from .kb_search import content_terms
 
-__all__ = ["extractive_answer"]
+__all__ = ["extractive_answer", "answers_the_opposite"]
 
 #: Most sentences taken from the article.
 MAX_SENTENCES = 3
@@ -261,6 +261,60 @@ def _prefix_match(term: str, terms: set[str]) -> bool:
     if len(term) < 5:
         return False
     return any(len(t) >= 5 and (t.startswith(term) or term.startswith(t)) for t in terms)
+
+
+#: A question asking how to undo something: "turn it off", "disable", "remove", "stop getting". Past tenses are
+#: left out: "my 2FA got disabled", "the widget was removed" describe a problem, not a wish to undo.
+_UNDO_ASKED_RE = re.compile(
+    r"\b(?:turn(?:ing)?\s+(?:\w+\s+){0,3}?off|switch(?:ing)?\s+(?:\w+\s+){0,3}?off|shut(?:ting)?\s+(?:\w+\s+){0,3}?off|"
+    r"disabl(?:e|ing)|deactivat(?:e|ing)|remov(?:e|ing)|delet(?:e|ing)|cancel(?:l?ing)?|uninstall(?:ing)?|"
+    r"unsubscrib(?:e|ing)|disconnect(?:ing)?|unlink(?:ing)?|revok(?:e|ing)|get\s+rid\s+of|opt\s+out|undo|"
+    r"stop\s+(?:using|getting|receiving|sending|sharing|syncing|it|them|this|that))\b",
+    re.I,
+)
+#: An article that says how to undo something, in any tense.
+_UNDO_SAID_RE = re.compile(
+    r"\b(?:turn\w*\s+(?:\w+\s+){0,3}?off|switch\w*\s+(?:\w+\s+){0,3}?off|shut\w*\s+(?:\w+\s+){0,3}?off|disabl\w*|"
+    r"deactivat\w*|remov\w*|delet\w*|cancel\w*|uninstall\w*|unsubscrib\w*|disconnect\w*|unlink\w*|revok\w*|"
+    r"get\s+rid\s+of|opt\w*\s+out|undo\w*|stop\w*)\b",
+    re.I,
+)
+#: A title about doing something: "Turning on ...", "Adding ...", "Connecting ...", "Setting up ...".
+_DOING_TITLE_RE = re.compile(
+    r"^\s*(?:turning\s+on|enabling|adding|connecting|setting\s+up|inviting|creating|installing|activating|"
+    r"starting|subscribing)\b",
+    re.I,
+)
+#: Only this many characters of the article are read for words of undoing (the KB's largest body is 200,000).
+MAX_UNDO_SCAN_CHARS = 50_000
+
+
+def answers_the_opposite(question: str, title: str, text: str) -> bool:
+    """Does ``question`` ask how to undo what the article only says how to do?
+
+    "How do I turn off two-factor authentication?" finds "Turning on two-factor authentication" (the words
+    match), which never says how to turn it off: read out, its steps tell the caller to do the opposite.
+
+    Args:
+        question: the caller's words.
+        title: the article's title.
+        text: the article's body (plain text or HTML; its first :data:`MAX_UNDO_SCAN_CHARS` characters are read).
+
+    Returns:
+        ``True`` when the title is about doing something ("Turning on", "Enabling", "Adding", "Connecting",
+        "Setting up", "Inviting", "Creating", "Installing", "Activating", "Starting", "Subscribing"), the question
+        asks to undo ("turn off", "disable", "remove", "delete", "cancel", "disconnect", "stop getting", ...), and
+        neither the title nor the text (``None`` counts as empty) has a word of undoing in any tense. ``False``
+        otherwise, and when the question or the title is not a string.
+
+    Raises:
+        Nothing.
+    """
+    if not (isinstance(question, str) and isinstance(title, str)):
+        return False
+    body = text[:MAX_UNDO_SCAN_CHARS] if isinstance(text, str) else ""
+    return bool(_DOING_TITLE_RE.match(title) and _UNDO_ASKED_RE.search(question[:2000])
+                and not _UNDO_SAID_RE.search(f"{title}\n{body}"))
 
 
 def extractive_answer(question: str, title: str, text: str, max_words: int = 60) -> str:

@@ -23,7 +23,7 @@ from cachetools import TTLCache
 from flask import Flask
 from rapidfuzz.utils import default_process
 
-from .extractive import extractive_answer
+from .extractive import answers_the_opposite, extractive_answer
 from .kb import KbService
 from .drafts import ArticleContext, CallSummary, DraftAnswer
 
@@ -78,11 +78,15 @@ class ExtractiveDrafter:
 
     def draft(self, question: str, articles: Sequence[ArticleContext], *,
               earlier_question: str | None = None) -> DraftAnswer:
-        """Answer from ``articles[0]``; ``grounded`` is False when there is no article. The sentences are picked
-        by ``question`` alone (``earlier_question`` is not used: the article was already found with it)."""
+        """Answer from ``articles[0]``; ``grounded`` is False when there is no article, or when the question asks to
+        undo what the article only does (:func:`~callflow.extractive.answers_the_opposite`: "how do I turn off
+        two-factor authentication?" and "Turning on two-factor authentication"). The sentences are picked by
+        ``question`` alone (``earlier_question`` is not used: the article was already found with it)."""
         if not articles:
             return DraftAnswer(answer="", article_id=None, grounded=False)
         best = articles[0]
+        if answers_the_opposite(question, best.title, best.text):  # "turn off 2FA" and "Turning on 2FA"
+            return DraftAnswer(answer="", article_id=None, grounded=False)
         text = extractive_answer(question, best.title, best.text, max_words=60)
         return DraftAnswer(answer=text, article_id=best.id, grounded=bool(text.strip()))
 
