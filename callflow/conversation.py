@@ -20,8 +20,8 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
                       asks_what_it_can_do, asks_why_needed, choice_of, declines_email, defers_answer, extract_name,
                       follow_up_question, follows_up_on_case, is_done, looks_like_question, makes_complaint,
-                      normalize, praises_answer, question_after_yes, refers_back, reports_outage, thanks_only,
-                      wants_human, wants_repeat, yes_no)
+                      normalize, praises_answer, question_after_yes, refers_back, reports_outage, spelled_name,
+                      thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -312,11 +312,19 @@ class Conversation:
             # unclear; a second greeting goes on without the name, as before
             return Reply([prompts.HI_THERE, prompts.ASK_NAME])
         email = parse_spoken_email(text) if text else None
+        spelled = None
+        if text and not email:
+            text, spelled = spelled_name(text)  # "Jane, J A N E": the letters are not a question
         name = extract_name(text) if text else None
+        if not name and spelled and 2 <= len(spelled) <= MAX_NAME_CHARS:
+            name = spelled.title()  # "J A N E", "my name is J A N E"
         if name:
             name = self.call.name = name[:MAX_NAME_CHARS]
         if text and not email and (looks_like_question(text) or _reported(text)):
-            self.call.pending_question = _without_intro(text, name) if name else text
+            question = _without_intro(text, name) if name else text
+            told = without_affiliation(question) if name else question  # "Jane from Acme IT support": no question
+            if told == question or looks_like_question(told) or _reported(told):
+                self.call.pending_question = told
         elif email:
             self._keep_question_after(text, email)
         self.machine.send("introduce")

@@ -57,6 +57,8 @@ __all__ = [
     "asks_if_automated",
     "asks_what_it_can_do",
     "asks_why_needed",
+    "spelled_name",
+    "without_affiliation",
     "makes_complaint",
     "announces_complaint",
     "follows_up_on_case",
@@ -1041,7 +1043,105 @@ def _name_span(text: str | None) -> tuple[int, int, int] | None:
             joint += 1
         if count and joint > after and _looks_like_problem(normalize(" ".join(w for w in words[joint:] if w != "|"))):
             return start, start, after
+        # 4. the name, then the caller's company ("Jane from Acme", "Tom Smith at Initech"; see _affiliation_len)
+        if count and _affiliation_len(words, after):
+            return start, start, after
     return None
+
+
+_AFFILIATION_WORDS = frozenset({"from", "at", "with"})
+#: Lower-case words a company's name may have ("Acme IT support", "the billing team at Globex").
+_COMPANY_WORDS = frozenset(
+    "the of and at it support team department company inc ltd llc corp co group plc gmbh services solutions "
+    "billing sales office".split()
+)
+#: Words that end the company and start what the caller says next ("Jane from Acme calling about billing").
+_AFTER_COMPANY = frozenset("and but so because calling phoning ringing about regarding i im we were my our".split())
+
+
+def _affiliation_len(words: list[str], at: int) -> int:
+    """Number of words of "from <company>" (or "at", "with") starting at ``words[at]``, 0 if there is none: 1 to 5
+    company words that are capitalised (when the transcript has capitals) or company words (:data:`_COMPANY_WORDS`),
+    ending the clause or followed by a word that starts what comes next (:data:`_AFTER_COMPANY`). "Emails from
+    customers are not arriving" has none: "customers" is neither."""
+    if at >= len(words) or _key(words[at]) not in _AFFILIATION_WORDS:
+        return 0
+    has_case = any(c.isupper() for w in words for c in w)
+    j = at + 1
+    while j < len(words) and words[j] != "|" and _key(words[j]) not in _AFTER_COMPANY and j - at <= 5:
+        word, key = words[j], _key(words[j])
+        if not (_name_like(word) and ((has_case and word[0].isupper()) or key in _COMPANY_WORDS)):
+            return 0
+        j += 1
+    company = j - at - 1
+    ends = j == len(words) or words[j] == "|" or _key(words[j]) in _AFTER_COMPANY
+    return j - at if 1 <= company <= 5 and ends else 0
+
+
+def without_affiliation(text: str | None) -> str:
+    """``text`` without a leading "from <company>" ("from Acme IT support, I can't log in" -> "I can't log in";
+    "from Acme" -> ""), for what a caller says after their name. Text without one is returned as it is.
+
+    Args:
+        text: the words after the caller's name (may be ``None``: ``""``).
+
+    Returns:
+        The rest, stripped of leading spaces and punctuation; only the first :data:`MAX_TEXT_CHARS` characters
+        are looked at.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return ""
+    text = text[:MAX_TEXT_CHARS]
+    words = _clause_words(text)
+    count = _affiliation_len(words, 0)
+    if not count:
+        return text.strip()
+    cased = unicodedata.normalize("NFKC", text)
+    end = 0
+    for word in words[:count]:  # the words of "from <company>", found in order in the text
+        at = cased.find(word, end)
+        if at < 0:
+            return text.strip()
+        end = at + len(word)
+    return cased[end:].lstrip(" \t,;:.!?-\"')")
+
+
+#: A word spelled out letter by letter ("J A N E", "S-I-O-B-H-A-N").
+_LETTER_RUN_RE = re.compile(r"(?<![\w'])(?:[^\W\d_][.,]?[\s-]+){1,29}[^\W\d_](?![\w'])[.,]?")
+
+
+def spelled_name(text: str | None) -> tuple[str, str | None]:
+    """A name spelled out letter by letter at the name question: ``(the text without the spelling, the spelled
+    word)``.
+
+    "Jane, J A N E" -> ``("Jane,", "jane")``: the letters spell a word said before, and are dropped. "J A N E" or
+    "my name is J A N E" -> ``("", "jane")`` / ``("my name is", "jane")``: nothing else names the caller, so the
+    spelled word is the name. Letters that spell something else ("I need help with S S O") are left as they are:
+    ``(text, None)``.
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        ``(text, None)`` when no run of two or more single letters is dropped; else the text without the first
+        such run, and the letters joined in lower case.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return "", None
+    text = text[:MAX_TEXT_CHARS]
+    for match in _LETTER_RUN_RE.finditer(text):
+        letters = "".join(c for c in match.group() if c.isalpha()).lower()
+        rest = (text[: match.start()] + text[match.end():]).strip()
+        said = {w for w in normalize(rest)}
+        if letters in said or not (extract_name(rest) or looks_like_question(rest)):
+            return rest, letters
+    return text, None
 
 
 def extract_name(text: str | None) -> str | None:

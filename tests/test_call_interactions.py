@@ -404,6 +404,7 @@ def test_openai_a_follow_up_that_refers_back_at_the_limit(openai_app):
 UTTERANCES = [
     # names and the greeting
     "Jane", "My name is Sam Green", "Hi this is Jane, password", "can I export my cases",
+    "Jane from Acme support", "Jane, J A N E",
     # email and the read-back
     "jane at example dot com", "sam dot green at gmail dot com", "no, it's at hotmail dot com",
     "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email",
@@ -436,7 +437,7 @@ UTTERANCES = [
 HANG_UP = "/hangup"
 #: What a caller who goes along says in each state.
 ON_TOPIC = {
-    "greet": ["Jane", "Hi this is Jane, password"],
+    "greet": ["Jane", "Hi this is Jane, password", "Jane from Acme support", "Jane, J A N E"],
     "collect_email": ["jane at example dot com", "jane at example dot com, and I forgot my password"],
     "confirm_email": ["yes", "no, it's at hotmail dot com", "yes that's right, how do I reset my password?"],
     "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",

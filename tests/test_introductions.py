@@ -1,0 +1,77 @@
+"""How callers introduce themselves: with their company ("Jane from Acme"), or spelling their name ("Jane, J A N E").
+
+Before, "Jane from Acme support" gave no name and was kept as the caller's question (the word "support"), to be
+searched once the address was confirmed; so was "this is Jane from Acme IT support" ("from Acme IT support"). "Jane,
+J A N E" gave no name, "J A N E" neither, and "it's Siobhan, S I O B H A N" kept the letters as the caller's question.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from callflow import prompts
+from callflow.extensions import db
+from callflow.intents import extract_name, spelled_name, without_affiliation
+from callflow.models import Call
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Jane from Acme", "Jane"), ("Jane from Acme support", "Jane"), ("Jane Smith from Globex", "Jane Smith"),
+    ("Tom with Acme Corp", "Tom"), ("Jane from the billing team at Acme", "Jane"),
+    ("Jane from Acme, I can't log in", "Jane"), ("Jane from Acme calling about billing", "Jane"),
+    ("Emails from customers are not arriving", None), ("Message from your system says error", None),
+    ("Emails From Customers are not arriving", None),
+])
+def test_a_name_with_the_company(text, name):
+    assert extract_name(text) == name
+
+
+@pytest.mark.parametrize("text,rest", [
+    ("from Acme IT support", ""), ("from Acme", ""), ("from the billing team at Acme", ""),
+    ("from Acme, I can't log in", "I can't log in"), ("from Acme calling about billing", "calling about billing"),
+    ("from customers are not arriving", "from customers are not arriving"), ("I can't log in", "I can't log in"),
+    (None, ""),
+])
+def test_without_affiliation(text, rest):
+    assert without_affiliation(text) == rest
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Jane, J A N E", ("Jane,", "jane")), ("J A N E", ("", "jane")), ("my name is J A N E", ("my name is", "jane")),
+    ("it's Siobhan, S I O B H A N", ("it's Siobhan,", "siobhan")), ("Siobhan S-I-O-B-H-A-N", ("Siobhan", "siobhan")),
+    ("Hi, I need help with S S O", ("Hi, I need help with S S O", None)), ("I can't log in", ("I can't log in", None)),
+    ("Jane", ("Jane", None)), (None, ("", None)),
+])
+def test_spelled_name(text, expected):
+    assert spelled_name(text) == expected
+
+
+def _call(app, caller) -> Call:
+    with app.app_context():
+        return db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+
+
+@pytest.mark.parametrize("said,name", [
+    ("Jane from Acme support", "Jane"), ("this is Jane from Acme IT support", "Jane"), ("Jane, J A N E", "Jane"),
+    ("J A N E", "Jane"), ("it's Siobhan, S I O B H A N", "Siobhan"), ("Hi, I'm Tom Smith with Initech", "Tom Smith"),
+])
+def test_an_introduction_gives_the_name_and_no_question(app, caller, said, name):
+    caller.start()
+    caller.say(said)
+    assert caller.text() == f"{prompts.thanks_name(name)} {prompts.ASK_EMAIL}"
+    call = _call(app, caller)
+    assert (call.name, call.pending_question) == (name, None)
+
+
+def test_a_question_after_the_company_is_kept(app, caller):
+    caller.start()
+    caller.say("Hi this is Jane from Acme, I can't log in")
+    assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL_AFTER_QUESTION}"
+    assert _call(app, caller).pending_question == "I can't log in"
+
+
+def test_spelled_letters_that_are_no_name_stay_in_the_question(app, caller):
+    caller.start()
+    caller.say("Hi, I need help with S S O")
+    assert caller.text() == prompts.ASK_EMAIL_AFTER_QUESTION
+    assert _call(app, caller).pending_question == "Hi, I need help with S S O"
