@@ -9,14 +9,11 @@ address got "Please spell it for me, letter by letter."
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from callflow import prompts
-from callflow.extensions import db
 from callflow.intents import declines_email
-from callflow.models import Call
 
-from .test_call_interactions import PASSWORD_QUESTION, ticket
+from .test_call_interactions import PASSWORD_QUESTION, call_of, ticket
 
 OFFERS_NUMBER = ["can I give you my phone number instead", "just use my number", "can you use my phone number",
                  "phone number instead please", "use my mobile number instead"]
@@ -34,10 +31,6 @@ def test_a_question_about_a_phone_number_does_not_decline_the_email(text):
     assert not declines_email(text)
 
 
-def _call(app, caller) -> Call:
-    with app.app_context():
-        return db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
-
 
 @pytest.mark.parametrize("remark", ["I have two, which one do you want?", "do you need my work email or my personal one?",
                                     "is that the one on file?", "how do you want me to spell it?"])
@@ -46,7 +39,7 @@ def test_a_remark_about_the_address_is_not_kept_as_the_question(app, caller, rem
     caller.say("Jane")
     caller.say(remark)
     assert caller.text() == prompts.SPELL_EMAIL
-    assert _call(app, caller).pending_question is None
+    assert call_of(app, caller).pending_question is None
     caller.say("jane at example dot com")
     caller.say("yes")
     assert caller.listening and caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
@@ -71,4 +64,4 @@ def test_the_phone_number_offered_instead_carries_on_without_an_email(app, calle
     caller.say("no thanks")
     caller.hangup()
     p = ticket(app, caller)
-    assert _call(app, caller).email is None and "+14155550100" in p["contents_html"]
+    assert call_of(app, caller).email is None and "+14155550100" in p["contents_html"]

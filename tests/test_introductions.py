@@ -7,12 +7,11 @@ J A N E" gave no name, "J A N E" neither, and "it's Siobhan, S I O B H A N" kept
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from callflow import prompts
-from callflow.extensions import db
 from callflow.intents import extract_name, spelled_name, without_affiliation
-from callflow.models import Call
+
+from .test_call_interactions import call_of
 
 
 @pytest.mark.parametrize("text,name", [
@@ -46,10 +45,6 @@ def test_spelled_name(text, expected):
     assert spelled_name(text) == expected
 
 
-def _call(app, caller) -> Call:
-    with app.app_context():
-        return db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
-
 
 @pytest.mark.parametrize("said,name", [
     ("Jane from Acme support", "Jane"), ("this is Jane from Acme IT support", "Jane"), ("Jane, J A N E", "Jane"),
@@ -59,7 +54,7 @@ def test_an_introduction_gives_the_name_and_no_question(app, caller, said, name)
     caller.start()
     caller.say(said)
     assert caller.text() == f"{prompts.thanks_name(name)} {prompts.ASK_EMAIL}"
-    call = _call(app, caller)
+    call = call_of(app, caller)
     assert (call.name, call.pending_question) == (name, None)
 
 
@@ -67,11 +62,11 @@ def test_a_question_after_the_company_is_kept(app, caller):
     caller.start()
     caller.say("Hi this is Jane from Acme, I can't log in")
     assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL_AFTER_QUESTION}"
-    assert _call(app, caller).pending_question == "I can't log in"
+    assert call_of(app, caller).pending_question == "I can't log in"
 
 
 def test_spelled_letters_that_are_no_name_stay_in_the_question(app, caller):
     caller.start()
     caller.say("Hi, I need help with S S O")
     assert caller.text() == prompts.ASK_EMAIL_AFTER_QUESTION
-    assert _call(app, caller).pending_question == "Hi, I need help with S S O"
+    assert call_of(app, caller).pending_question == "Hi, I need help with S S O"

@@ -8,15 +8,13 @@ that did not parse ("Please spell it for me, letter by letter"), and kept as the
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from callflow import prompts
-from callflow.extensions import db
 from callflow.flow import MAX_RETRIES
 from callflow.intents import asks_why_needed
-from callflow.models import NEEDS_HUMAN, Call
+from callflow.models import NEEDS_HUMAN
 
-from .test_call_interactions import PASSWORD_QUESTION, ticket
+from .test_call_interactions import PASSWORD_QUESTION, call_of, ticket
 
 WHY = ["why do you need my name?", "why do you need my email?", "Why do you need that?", "what's that for?", "why?",
        "but why", "why do you need to know", "what do you need my email for", "how come you need my email address",
@@ -48,10 +46,8 @@ def test_why_at_the_name_and_email_questions_is_answered_and_not_kept_as_the_que
     assert caller.text() == f"{prompts.WHY_WE_ASK} I heard M, I, K, E, at, example dot com. Is that correct?"
     caller.say("yes")
     assert caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
-    with app.app_context():
-        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
-        assert (call.name, call.email, call.pending_question, call.email_attempts) == (
-            "Mike", "mike@example.com", None, 0)
+    call = call_of(app, caller)
+    assert (call.name, call.email, call.pending_question, call.email_attempts) == ("Mike", "mike@example.com", None, 0)
     caller.say(PASSWORD_QUESTION)
     assert caller.text().endswith(prompts.CHECK_RESOLVED)
 
