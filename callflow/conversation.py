@@ -38,6 +38,12 @@ MAX_QUESTION_WORDS_FOR_YES = 4
 #: email?"): said at the email question, such a remark is not kept as the caller's question.
 _ABOUT_THE_ADDRESS = frozenset({"email", "emails", "mail", "address", "addresses", "phone", "number", "file", "spell",
                                 "instead", "which"})
+#: A question word opening the answer, after fillers ("ok, and what if ...?", "how long does the link last?").
+_QUESTION_OPENING = re.compile(
+    r"^\W*(?:(?:ok|okay|and|so|but|um+|uh+|well|also|oh|right)\W+)*"
+    r"(?:how|what|whats|what's|why|where|when|which|who|can|could|would|will|is|are|should|may|does|do)\b",
+    re.IGNORECASE,
+)
 #: The states that ask who the caller is (name, email): "why do you need that?" is answered there.
 _IDENTITY_STATES = frozenset({"greet", "collect_email", "confirm_email"})
 #: A question of at most this many words (or with one topic word: "I need help with billing", see ``_vague``) that
@@ -458,8 +464,10 @@ class Conversation:
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
             return self._escalate("not-resolved")
-        if answer is None and looks_like_question(heard.text) and self._kb_can_answer(heard.text):
-            # "what if I have more than one time zone?": a follow-up question instead of a yes or a no
+        if answer is None and _QUESTION_OPENING.match(heard.text or "") and looks_like_question(heard.text) \
+                and self._kb_can_answer(heard.text):
+            # "what if I have more than one time zone?": a follow-up question instead of a yes or a no ("it keeps
+            # crashing" is no question: it says how the answer went, and is asked for a yes or a no again)
             self.machine.send("asked_more")
             return self._answer_question(heard.text)
         return self._retry(prompts.SAY_YES_OR_NO, "unclear")

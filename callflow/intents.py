@@ -677,6 +677,16 @@ def _looks_like_problem(tokens: list[str]) -> bool:
     return _has_any(_ngrams(tokens), _PROBLEM_PHRASES)
 
 
+#: Something that does not work, said without a problem word: "my emails are not arriving", "the widget isn't
+#: showing", "notifications stopped", "the app keeps freezing", "I get a blank screen".
+_SYMPTOM_RE = re.compile(
+    r"\b(?:not|isnt|arent|wasnt|werent|never|no\s+longer|keeps?|kept)\s+(?:\w+\s+){0,2}?"
+    r"(?:arriv\w*|show\w*|load\w*|work\w*|com(?:e|es|ing)\s+(?:in|through)|get(?:ting)?|send\w*|receiv\w*|"
+    r"sync\w*|updat\w*|appear\w*|open\w*|sav\w*|connect\w*|freez\w*|crash\w*|load\w*|logging\s+me\s+out)\b"
+    r"|\bstopped\b|\bblank\s+(?:screen|page)\b|\b(?:is|are|went|goes)\s+offline\b"
+)
+
+
 def looks_like_question(text: str | None) -> bool:
     """Does the utterance state a problem or question?
 
@@ -688,7 +698,9 @@ def looks_like_question(text: str | None) -> bool:
     Returns:
         ``True`` when, after ignoring thanks ("thanks for your help"), the
         utterance contains a problem word or phrase (help, can't, how, what,
-        reset, error, not working, billing, password, log in, account, ...),
+        reset, error, not working, billing, password, log in, account, ...)
+        or a symptom ("my emails are not arriving", "notifications stopped",
+        "the app keeps freezing", "a blank screen", :data:`_SYMPTOM_RE`),
         or ends with "?" and has at least three words, or has more than six
         words once greetings and a self-introduction ("my name is John Smith")
         are removed.  ``False`` for empty text, a bare name or a greeting.
@@ -699,7 +711,7 @@ def looks_like_question(text: str | None) -> bool:
     tokens = normalize(text)
     if not tokens:
         return False
-    if _looks_like_problem(tokens):
+    if _looks_like_problem(tokens) or _SYMPTOM_RE.search(" ".join(tokens)):
         return True
     if isinstance(text, str) and text.rstrip().endswith("?") and len(tokens) >= 3:
         return True

@@ -14,7 +14,7 @@ import pytest
 
 from callflow import prompts
 from callflow.flow import CallFlow
-from callflow.intents import question_after_yes
+from callflow.intents import looks_like_question, question_after_yes
 from callflow.models import RESOLVED
 
 from .conftest import Caller
@@ -142,3 +142,33 @@ def test_openai_a_follow_up_that_leans_on_the_answer_is_searched_with_it(openai_
     call = call_of(openai_app, caller)
     assert (call.state, call.questions_asked) == ("check_resolved", 2)
     assert call.last_question == "how do I reset my password what about for admins?"
+
+
+@pytest.mark.parametrize("said", ["it keeps crashing", "the page is still blank", "the reset email goes to spam"])
+def test_how_the_answer_went_is_no_follow_up_question(caller, said):
+    """A symptom said at "Did that solve your issue?" tells how the answer went: it is asked for a yes or a no again,
+    not answered as a new question."""
+    identified(caller)
+    caller.say("how do I reset my password")
+    caller.say(said)
+    assert caller.text() == f"{prompts.SAY_YES_OR_NO} {prompts.CHECK_RESOLVED}"
+
+
+@pytest.mark.parametrize("text", ["my emails are not arriving", "the widget isn't showing", "notifications stopped",
+                                  "the app keeps freezing", "I get a blank screen", "the chat is offline",
+                                  "Slack messages stopped coming through", "customers aren't getting replies"])
+def test_a_symptom_without_a_problem_word_is_a_question(text):
+    assert looks_like_question(text)
+
+
+@pytest.mark.parametrize("text", ["Jane", "Hi, this is Jane", "I'm not sure", "not really", "sorry, wrong number",
+                                  "not today", "Jane, not Joan"])
+def test_no_symptom(text):
+    assert not looks_like_question(text)
+
+
+def test_a_symptom_said_at_the_greeting_is_kept_as_the_question(app, caller):
+    caller.start()
+    caller.say("Hi, this is Jane, my emails are not arriving")
+    assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL_AFTER_QUESTION}"
+    assert call_of(app, caller).pending_question == "my emails are not arriving"
