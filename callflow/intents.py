@@ -460,6 +460,10 @@ _DONE_PHRASES = _phrases(
     "im ok", "im okay", "im all good", "all set", "all good", "im all set",
     "were good", "were done", "were all set", "im done", "i am done", "done",
     "bye", "goodbye", "bye bye", "good bye", "have a good day", "have a nice day",
+    "have a good one", "take care", "speak soon", "talk soon", "see ya", "see you", "see you later",
+    "catch you later", "sorted", "im sorted", "all sorted", "youve answered everything",
+    "you answered everything", "youve answered my question", "you answered my question",
+    "that answers my question", "that answered my question", "that answers everything",
     "have a great day", "no further questions", "no other questions",
     "no more questions", "no questions", "not today", "not right now", "not now",
     "not at the moment", "hang up", "end call", "end the call", "thats enough",
@@ -473,8 +477,8 @@ _CLOSING_PHRASES = _DONE_PHRASES - _phrases("no", "nope", "nah", "nothing")
 
 #: Words that carry no topic in a short answer ("no I don't think so", "nah that was it").
 _DONE_FILLER = frozenset(
-    "i im ive id me my we were our us you it its that thats this there theres is was be been am are "
-    "do did does have has had so just really think the a an all for to of on at now then today right "
+    "i im ive id me my we were our us you youve youre it its that thats this there theres is was be been am are "
+    "do did does have has had so just really very think the a an all for to of on at now then today right "
     "will would need everything".split()
 )
 
@@ -506,9 +510,11 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
     Returns:
         ``True`` when the utterance contains a closing phrase ("no", "no
         thanks", "that's all", "that's it", "nothing else", "I'm good", "all
-        set", "goodbye", "bye", "no that's everything", ...) or is a plain no
+        set", "goodbye", "bye", "no that's everything", "take care", "see you",
+        "all sorted", "you've answered my question", ...) or is a plain no
         (per :func:`yes_no`), *and* what is left after removing closing and
-        polite words ("thanks for your help") neither continues the
+        polite words ("thanks for your help"), thanks and praise ("you've been
+        very helpful", "brilliant") neither continues the
         conversation ("another", "also", "but", "actually", ...) nor states a
         problem (:func:`looks_like_question`).  So "no, it's still not
         working" and "no wait, I have another question" are ``False``.  A
@@ -532,6 +538,7 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
     if _has_any(grams, _CONTINUE_PHRASES):
         return False
     rest = remove_phrases(remove_phrases(tokens, _DONE_PHRASES), _POLITE)
+    rest = remove_phrases(remove_phrases(rest, _THANKS), _PRAISE)  # "no, you've been very helpful"
     if rest and _looks_like_problem(rest):
         return False
     if _has_any(grams, _CLOSING_PHRASES):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from callflow import prompts
-from callflow.intents import praises_answer, thanks_only
+from callflow.intents import is_done, praises_answer, thanks_only
 from callflow.models import NEEDS_HUMAN, RESOLVED
 
 from .test_call_interactions import PASSWORD_QUESTION, identified, ticket
@@ -74,3 +74,26 @@ def test_thanks_that_says_it_did_not_work_is_a_no(app, caller):
     assert caller.hung_up and caller.text() == prompts.NOT_RESOLVED
     caller.hangup()
     assert ticket(app, caller)["outcome"] == NEEDS_HUMAN
+
+
+@pytest.mark.parametrize("text", ["no, you've been very helpful", "I'm sorted thanks", "all sorted", "take care",
+                                  "no you've answered everything", "you've answered my question thanks", "have a good one",
+                                  "see ya", "no, that was brilliant, thank you", "no, you've been really helpful, thanks so much"])
+def test_a_farewell_or_praise_with_no_is_done(text):
+    assert is_done(text)
+
+
+@pytest.mark.parametrize("text", ["no, but my widget is still broken", "no wait, I have another question",
+                                  "no, it's still not working", "sorted, but how do I export my cases?", "thanks", "great"])
+def test_more_than_a_farewell_is_not_done(text):
+    assert not is_done(text)
+
+
+def test_no_with_praise_at_anything_else_ends_the_call(app, caller):
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes")
+    caller.say("no, you've been very helpful")
+    assert caller.hung_up and caller.text() == prompts.GOODBYE
+    caller.hangup()
+    assert ticket(app, caller)["outcome"] == RESOLVED
