@@ -397,11 +397,12 @@ class Conversation:
                 return self._after_article_choice(heard, close)
         if is_done(heard.text, heard.digits or None):
             return self._goodbye()
-        if self.call.anything_else_asked and not self.call.pending_question and thanks_only(heard.text):
+        thanked = thanks_only(heard.text)
+        if thanked and self.call.anything_else_asked and not self.call.pending_question:
             return self._goodbye()  # "thank you" to "Is there anything else I can help you with?"
         said_yes = yes_no(heard.text, heard.digits or None) == "yes"
         if not heard.text or (said_yes and _yes_without_question(heard.text)) or announces_question(heard.text) \
-                or thanks_only(heard.text):
+                or thanked:
             # "Yes" (or a key), "I have another question" or "thank you", but no question yet: an unclear answer,
             # counted like one.
             self.call.retry_count += 1
