@@ -1693,6 +1693,10 @@ _DEFER_RE = re.compile(
     r"|(?:give\s+it\s+a\s+(?:go|try|shot))(?:\s+" + _LATER + r")?"
     r"|let\s+you\s+know(?:\s+" + _LATER + r")?)"
     r"|(?:i\s+will|ill|i\s+ll)\s+(?:try|test)\s+(?:it|that|this)(?:\s+out)?"
+    # "I'll do that", "I'll try", "I'll give that a go", "will do", "I'll have a look": the steps are still to be done
+    r"|(?:i\s+will|ill|i\s+ll)\s+(?:do|try)(?:\s+(?:it|that|this|those\s+steps|them))?"
+    r"|(?:i\s+will|ill|i\s+ll)\s+give\s+(?:that|this|them)\s+a\s+(?:go|try|shot)"
+    r"|will\s+do|(?:i\s+will|ill|i\s+ll)\s+(?:have|take)\s+a\s+look(?:\s+at\s+(?:it|that|this))?"
     r"|(?:i\s+)?(?:dont|do\s+not)\s+know\s+yet|(?:im\s+|i\s+am\s+)?not\s+sure\s+yet"
     r"|i\s+(?:havent|have\s+not)\s+(?:tried|done|checked|tested)\s+(?:it|that|this)?\s*yet"
     r"|i\s+(?:cant|can\s+not|cannot)\s+(?:try|test|check|do)\s+(?:it|that|this)\s+(?:right\s+)?now"

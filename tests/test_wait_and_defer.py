@@ -28,8 +28,10 @@ NOT_WAITS = ["hold on, it's jane at example dot com", "let me check my invoice, 
 DEFERS = ["I'll try that later", "I'll give it a go", "I don't know yet", "I haven't tried it yet",
           "I'll try it tomorrow", "I'll have to try it when I get back to my desk", "I'll let you know",
           "I can't try it right now", "I'll try it and see", "not sure yet", "ok I'll test it later thanks",
-          "I'll try it"]
-NOT_DEFERS = ["I'm not sure", "yes", "no", "I tried it and it didn't work", "later", "hold on", "", None]
+          "I'll try it", "I'll do that", "I'll try", "will do", "I'll give that a try", "I'll have a look",
+          "I'll do that, thanks"]
+NOT_DEFERS = ["I'm not sure", "yes", "no", "I tried it and it didn't work", "later", "hold on", "", None,
+              "I'll do that but it didn't work before", "I'll try again but it's not working", "I do"]
 
 
 @pytest.mark.parametrize("text", WAITS)
@@ -148,3 +150,11 @@ def test_the_migration_adds_answer_deferred_false_to_existing_calls(tmp_path, da
         flask_migrate.downgrade(revision="b3e8a1c52d07")
         with db.engine.connect() as conn:
             assert "answer_deferred" not in Table("call", MetaData(), autoload_with=conn).c
+
+
+def test_i_will_do_that_puts_the_answer_off(app, caller):
+    """"I'll do that" at "Did that solve your issue?" got "Sorry, please say yes or no."."""
+    identified(caller)
+    caller.say("how do I reset my password")
+    caller.say("I'll do that")
+    assert caller.text() == f"{prompts.TRY_LATER} {prompts.ANYTHING_ELSE_AGAIN}"
