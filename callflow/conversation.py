@@ -20,7 +20,7 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
                       asks_what_it_can_do, asks_why_needed, choice_of, declines_email, defers_answer, extract_name,
                       follow_up_question, follows_up_on_case, is_done, looks_like_question, makes_complaint,
-                      normalize, praises_answer, question_after_yes, refers_back, reports_outage, spelled_name,
+                      normalize, opens_with_question, praises_answer, question_after_yes, refers_back, reports_outage, spelled_name,
                       thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
@@ -38,12 +38,6 @@ MAX_QUESTION_WORDS_FOR_YES = 4
 #: email?"): said at the email question, such a remark is not kept as the caller's question.
 _ABOUT_THE_ADDRESS = frozenset({"email", "emails", "mail", "address", "addresses", "phone", "number", "file", "spell",
                                 "instead", "which"})
-#: A question word opening the answer, after fillers ("ok, and what if ...?", "how long does the link last?").
-_QUESTION_OPENING = re.compile(
-    r"^\W*(?:(?:ok|okay|and|so|but|um+|uh+|well|also|oh|right)\W+)*"
-    r"(?:how|what|whats|what's|why|where|when|which|who|can|could|would|will|is|are|should|may|does|do)\b",
-    re.IGNORECASE,
-)
 #: The states that ask who the caller is (name, email): "why do you need that?" is answered there.
 _IDENTITY_STATES = frozenset({"greet", "collect_email", "confirm_email"})
 #: A question of at most this many words (or with one topic word: "I need help with billing", see ``_vague``) that
@@ -266,6 +260,27 @@ class Conversation:
     def __init__(self, call: Call, services: Mapping[str, Any]):
         self.call = call
         self.services = services
+        self._hits: dict[str, list[KbHit]] = {}
+
+    def _search(self, query: str) -> list[KbHit]:
+        """The KB's best 3 hits for ``query``, searched once per turn: a turn may check a question before answering
+        it (:meth:`_kb_can_answer`), or read a list of articles again after checking the answer to it."""
+        hits = self._hits.get(query)
+        if hits is None:
+            hits = self._hits[query] = self.services["kb"].index().search(query, limit=3)
+        return hits
+
+    def _search_query(self, question: str, follows_up: bool = True) -> tuple[str | None, bool, str]:
+        """``(earlier, joint, query)`` for ``question``: after an answered question (``follows_up``) and with a
+        drafting model, the earlier question (its last :data:`MAX_EARLIER_CHARS` characters) as the model's context;
+        ``joint`` when the question leans on it (:func:`~callflow.intents.refers_back`), and then ``query`` is both
+        together, else the question alone."""
+        call = self.call
+        earlier = _tail(call.last_question, MAX_EARLIER_CHARS) if follows_up and call.questions_asked else None
+        if self.services["drafter"] is self.services["fallback_drafter"]:
+            earlier = None  # the extractive answer has no use for it
+        joint = bool(earlier) and refers_back(question)
+        return earlier, joint, f"{earlier} {question}" if joint else question
 
     @cached_property
     def machine(self) -> CallFlow:
@@ -465,7 +480,7 @@ class Conversation:
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
             return self._escalate("not-resolved")
-        if answer is None and _QUESTION_OPENING.match(heard.text or "") and looks_like_question(heard.text) \
+        if answer is None and opens_with_question(heard.text) and looks_like_question(heard.text) \
                 and self._kb_can_answer(heard.text):
             # "what if I have more than one time zone?": a follow-up question instead of a yes or a no ("it keeps
             # crashing" is no question: it says how the answer went, and is asked for a yes or a no again)
@@ -486,12 +501,9 @@ class Conversation:
         the earlier question for a follow-up that leans on it) above the cutoff? A question said in passing, where
         a yes or a no was asked for, is taken only then: "is that all you need?" or "what do you mean?" would
         otherwise be passed to a person as a question without an answer."""
-        index = self.services["kb"].index()
-        queries = [question]
-        if self.services["drafter"] is not self.services["fallback_drafter"] and self.call.questions_asked \
-                and refers_back(question):
-            queries.append(f"{_tail(self.call.last_question, MAX_EARLIER_CHARS)} {question}")
-        return any(hits and hits[0].score >= index.cutoff for hits in (index.search(q, limit=1) for q in queries))
+        cutoff = self.services["kb"].index().cutoff
+        _, _, query = self._search_query(question)
+        return any(hits and hits[0].score >= cutoff for hits in map(self._search, {question, query}))
 
     def _email_candidate(self, email: str, lead: list[str] | None = None) -> Reply:
         self.call.email = email
@@ -515,10 +527,9 @@ class Conversation:
         ``hits``: the question's search (``limit=3``) if the caller already ran it."""
         if not _vague(question):
             return []
-        index = self.services["kb"].index()
-        if hits is None:
-            hits = index.search(question, limit=3)
-        return [h for h in hits if h.score >= index.cutoff and hits[0].score - h.score < TIE_MARGIN]
+        cutoff = self.services["kb"].index().cutoff
+        hits = self._search(question) if hits is None else hits
+        return [h for h in hits if h.score >= cutoff and hits[0].score - h.score < TIE_MARGIN]
 
     def _answer_question(self, question: str, may_ask_more: bool = True, follows_up: bool = True,
                          picked: KbHit | None = None) -> Reply:
@@ -535,11 +546,7 @@ class Conversation:
         one). The extractive answer only reads an article the question found by itself: it cannot tell which
         question an article answers, and would read the earlier answer again."""
         call = self.call
-        earlier = _tail(call.last_question, MAX_EARLIER_CHARS) if follows_up and call.questions_asked else None
-        if self.services["drafter"] is self.services["fallback_drafter"]:
-            earlier = None  # the extractive answer has no use for it
-        joint = bool(earlier) and refers_back(question)
-        query = f"{earlier} {question}" if joint else question
+        earlier, joint, query = self._search_query(question, follows_up)
         call.last_question = query
         if call.questions_asked >= MAX_QUESTIONS:  # a long call: a person takes the rest
             return self._escalate("question-limit")
@@ -556,7 +563,7 @@ class Conversation:
         if picked is not None:
             hits = [picked]  # the caller chose it: the answer reads that article alone
         else:
-            hits = index.search(question, limit=3)
+            hits = self._search(question)
             close = self._close_articles(question, hits) if may_ask_more and not joint else []
             if len(close) > 1:
                 call.pending_question = query
@@ -566,7 +573,7 @@ class Conversation:
         own = {h.id for h in hits if h.score >= index.cutoff}
         if joint:
             merged: dict[str, Any] = {}
-            for hit in [h for h in hits if h.id in own] + index.search(query, limit=3) + hits:
+            for hit in [h for h in hits if h.id in own] + self._search(query) + hits:
                 merged.setdefault(hit.id, hit)
             hits = list(merged.values())[:3]
         top = hits[0] if hits else None

@@ -49,6 +49,7 @@ __all__ = [
     "looks_like_question",
     "follow_up_question",
     "question_after_yes",
+    "opens_with_question",
     "choice_of",
     "reports_outage",
     "declines_email",
@@ -847,6 +848,34 @@ def follow_up_question(text: str | None) -> str | None:
         question = rest.strip(" \t,;:-")
         return question if looks_like_question(question) else None
     return None
+
+
+#: A question word opening an answer, after fillers ("ok, and what if ...?", "how long does the link last?").
+_QUESTION_OPENING_RE = re.compile(
+    r"^\W*(?:(?:ok|okay|and|so|but|um+|uh+|well|also|oh|right)\W+)*"
+    r"(?:how|what|whats|what's|why|where|when|which|who|can|could|would|will|is|are|should|may|does|do)\b",
+    re.IGNORECASE,
+)
+
+
+def opens_with_question(text: str | None) -> bool:
+    """Does the answer open with a question word ("what if I have more than one time zone?", "ok, and how long does
+    the link last?"), fillers aside?
+
+    At "Did that solve your issue?" such an answer is a follow-up question; a statement ("it keeps crashing") says
+    how the answer went instead.
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        ``True`` when, after fillers ("ok", "and", "so", "um", "well", ...), the first word is a question word
+        ("how", "what", "why", "can", "is", "does", ...); ``False`` otherwise and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return isinstance(text, str) and _QUESTION_OPENING_RE.match(text[:MAX_TEXT_CHARS]) is not None
 
 
 #: Words that end a confirmation and start the next clause ("yes and I can't log in").

@@ -14,7 +14,7 @@ import pytest
 
 from callflow import prompts
 from callflow.flow import CallFlow
-from callflow.intents import looks_like_question, question_after_yes
+from callflow.intents import looks_like_question, opens_with_question, question_after_yes
 from callflow.models import RESOLVED
 
 from .conftest import Caller
@@ -172,3 +172,12 @@ def test_a_symptom_said_at_the_greeting_is_kept_as_the_question(app, caller):
     caller.say("Hi, this is Jane, my emails are not arriving")
     assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL_AFTER_QUESTION}"
     assert call_of(app, caller).pending_question == "my emails are not arriving"
+
+
+@pytest.mark.parametrize("text,opens", [
+    ("what if I have more than one time zone?", True), ("ok, and how long does the link last?", True),
+    ("does it work on the mobile app too", True), ("it keeps crashing", False), ("the page is still blank", False),
+    ("yes", False), ("", False), (None, False),
+])
+def test_opens_with_question(text, opens):
+    assert opens_with_question(text) is opens
