@@ -70,6 +70,21 @@ _BACK_REFERENCES = frozenset("this that these those them they it".split())
 MAX_KEYWORD_WORDS = 4
 # Where a title names a second topic: "Finding invoices and updating your payment method".
 _TITLE_JOINER_RE = re.compile(r"\s(?:and|or|&)\s|[,;:(]", re.I)
+#: A question that asks for a length of time: "how long does the reset link last?", "how soon", "how many days",
+#: "when does the link expire?".
+_ASKS_DURATION_RE = re.compile(
+    r"\bhow\s+(?:long|soon|quickly|fast|many\s+(?:more\s+)?(?:seconds|minutes|hours|days|weeks|months|years))\b"
+    r"|\bexpir(?:e|es|y|ation)\b|\btime\s*(?:limit|frame)\b",
+    re.I,
+)
+_NUMBER_WORDS = (r"\d+(?:[.,]\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+                 r"thirty|forty|forty-five|fifty|sixty|ninety|a\s+few|a\s+couple\s+of|several")
+#: A sentence that gives a length of time: "within 60 minutes", "after 30 days", "an hour", "24 hours".
+_DURATION_RE = re.compile(
+    rf"\b(?:{_NUMBER_WORDS})(?:\s*-\s*|\s+)(?:(?:business|working|calendar)\s+)?"
+    r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b",
+    re.I,
+)
 
 
 def _clean(text: str) -> str:
@@ -152,6 +167,7 @@ class _Sentences:
     instructions: tuple[bool, ...]
     openers: tuple[bool, ...]
     leads_in: tuple[bool, ...]
+    durations: tuple[bool, ...]
 
 
 @lru_cache(maxsize=1024)
@@ -169,6 +185,7 @@ def _prepare(body: str) -> _Sentences:
         instructions=tuple(bool(_is_instruction(s)) for s in sentences),
         openers=tuple(i == 0 or not _points_back(s) for i, s in enumerate(sentences)),
         leads_in=tuple(_leads_in(s) for s in sentences),
+        durations=tuple(bool(_DURATION_RE.search(s)) for s in sentences),
     )
 
 
@@ -215,7 +232,15 @@ def _score_windows(question: str, prepared: _Sentences, budget: int, from_start:
     for t in q_terms:
         sf = sum(1 for st in sent_terms if t in st or _prefix_match(t, st))
         weights[t] = math.log(1.0 + (n + 1) / (sf + 0.5)) if sf else 0.0
-    total = sum(weights.values())
+    # A question that asks how long: a sentence that gives a length of time answers it, though it shares no word
+    # with it ("how long does the reset link last?" and "click the link within 60 minutes"). It weighs as the
+    # rarest question word, as much as the question's words together for a question of no other word.
+    durations = prepared.durations if _ASKS_DURATION_RE.search(question) and any(prepared.durations) else None
+    duration_weight = 0.0
+    if durations:
+        sf = sum(durations)
+        duration_weight = max(max(weights.values(), default=0.0), math.log(1.0 + (n + 1) / (sf + 0.5)))
+    total = sum(weights.values()) + duration_weight
     lengths = prepared.lengths
     instructions = prepared.instructions
 
@@ -234,15 +259,20 @@ def _score_windows(question: str, prepared: _Sentences, budget: int, from_start:
             opening = sent_terms[start] | (sent_terms[start + 1] if prepared.leads_in[start] and start + 1 < n
                                            else frozenset())
             prior += 0.1 * sum(weights[t] for t in q_terms if t in opening or _prefix_match(t, opening)) / total
+        if durations and durations[start]:  # the answer opens on the length of time asked for
+            prior += 0.1
         words = 0
         covered: set[str] = set()
+        timed = False
         for end in range(start, min(n, start + MAX_SENTENCES)):
             words += lengths[end]
             if words > budget and end > start:
                 break
             covered |= {t for t in q_terms
                         if t in sent_terms[end] or _prefix_match(t, sent_terms[end])}
-            cover = sum(weights[t] for t in covered) / total if total > 0 else 0.0
+            timed = timed or bool(durations and durations[end])
+            cover = (sum(weights[t] for t in covered) + (duration_weight if timed else 0.0)) / total \
+                if total > 0 else 0.0
             instr = sum(instructions[start:end + 1])
             # Extra sentences add a little (more of the procedure), never
             # more than a question word would.
@@ -336,7 +366,10 @@ def extractive_answer(question: str, title: str, text: str, max_words: int = 60)
         :data:`MAX_SENTENCES` consecutive article sentences that best covers
         the question's words (weighted by how rare each word is in the
         article), preferring early sentences and instructions ("Click...",
-        "Go to...", "To download...").  The run never opens on a sentence
+        "Go to...", "To download...").  A question asking how long ("how
+        long", "how soon", "how many days", "expire") also counts a sentence
+        that gives a length of time ("within 60 minutes", "seven days") as
+        covering it, weighed as its rarest word.  The run never opens on a sentence
         that points back ("Use them for..."); for a keyword query (at most
         :data:`MAX_KEYWORD_WORDS` words) it opens the article when the title
         names the query's words (:func:`_names_main_topic`), else on a

@@ -8,8 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callflow import prompts
 from callflow.extractive import extractive_answer
 from callflow.kb_search import docs_from_articles
+
+from .test_call_interactions import identified
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = json.loads((ROOT / "callflow" / "data" / "sample_kb.json").read_text(encoding="utf-8"))
@@ -234,3 +237,52 @@ def test_answer_never_opens_on_a_sentence_pointing_back(question, doc_id):
     first = spoken_start(extractive_answer(question, doc.title, doc.text)).split()[:4]
     assert not {w.strip(".,").lower() for w in first} & {"this", "them", "they", "it", "that", "these", "those"}
     assert first[:2] != ["The", "change"]
+
+
+# --------------------------------------------------------------------------
+# A question asking how long
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question,doc_id,said", [
+    ("how long does the reset link last?", "1001", "within 60 minutes"),
+    ("when does the reset link expire?", "1001", "within 60 minutes"),
+    ("how long is the reset link good for", "1001", "within 60 minutes"),
+    ("how many days is the export download link valid?", "1011", "seven days"),
+    ("how soon do customers get the survey?", "1024", "24 hours"),
+    ("how long do I have to export my data once I cancel?", "1010", "30 days"),
+])
+def test_a_question_asking_how_long_hears_the_length_of_time(question, doc_id, said):
+    """"How long does the reset link last?" shares no word with "click the link within 60 minutes": the steps
+    before it were read instead, and the caller never heard how long."""
+    doc = DOCS[doc_id]
+    answer = extractive_answer(question, doc.title, doc.text)
+    assert said in answer, answer
+    assert_speakable(answer)
+    assert words(answer) <= 60
+
+
+@pytest.mark.parametrize("question,doc_id,unsaid", [
+    ("how do I reset my password", "1001", "60 minutes"),       # the first steps, not the link's lifetime
+    ("my card expired, how do I add a new one", "1008", None),  # past tense: not a question of how long
+])
+def test_a_question_not_asking_how_long_is_answered_as_before(question, doc_id, unsaid):
+    doc = DOCS[doc_id]
+    answer = extractive_answer(question, doc.title, doc.text)
+    if unsaid:
+        assert unsaid not in answer, answer
+    assert spoken_start(answer).startswith(("Open", "Click", "To ", "If ", "Go "))
+
+
+def test_a_caller_asking_how_long_hears_it_on_the_phone(caller):
+    """The offline call flow (the extractive drafter) reads the length of time, and asks whether it helped."""
+    identified(caller)
+    caller.say("how long does the reset link last?")
+    assert "within 60 minutes" in caller.text()
+    assert caller.text().endswith(prompts.CHECK_RESOLVED)
+
+
+def test_a_question_asking_how_long_of_an_article_without_one_still_gets_an_answer():
+    doc = DOCS["1019"]  # Connecting Slack: no length of time anywhere
+    answer = extractive_answer("how long does the slack setup take?", doc.title, doc.text)
+    assert spoken_start(answer) and answer.endswith(".")
