@@ -17,11 +17,12 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import (GREETING_WORDS, announces_complaint, announces_question, asks_if_automated, asks_to_wait,
-                      asks_what_it_can_do, asks_why_needed, choice_of, declines_email, defers_answer, extract_name,
-                      follow_up_question, follows_up_on_case, is_done, looks_like_question, makes_complaint,
-                      normalize, opens_with_question, praises_answer, question_after_yes, refers_back, reports_outage, spelled_name,
-                      thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
+from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
+                      asks_if_automated, asks_to_wait, asks_what_it_can_do, asks_why_needed, choice_of, declines_email,
+                      defers_answer, extract_name, follow_up_question, follows_up_on_case, is_done,
+                      looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
+                      question_after_yes, refers_back, reports_outage, spelled_name, thanks_only, wants_human,
+                      wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -466,12 +467,13 @@ class Conversation:
         if defers_answer(heard.text):  # "I'll try that later": neither a yes nor a no
             self.machine.send("deferred")
             return Reply([prompts.TRY_LATER, prompts.ANYTHING_ELSE_AGAIN])
-        answer = yes_no(heard.text, heard.digits or None)
+        another = None if heard.digits else another_problem_after_yes(heard.text)  # "yes, also my account is locked"
+        answer = "yes" if another else yes_no(heard.text, heard.digits or None)
         if answer is None and praises_answer(heard.text):  # "thank you", "brilliant", "got it, thanks"
             answer = "yes"
         if answer == "yes":
             self.machine.send("resolved")
-            question = follow_up_question(heard.text)  # "yes, thanks. And how do I ...?"
+            question = another or follow_up_question(heard.text)  # "yes, thanks. And how do I ...?"
             if question:
                 reply = self._answer_question(question)
                 if reply.listen:  # answered; an escalation speaks for itself

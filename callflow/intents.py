@@ -911,6 +911,57 @@ def question_after_yes(text: str | None) -> str | None:
     return rest if broken and looks_like_question(rest) else None
 
 
+#: Words after a yes that say the answer did not work after all: "yes, also it didn't work", "yes but it still fails".
+_ANSWER_FAILED = _phrases(
+    "still", "didnt work", "didnt help", "doesnt work", "does not work", "did not work", "did not help", "not work",
+    "not working", "no luck", "same problem", "same issue", "again",
+)
+#: An announced next question at the start of the words after a yes, dropped from the question searched.
+_CUE_OPENING_RE = re.compile(
+    r"^(?:(?:and|but|so|also|though|actually)\W+)*(?:(?:i\s+have\s+)?(?:another|one\s+more|a\s+second|one\s+other|"
+    r"the\s+other|my\s+next)\s+(?:question|thing|issue|problem)|i\s+have\s+a\s+question)\b\W*",
+    re.IGNORECASE,
+)
+
+
+def another_problem_after_yes(text: str | None) -> str | None:
+    """A new problem announced after a yes to "Did that solve your issue?": "yes, also my account is locked",
+    "yes, one more thing, my emails are not arriving", "yes. Another question: I can't find my invoices", "yes, but
+    I also can't log in".
+
+    :func:`yes_no` reads a negative word anywhere as a no ("can't", "not"), and :func:`follow_up_question` wants a
+    question word or a "?" once "also" has been read as part of the yes. A cue says the caller moved on: the answer
+    did solve it, and this is the next question.
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        The words after the yes with the cue that opens them removed ("my emails are not arriving"), as the caller
+        said them, when the words before them are a yes (:func:`yes_no`), a cue announces another question ("also",
+        "another question", "one more thing", "I have a question", :data:`_FOLLOW_UP_CUES`), the words do not say
+        the answer failed ("still", "didn't work", "again", ...: "yes, also it didn't work" is a no) and they state
+        a problem (:func:`looks_like_question`). ``None`` otherwise: "yes but I still can't log in", "yes, and I
+        can't log in" (no cue: after a password answer that may be the answer failing), a plain yes.
+
+    Raises:
+        Nothing.
+    """
+    split = _after_yes(text)
+    if split is None:
+        return None
+    _, rest = split
+    text = text[:MAX_TEXT_CHARS]
+    lead = text[:len(text) - len(rest)]
+    if yes_no(lead) != "yes":
+        return None
+    rest_grams = _ngrams(normalize(rest))
+    if not ("also" in normalize(lead) or _has_any(rest_grams, _FOLLOW_UP_CUES)) or _has_any(rest_grams, _ANSWER_FAILED):
+        return None
+    question = _CUE_OPENING_RE.sub("", rest.strip(" \t,;:-.")).strip(" \t,;:-")
+    return question if looks_like_question(question) else None
+
+
 # --------------------------------------------------------------------------
 # names
 # --------------------------------------------------------------------------

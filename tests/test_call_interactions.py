@@ -418,7 +418,7 @@ UTTERANCES = [
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
-    "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
+    "yes, also my account is locked", "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
     # a short question several articles match about equally: the titles are read out, then a pick or none
     "I can't log in", "the second one", "none of those",
     # the service reported down, a complaint, an earlier case: passed on (a complaint not yet told is asked about)
@@ -443,7 +443,7 @@ ON_TOPIC = {
     "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",
                "I can't log in", "the second one"],
     "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?", "I'll try that later",
-                       "what if I have more than one time zone?", "thank you"],
+                       "what if I have more than one time zone?", "thank you", "yes, also my account is locked"],
 }
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
 #: read-back each, then at most 6 questions of up to 2 re-prompts, a "yes" without a question, "tell me more"
