@@ -18,9 +18,9 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
-                      asks_if_automated, asks_to_wait, asks_what_it_can_do, asks_why_needed, choice_of, declines_email,
-                      defers_answer, extract_name, follow_up_question, follows_up_on_case, is_done,
-                      looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
+                      answer_fell_short, asks_if_automated, asks_to_wait, asks_what_it_can_do, asks_why_needed,
+                      choice_of, declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case,
+                      is_done, looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
                       question_after_yes, refers_back, reports_outage, spelled_name, thanks_only, wants_human,
                       wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
@@ -468,7 +468,12 @@ class Conversation:
             self.machine.send("deferred")
             return Reply([prompts.TRY_LATER, prompts.ANYTHING_ELSE_AGAIN])
         another = None if heard.digits else another_problem_after_yes(heard.text)  # "yes, also my account is locked"
-        answer = "yes" if another else yes_no(heard.text, heard.digits or None)
+        if another:
+            answer = "yes"
+        elif not heard.digits and answer_fell_short(heard.text):  # "sort of", "partly", "ok, thanks anyway"
+            answer = "no"
+        else:
+            answer = yes_no(heard.text, heard.digits or None)
         if answer is None and praises_answer(heard.text):  # "thank you", "brilliant", "got it, thanks"
             answer = "yes"
         if answer == "yes":

@@ -1817,3 +1817,41 @@ def defers_answer(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_DEFER_RE, text)
+
+
+# --------------------------------------------------------------------------
+# "partly", "thanks anyway": the answer fell short
+# --------------------------------------------------------------------------
+
+_SHORT_FILLER = r"(?:(?:well|um+|uh+|er+|hmm+|oh|i\s+mean|i\s+guess|i\s+suppose|i\s+think|it|that|did|does|helped|worked|only|just)\s+)*"
+_FELL_SHORT_RE = re.compile(
+    rf"{_SHORT_FILLER}(?:"
+    r"(?:sort\s+of|kind\s+of|sorta|kinda|partly|partially|somewhat|a\s+little|halfway|half\s+way|more\s+or\s+less|"
+    r"so\s+so|in\s+part|to\s+some\s+extent|some\s+of\s+it|half\s+of\s+it|a\s+bit)"
+    r"(?:\s+(?:but\s+not\s+(?:really|completely|entirely|all\s+of\s+it)|i\s+guess|i\s+suppose|maybe))?"
+    r"|(?:(?:ok|okay|well|oh|no)\s+)*(?:thanks|thank\s+you|cheers)(?:\s+(?:very\s+much|so\s+much))?\s+any\s*ways?"
+    r"|(?:(?:ok|okay|well|oh|no)\s+)*(?:never\s*mind|forget\s+it)(?:\s+(?:thanks|thank\s+you|then))*"
+    r")"
+)
+
+
+def answer_fell_short(text: str | None) -> bool:
+    """At "Did that solve your issue?": does the caller say it only partly did ("sort of", "partly", "kind of",
+    "somewhat"), or thank us for trying ("thanks anyway", "never mind, thanks")?
+
+    :func:`yes_no` finds neither a yes nor a no in most of these ("ok, thanks anyway" it reads as a yes), and asking
+    again for a yes or a no does not help the caller: the issue is not solved, so the call is passed to a person as
+    a no.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer (fillers such as "well", "I guess", "it did" aside) says the answer helped
+        only in part, or thanks us "anyway"; ``False`` for anything more ("what kind of plan do I need?", "sort of,
+        but how do I export my cases?"), for a yes or a no, and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_FELL_SHORT_RE, text)

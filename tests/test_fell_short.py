@@ -1,0 +1,50 @@
+"""A caller whose problem the answer solved only in part, or who thanks us anyway.
+
+Before, "sort of", "partly", "kind of" or "thanks anyway" to "Did that solve your issue?" got "Sorry, please say yes
+or no.": the caller had said what they meant, and a caller who then hung up left a ticket that did not say the
+answer had fallen short. Now they are a no: the call is passed to a person, who follows up.
+"""
+from __future__ import annotations
+
+import pytest
+
+from callflow import prompts
+from callflow.intents import answer_fell_short, yes_no
+from callflow.models import NEEDS_HUMAN
+
+from .test_call_interactions import PASSWORD_QUESTION, call_of, identified, ticket
+
+FELL_SHORT = ["sort of", "kind of", "partly", "partially", "somewhat", "a little", "more or less", "it did sort of",
+              "well, partly", "half of it", "sort of but not really", "thanks anyway", "thank you anyway",
+              "ok thanks anyways", "nevermind, thanks"]
+NOT_SHORT = ["what kind of plan do I need?", "yeah kind of", "ok sort of", "sort of, but how do I export my cases?", "thanks", "I see", "yes", "no",
+             "it helped", "anyway, how do I export my cases?", "", None]
+
+
+@pytest.mark.parametrize("said", FELL_SHORT)
+def test_answer_fell_short(said):
+    assert answer_fell_short(said) and yes_no(said) != "no"
+
+
+@pytest.mark.parametrize("said", NOT_SHORT)
+def test_answer_did_not_fall_short(said):
+    assert not answer_fell_short(said)
+
+
+@pytest.mark.parametrize("said", ["sort of", "partly", "thanks anyway", "ok thanks anyways"])
+def test_an_answer_that_fell_short_is_passed_on(app, caller, said):
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say(said)
+    assert caller.text().startswith(prompts.NOT_RESOLVED)
+    assert caller.hung_up
+    caller.hangup()
+    assert ticket(app, caller)["outcome"] == NEEDS_HUMAN
+    assert call_of(app, caller).escalation_reason == "not-resolved"
+
+
+def test_a_plain_remark_is_still_asked_for_a_yes_or_a_no(app, caller):
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("I see")
+    assert caller.text().startswith(prompts.SAY_YES_OR_NO)
