@@ -20,9 +20,9 @@ from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
                       answer_fell_short, asks_if_automated, asks_to_wait, asks_what_it_can_do, asks_why_needed,
                       choice_of, declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case,
-                      is_done, looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
-                      question_after_yes, refers_back, reports_outage, spelled_name, thanks_only, wants_human,
-                      wants_repeat, without_affiliation, yes_no)
+                      hesitates, is_done, looks_like_question, makes_complaint, normalize, opens_with_question,
+                      praises_answer, question_after_yes, refers_back, reports_outage, spelled_name, thanks_only,
+                      wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -312,7 +312,8 @@ class Conversation:
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
             reply.repeat = reply.listen
             return reply
-        if asks_to_wait(heard.text):  # "hold on, let me check": the question again, and a longer wait for the answer
+        if asks_to_wait(heard.text) or hesitates(heard.text):
+            # "hold on, let me check", or only "um" or "hmm": the question again, and a longer wait for the answer
             reply = self._retry(prompts.TAKE_YOUR_TIME, "unclear")
             reply.wait = reply.listen
             return reply

@@ -1802,6 +1802,36 @@ def asks_to_wait(text: str | None) -> bool:
     return _says_only(_WAIT_RE, text)
 
 
+#: Sounds of a caller thinking, and the words that go with them: "um", "hmm", "erm", "uh, so", "well um".
+_HESITATION_RE = re.compile(
+    r"(?:(?:u+m+|u+h+m*|h+m+|m{2,}|e+r+m*|a+h+m*|e+h+|o+h+|so|well|like|and|okay|ok|right|let\s+me\s+(?:see|think))"
+    r"(?:\s+|$))+"
+)
+_HESITATION_SOUND_RE = re.compile(r"\b(?:u+m+|u+h+m*|h+m+|m{2,}|e+r+m*|a+h+m*|e+h+|o+h+|so|well|like)\b")
+
+
+def hesitates(text: str | None) -> bool:
+    """Is the answer only the sound of a caller thinking ("um", "hmm", "erm", "uh, so", "well")?
+
+    Twilio's speech recognition returns such sounds as the SpeechResult when the caller pauses after one: searched,
+    "um" heard "Could you tell me a little more about that?", and "hmm" for a name gave "Thanks, Hmm.".
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when every word is a hesitation sound or a filler that goes with one ("so", "well", "okay", "let me
+        see") and at least one is not "okay" or "right"; ``False`` for anything more, for "uh huh" and "mm hmm" (a
+        yes, :func:`yes_no`), and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and _HESITATION_RE.fullmatch(words) is not None and \
+        _HESITATION_SOUND_RE.search(words) is not None and yes_no(text) is None
+
+
 def defers_answer(text: str | None) -> bool:
     """At "Did that solve your issue?": does the caller say they will only know later ("I'll try that later",
     "I'll give it a go", "I don't know yet", "I haven't tried it yet")?

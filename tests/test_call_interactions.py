@@ -430,7 +430,7 @@ UTTERANCES = [
     "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
     "Hi", "I need to speak with billing",
     # a person, the end, noise
-    "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um",
+    "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um", "hmm",
     # the caller hangs up (one utterance in many: calls get far enough to meet every behaviour)
     "/hangup",
 ]
