@@ -1409,13 +1409,16 @@ def _says_only(pattern: re.Pattern[str], text: str | None) -> bool:
 
 _REPEAT_FILLER = (r"(?:(?:sorry|um+|uh+|er+|oh|ok|okay|yes|yeah|hello|hi|excuse\s+me|pardon\s+me|please|again|"
                   r"i\s+mean)\s+)*")
+#: What was listed, asked for again: "repeat them", "say the options again", "read the list again".
+_REPEATED_LIST = r"(?:them|those|the\s+(?:options|choices|articles|list|titles|names))"
 _REPEAT_RE = re.compile(
     rf"{_REPEAT_FILLER}(?:"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:repeat|say)"
-    r"(?:\s+(?:that|it|this|the\s+last\s+part|what\s+you\s+said))?"
+    rf"(?:\s+(?:that|it|this|the\s+last\s+part|what\s+you\s+said|{_REPEATED_LIST}))?"
     r"(?:\s+(?:one\s+more\s+time|again))?"
-    r"|(?:please\s+)?repeat(?:\s+(?:that|it|this|the\s+last\s+part))?"
-    r"|(?:please\s+)?say\s+(?:that|it)\s+again"
+    rf"|(?:please\s+)?repeat(?:\s+(?:that|it|this|the\s+last\s+part|{_REPEATED_LIST}))?"
+    rf"|(?:please\s+)?(?:say|read)\s+(?:that|it|{_REPEATED_LIST})\s+again"
+    rf"|what\s+(?:were|are)\s+(?:the\s+)?(?:options|choices|articles)(?:\s+again)?"
     r"|(?:one\s+more|1\s+more)\s+time"
     r"|come\s+again|pardon|what\s+was\s+that|what\s+did\s+you\s+say|sorry\s+what|what"
     r"|hello|(?:is\s+)?(?:anyone|anybody|someone|somebody)\s+there|are\s+you\s+(?:still\s+)?there|can\s+you\s+hear\s+me"

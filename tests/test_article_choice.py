@@ -158,3 +158,15 @@ def test_which_article_cuts_a_long_title_at_a_word():
     text = prompts.which_article(["A " + "very " * 40 + "long title", "Short one?"])
     first, second = offered(text)
     assert len(first) <= prompts.MAX_SPOKEN_TITLE_CHARS and first.endswith("very") and second == "Short one"
+
+
+@pytest.mark.parametrize("ask", ["repeat them", "can you say the options again?", "what were the choices again?"])
+def test_the_caller_hears_the_titles_again(app, caller, ask):
+    """"Repeat them" was searched together with the question and, finding nothing, passed the call to a person."""
+    identified(caller)
+    caller.say(SHORT_LOGIN_QUESTION)
+    listed = caller.text()
+    caller.say(ask)
+    assert caller.listening and caller.text() == listed
+    caller.say("the second one")
+    assert caller.text().startswith(f'From our article "{offered(listed)[1]}"')

@@ -102,6 +102,8 @@ def test_with_openai_the_same_audio_is_played_again(openai_app):
     "I didn't catch that", "what was that", "repeat please", "one more time please", "um, repeat that",
     # checking the line: the prompt again (was "Could you tell me a little more about that?" at "How can I help")
     "hello?", "Hello, is anyone there?", "are you still there", "can you hear me",
+    # the articles listed for a short question
+    "repeat them", "can you say the options again?", "read the list again", "what were the choices again",
 ])
 def test_requests_to_repeat(text):
     assert wants_repeat(text)
@@ -110,6 +112,7 @@ def test_requests_to_repeat(text):
 @pytest.mark.parametrize("text", [
     "I didn't get that email", "can you repeat the steps for SSO", "what is SSO", "what about macros", "yes", "no",
     "how do I repeat a report", "sorry", "", None, "hi", "hello I need help with billing",
+    "what are the options for exporting", "say the options", "them",
 ])
 def test_questions_and_answers_are_no_request_to_repeat(text):
     assert not wants_repeat(text)
