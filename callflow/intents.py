@@ -919,7 +919,9 @@ _ANSWER_FAILED = _phrases(
 #: An announced next question at the start of the words after a yes, dropped from the question searched.
 _CUE_OPENING_RE = re.compile(
     r"^(?:(?:and|but|so|also|though|actually)\W+)*(?:(?:i\s+have\s+)?(?:another|one\s+more|a\s+second|one\s+other|"
-    r"the\s+other|my\s+next)\s+(?:question|thing|issue|problem)|i\s+have\s+a\s+question)\b\W*",
+    r"the\s+other|my\s+next)\s+(?:question|thing|issue|problem)|i\s+have\s+a\s+question)\b"
+    # kept when it says what about: "one more question about my invoice" is the question
+    r"(?!\s+(?:about|regarding|on|with|for|re)\b)\W*",
     re.IGNORECASE,
 )
 
@@ -937,8 +939,8 @@ def another_problem_after_yes(text: str | None) -> str | None:
         text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
 
     Returns:
-        The words after the yes with the cue that opens them removed ("my emails are not arriving"), as the caller
-        said them, when the words before them are a yes (:func:`yes_no`), a cue announces another question ("also",
+        The words after the yes with the cue that opens them removed ("my emails are not arriving"; kept when it
+        says what the question is about: "one more question about my invoice"), as the caller said them, when the words before them are a yes (:func:`yes_no`), a cue announces another question ("also",
         "another question", "one more thing", "I have a question", :data:`_FOLLOW_UP_CUES`), the words do not say
         the answer failed ("still", "didn't work", "again", ...: "yes, also it didn't work" is a no) and they state
         a problem (:func:`looks_like_question`). ``None`` otherwise: "yes but I still can't log in", "yes, and I

@@ -24,6 +24,7 @@ from .test_call_interactions import PASSWORD_QUESTION, call_of, identified, tick
     ("yeah, and also the chat is offline", "the chat is offline"),
     ("it did, and I also can't find my invoices", "I also can't find my invoices"),
     ("yes I have a question, how do I export cases?", "how do I export cases?"),
+    ("yes, one more question about my invoice", "one more question about my invoice"),  # the cue says what about
 ])
 def test_another_problem_after_yes(said, problem):
     assert another_problem_after_yes(said) == problem
