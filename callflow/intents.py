@@ -1154,7 +1154,8 @@ _AFFILIATION_WORDS = frozenset({"from", "at", "with"})
 #: Lower-case words a company's name may have ("Acme IT support", "the billing team at Globex").
 _COMPANY_WORDS = frozenset(
     "the of and at it support team department company inc ltd llc corp co group plc gmbh services solutions "
-    "billing sales office".split()
+    "billing sales office accounts accounting finance payroll hr marketing engineering operations legal "
+    "purchasing procurement admin helpdesk".split()
 )
 #: Words that end the company and start what the caller says next ("Jane from Acme calling about billing").
 _AFTER_COMPANY = frozenset("and but so because calling phoning ringing about regarding i im we were my our".split())
@@ -1162,7 +1163,8 @@ _AFTER_COMPANY = frozenset("and but so because calling phoning ringing about reg
 
 def _affiliation_len(words: list[str], at: int) -> int:
     """Number of words of "from <company>" (or "at", "with") starting at ``words[at]``, 0 if there is none: 1 to 5
-    company words that are capitalised (when the transcript has capitals) or company words (:data:`_COMPANY_WORDS`),
+    company words that are capitalised (when the transcript has capitals; "Acme's" counts as "Acme") or company words
+    (:data:`_COMPANY_WORDS`, departments among them: "from accounts"),
     ending the clause or followed by a word that starts what comes next (:data:`_AFTER_COMPANY`). "Emails from
     customers are not arriving" has none: "customers" is neither."""
     if at >= len(words) or _key(words[at]) not in _AFFILIATION_WORDS:
@@ -1170,8 +1172,8 @@ def _affiliation_len(words: list[str], at: int) -> int:
     has_case = any(c.isupper() for w in words for c in w)
     j = at + 1
     while j < len(words) and words[j] != "|" and _key(words[j]) not in _AFTER_COMPANY and j - at <= 5:
-        word, key = words[j], _key(words[j])
-        if not (_name_like(word) and ((has_case and word[0].isupper()) or key in _COMPANY_WORDS)):
+        word = words[j][:-2] if words[j].casefold().endswith("'s") else words[j]  # "Acme's IT team"
+        if not (_name_like(word) and ((has_case and word[0].isupper()) or _key(word) in _COMPANY_WORDS)):
             return 0
         j += 1
     company = j - at - 1

@@ -20,6 +20,8 @@ from .test_call_interactions import call_of
     ("Jane from Acme, I can't log in", "Jane"), ("Jane from Acme calling about billing", "Jane"),
     ("Emails from customers are not arriving", None), ("Message from your system says error", None),
     ("Emails From Customers are not arriving", None),
+    # a company's team ("Acme's IT team"), a department
+    ("Jane from Acme's IT team", "Jane"), ("Jane Doe from accounts", "Jane Doe"), ("Tom from HR", "Tom"),
 ])
 def test_a_name_with_the_company(text, name):
     assert extract_name(text) == name
@@ -29,6 +31,7 @@ def test_a_name_with_the_company(text, name):
     ("from Acme IT support", ""), ("from Acme", ""), ("from the billing team at Acme", ""),
     ("from Acme, I can't log in", "I can't log in"), ("from Acme calling about billing", "calling about billing"),
     ("from customers are not arriving", "from customers are not arriving"), ("I can't log in", "I can't log in"),
+    ("from Acme's support team", ""), ("from accounts, I can't find my invoice", "I can't find my invoice"),
     (None, ""),
 ])
 def test_without_affiliation(text, rest):
@@ -49,6 +52,7 @@ def test_spelled_name(text, expected):
 @pytest.mark.parametrize("said,name", [
     ("Jane from Acme support", "Jane"), ("this is Jane from Acme IT support", "Jane"), ("Jane, J A N E", "Jane"),
     ("J A N E", "Jane"), ("it's Siobhan, S I O B H A N", "Siobhan"), ("Hi, I'm Tom Smith with Initech", "Tom Smith"),
+    ("Hi, it's Jane from Acme's support team", "Jane"), ("Jane Doe from accounts", "Jane Doe"),
 ])
 def test_an_introduction_gives_the_name_and_no_question(app, caller, said, name):
     caller.start()
