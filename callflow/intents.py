@@ -692,6 +692,10 @@ _SYMPTOM_RE = re.compile(
     r"(?:arriv\w*|show\w*|load\w*|work\w*|com(?:e|es|ing)\s+(?:in|through)|get(?:ting)?|send\w*|receiv\w*|"
     r"sync\w*|updat\w*|appear\w*|open\w*|sav\w*|connect\w*|freez\w*|crash\w*|load\w*|logging\s+me\s+out)\b"
     r"|\bstopped\b|\bblank\s+(?:screen|page)\b|\b(?:is|are|went|goes)\s+offline\b"
+    # "the reports are wrong", "my cases disappeared", "half the tickets went missing"
+    r"|\b(?:is|are|was|were|looks?|seems?|came\s+out)\s+(?:all\s+|completely\s+|totally\s+|still\s+)?"
+    r"(?:wrong|incorrect|missing|broken|empty|corrupted|duplicated)\b"
+    r"|\b(?:disappeared|vanished|(?:went|gone|go|going)\s+missing)\b"
 )
 
 

@@ -156,15 +156,24 @@ def test_how_the_answer_went_is_no_follow_up_question(caller, said):
 
 @pytest.mark.parametrize("text", ["my emails are not arriving", "the widget isn't showing", "notifications stopped",
                                   "the app keeps freezing", "I get a blank screen", "the chat is offline",
-                                  "Slack messages stopped coming through", "customers aren't getting replies"])
+                                  "Slack messages stopped coming through", "customers aren't getting replies",
+                                  "my cases disappeared", "Reports from finance are wrong", "the export came out empty",
+                                  "half the tickets went missing"])
 def test_a_symptom_without_a_problem_word_is_a_question(text):
     assert looks_like_question(text)
 
 
 @pytest.mark.parametrize("text", ["Jane", "Hi, this is Jane", "I'm not sure", "not really", "sorry, wrong number",
-                                  "not today", "Jane, not Joan"])
+                                  "not today", "Jane, not Joan", "wrong number"])
 def test_no_symptom(text):
     assert not looks_like_question(text)
+
+
+def test_something_gone_wrong_said_at_the_greeting_is_kept_as_the_question(app, caller):
+    caller.start()
+    caller.say("Hi, it's Jane, my cases disappeared")
+    assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL_AFTER_QUESTION}"
+    assert call_of(app, caller).pending_question == "my cases disappeared"
 
 
 def test_a_symptom_said_at_the_greeting_is_kept_as_the_question(app, caller):
