@@ -18,11 +18,11 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
-                      answer_fell_short, asks_if_automated, asks_to_wait, asks_what_it_can_do, asks_why_needed,
-                      choice_of, declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case,
-                      hesitates, is_done, looks_like_question, makes_complaint, normalize, opens_with_question,
-                      praises_answer, question_after_yes, refers_back, reports_outage, spelled_name, thanks_only,
-                      wants_human, wants_repeat, without_affiliation, yes_no)
+                      answer_fell_short, asks_if_automated, asks_if_recorded, asks_to_wait, asks_what_it_can_do,
+                      asks_why_needed, choice_of, declines_email, defers_answer, extract_name, follow_up_question,
+                      follows_up_on_case, hesitates, is_done, looks_like_question, makes_complaint, normalize,
+                      opens_with_question, praises_answer, question_after_yes, refers_back, reports_outage,
+                      spelled_name, thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -304,6 +304,8 @@ class Conversation:
             return self._escalate("caller-request")
         if asks_if_automated(heard.text):  # "are you a robot?": say so, then ask the question again
             return self._retry(prompts.AUTOMATED, "unclear")
+        if asks_if_recorded(heard.text):  # "is this call being recorded?": say what is kept, then ask again
+            return self._retry(prompts.RECORDED, "unclear")
         if asks_what_it_can_do(heard.text):  # "what can you help me with?": say so, then ask the question again
             return self._retry(prompts.CAPABILITIES, "unclear")
         if state in _IDENTITY_STATES and asks_why_needed(heard.text):  # "why do you need my email?": say why, ask again

@@ -49,6 +49,7 @@ __all__ = [
     "looks_like_question",
     "follow_up_question",
     "question_after_yes",
+    "another_problem_after_yes",
     "opens_with_question",
     "choice_of",
     "reports_outage",
@@ -56,6 +57,7 @@ __all__ = [
     "wants_repeat",
     "announces_question",
     "asks_if_automated",
+    "asks_if_recorded",
     "asks_what_it_can_do",
     "asks_why_needed",
     "spelled_name",
@@ -65,7 +67,9 @@ __all__ = [
     "follows_up_on_case",
     "case_number",
     "asks_to_wait",
+    "hesitates",
     "defers_answer",
+    "answer_fell_short",
     "thanks_only",
     "praises_answer",
     "MAX_TEXT_CHARS",
@@ -1505,12 +1509,16 @@ _AUTOMATED_RE = re.compile(
     r"(?:robot|bot|machine|computer|ai|artificial\s+intelligence|recording|chat\s?bot|"
     r"automated(?:\s+(?:system|assistant|service|message|voice))?|virtual\s+assistant|person|human(?:\s+being)?)"
     r"(?:\s+(?:or\s+(?:a\s+)?(?:real\s+)?(?:person|human|robot|machine)|right|then|or\s+what))*"
+    # who the caller is talking to: "who am I speaking to?", "who is this?", "what's your name?"
+    r"|(?:(?:sorry|um+|uh+|wait|so|ok|okay|hello|hi|and)\s+)*"
+    r"(?:who\s+(?:am\s+i|are\s+we)\s+(?:talking|speaking)\s+(?:to|with)|whom?\s+(?:is|s)\s+this|whos\s+this|"
+    r"who\s+are\s+you|what\s+(?:is|s)\s+your\s+name|whats\s+your\s+name)(?:\s+(?:please|then|again|sorry))*"
 )
 
 
 def asks_if_automated(text: str | None) -> bool:
     """Does the caller ask whether they are talking to a machine ("are you a robot?", "is this a recording?",
-    "are you a real person?")?
+    "are you a real person?"), or who they are talking to ("who am I speaking to?", "what's your name?")?
 
     Args:
         text: speech transcript (may be ``None``).
@@ -1574,6 +1582,33 @@ _CAN_DO_RE = re.compile(
     r"|what\s+(?:things|questions)\s+can\s+you\s+(?:help\s+with|answer)|what\s+is\s+this(?:\s+line)?)"
     r"(?:\s+(?:exactly|then|please|here|today))*"
 )
+
+
+_RECORDED_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|wait|so|ok|okay|hello|hi|and|just\s+(?:checking|asking|to\s+check)|quick\s+question)\s+)*"
+    r"(?:(?:is|are)\s+(?:this|the|my|our)\s+(?:phone\s+)?(?:call|conversation|line)\s+(?:being\s+)?recorded"
+    r"|(?:are|will)\s+you\s+(?:be\s+)?record(?:ing)?\s+(?:this|me|the\s+call|our\s+conversation|us)"
+    r"|(?:do|will)\s+you\s+record\s+(?:this|this\s+call|the\s+call|me)"
+    r"|is\s+(?:this|it)\s+being\s+recorded|am\s+i\s+being\s+recorded|is\s+this\s+recorded)"
+    r"(?:\s+(?:please|then|right|too|as\s+well))*"
+)
+
+
+def asks_if_recorded(text: str | None) -> bool:
+    """Does the caller ask whether the call is recorded ("is this call being recorded?", "are you recording this?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is that question (fillers such as "sorry", "just checking" aside); ``False``
+        for anything more ("is this call recorded because I want a copy") and for questions about the product's
+        recordings ("how are calls recorded in the helpdesk", "where are my recorded calls").
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_RECORDED_RE, text)
 
 
 def asks_what_it_can_do(text: str | None) -> bool:

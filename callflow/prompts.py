@@ -58,6 +58,10 @@ AUTOMATED = ("I'm the automated assistant of Kayako Support. I answer from our h
 # "What can you help me with?": what the line does, then the question again.
 CAPABILITIES = ("I can answer your questions from our help articles, and I can pass you to a person on our team at "
                 "any time.")
+# "Is this call being recorded?": what is kept (callflow's TwiML has no <Record> and starts no recording), then the
+# question again.
+RECORDED = ("I don't record the audio of this call. I keep a written transcript of what we say, so that our support team "
+            "can follow up.")
 # "Why do you need my email?" at the name or email question: why, then the question again.
 WHY_WE_ASK = "So that our support team can find your account and get back to you."
 GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
@@ -74,7 +78,7 @@ FIXED_PROMPTS = (
     HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
-    TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK,
+    TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED,
     GOODBYE, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

@@ -428,6 +428,7 @@ UTTERANCES = [
     "hold on, let me check", "I'll try that later",
     # the last prompt again; a question announced, not asked yet
     "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
+    "who am I speaking to?", "is this call being recorded?",
     "Hi", "I need to speak with billing",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um", "hmm",

@@ -18,7 +18,8 @@ from callflow.twiml import replay
 from callflow.voice import REPEATED
 
 from .conftest import PUBLIC_BASE, Caller
-from .test_call_interactions import PASSWORD_QUESTION, PASSWORD_TITLE, heard, identified, openai_app  # noqa: F401
+from .test_call_interactions import (PASSWORD_QUESTION, PASSWORD_TITLE, call_of, heard, identified,  # noqa: F401
+                                     openai_app)
 
 
 def prompts_of(root: ET.Element) -> list[tuple[str, str]]:
@@ -143,7 +144,48 @@ def test_asking_whether_it_is_a_machine_gets_an_honest_answer_and_the_question_a
     assert caller.text() == prompts.CALLER_REQUEST
 
 
+@pytest.mark.parametrize("question", ["who am I speaking to?", "who is this", "what's your name?"])
+def test_asking_who_it_is_gets_an_honest_answer_and_the_question_again(app, caller, question):
+    """Before, "who am I speaking to?" at "How can I help you today?" got "Could you tell me a little more about
+    that?" (a short question); at the name prompt "what's your name?" was kept as the caller's question."""
+    caller.start()
+    caller.say(question)
+    assert caller.listening and caller.text() == f"{prompts.AUTOMATED} {prompts.ASK_NAME}"
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    assert caller.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    caller.say(question)
+    assert caller.listening and caller.text() == f"{prompts.AUTOMATED} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, caller).pending_question is None
+
+
+@pytest.mark.parametrize("question", ["is this call being recorded?", "are you recording this", "am I being recorded?",
+                                      "just checking, is this call recorded"])
+def test_asking_whether_the_call_is_recorded_gets_told_what_is_kept(app, caller, question):
+    """Before, "is this call being recorded?" was searched as a question, found no article, and passed the call to a
+    person as a question the KB could not answer."""
+    identified(caller)
+    caller.say(question)
+    assert caller.listening and caller.text() == f"{prompts.RECORDED} {prompts.HOW_CAN_I_HELP}"
+    caller.say("how do I connect slack")
+    assert caller.text().startswith('From our article "Connecting Slack"')
+
+
+@pytest.mark.parametrize(("text", "recorded"), [
+    ("is this call being recorded", True), ("are you recording me", True), ("do you record this call", True),
+    ("how are calls recorded in the helpdesk", False), ("where are my recorded calls", False),
+    ("do you record calls", False), ("is this call recorded because I want a copy", False), ("", False), (None, False),
+])
+def test_asks_if_recorded(text, recorded):
+    from callflow.intents import asks_if_recorded
+
+    assert asks_if_recorded(text) is recorded
+
+
 @pytest.mark.parametrize(("text", "automated"), [
+    ("who am I speaking with", True), ("whos this", True), ("who are you", True), ("what is your name please", True),
+    ("who is my account manager", False), ("what is your name for the invoice", False),
     ("am I talking to a machine", True), ("are you human", True), ("is this an automated system", True),
     ("is this a robot that can reset my password", False), ("are you open on sundays", False),
     ("is this the billing line", False), ("are you there", False), ("", False), (None, False),
