@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callflow import intents
 from callflow.intents import (
     follow_up_question,
     extract_name,
@@ -300,6 +301,25 @@ def test_helpers_never_raise(text, digits):
     assert question is None or (isinstance(question, str) and question in text)
     name = extract_name(text)
     assert name is None or (isinstance(name, str) and 1 <= len(name.split()) <= 4)
+
+
+_PUBLIC_HELPERS = [getattr(intents, name) for name in intents.__all__ if callable(getattr(intents, name))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_TEXT)
+def test_every_public_helper_takes_any_transcript(text):
+    """Every helper in ``intents.__all__`` answers any transcript (unicode, punctuation, None) without raising."""
+    for helper in _PUBLIC_HELPERS:
+        assert isinstance(helper(text), (bool, str, int, tuple, list, type(None))), helper.__name__
+
+
+@pytest.mark.parametrize("helper", _PUBLIC_HELPERS, ids=lambda h: h.__name__)
+def test_every_public_helper_takes_a_huge_transcript(helper):
+    """A transcript far over any real answer (Twilio's are a few hundred characters): no regular expression of the
+    helpers backtracks on it for long (this test would hang), and none raises."""
+    for huge in ("um " * 50_000, "u" * 150_000, "yes also " * 20_000 + "my account is locked", "sort of " * 30_000):
+        helper(huge)
 
 
 def test_huge_input_is_fine():
