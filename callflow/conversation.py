@@ -18,11 +18,12 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
-                      answer_fell_short, asks_if_automated, asks_if_recorded, asks_to_wait, asks_what_it_can_do,
-                      asks_why_needed, choice_of, declines_email, defers_answer, extract_name, follow_up_question,
-                      follows_up_on_case, hesitates, is_done, looks_like_question, makes_complaint, normalize,
-                      opens_with_question, praises_answer, question_after_yes, refers_back, reports_outage,
-                      spelled_name, thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
+                      answer_fell_short, asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait,
+                      asks_what_it_can_do, asks_why_needed, choice_of, declines_email, defers_answer, extract_name,
+                      follow_up_question, follows_up_on_case, hesitates, is_done, looks_like_question,
+                      makes_complaint, normalize, opens_with_question, praises_answer, question_after_yes,
+                      refers_back, reports_outage, spelled_name, thanks_only, wants_human, wants_repeat,
+                      without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -306,6 +307,9 @@ class Conversation:
             return self._retry(prompts.AUTOMATED, "unclear")
         if asks_if_recorded(heard.text):  # "is this call being recorded?": say what is kept, then ask again
             return self._retry(prompts.RECORDED, "unclear")
+        if state in ("answer", "check_resolved") and self.call.article_id and not self.call.pending_question \
+                and asks_to_send_answer(heard.text):  # "can you email me that?": where to find it, then ask again
+            return self._retry(prompts.find_it_in_help_center(self._article_title(self.call.article_id)), "unclear")
         if asks_what_it_can_do(heard.text):  # "what can you help me with?": say so, then ask the question again
             return self._retry(prompts.CAPABILITIES, "unclear")
         if state in _IDENTITY_STATES and asks_why_needed(heard.text):  # "why do you need my email?": say why, ask again
@@ -670,6 +674,13 @@ class Conversation:
         self.machine.send("escalate_call")
         self.call.outcome = NEEDS_HUMAN
         return Reply([prompt], listen=False)
+
+    def _article_title(self, article_id: str) -> str | None:
+        """The title of KB article ``article_id``, or ``None`` when the KB no longer has it (a sync removed it)."""
+        try:
+            return self.services["kb"].index().doc(article_id).title
+        except KeyError:
+            return None
 
     def current_question(self) -> str:
         """The question the caller is being asked in the current state (for re-prompts)."""

@@ -58,6 +58,7 @@ __all__ = [
     "announces_question",
     "asks_if_automated",
     "asks_if_recorded",
+    "asks_to_send_answer",
     "asks_what_it_can_do",
     "asks_why_needed",
     "spelled_name",
@@ -1609,6 +1610,42 @@ def asks_if_recorded(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_RECORDED_RE, text)
+
+
+_SENT_WHAT = (r"(?:that|this|it|them|those(?:\s+steps)?|a\s+link|(?:the|those)\s+(?:link|steps|article|instructions|answer|"
+              r"details|info|information))")
+_SENT_HOW = (r"(?:to\s+me|by\s+(?:e\s*mail|text|sms|message)|in\s+(?:an?\s+)?(?:e\s*mail|text|writing)|"
+             r"to\s+my\s+(?:e\s*mail|phone|inbox|mobile)|over|through)")
+_SEND_ANSWER_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|ok|okay|so|and|also|actually|great|thanks|thank\s+you|yes|yeah)\s+)*"
+    r"(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?(?:just\s+)?|(?:please\s+)?(?:just\s+)?)"
+    rf"(?:send|email|e\s*mail|text|message|sms|forward)\s+(?:me\s+)?(?:over\s+)?{_SENT_WHAT}"
+    rf"(?:\s+{_SENT_HOW})*"
+    rf"|(?:(?:sorry|um+|uh+|ok|okay|so|and|also|actually|great|thanks|thank\s+you|yes|yeah)\s+)*"
+    rf"(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have)\s+{_SENT_WHAT}\s+"
+    r"(?:by\s+(?:e\s*mail|text)|in\s+(?:an?\s+)?(?:e\s*mail|text|writing)|e\s*mailed|texted|sent\s+(?:to\s+me|over))"
+)
+_SEND_ANSWER_TAIL_RE = re.compile(r"(?:\s+(?:please|thanks|thank\s+you|too|as\s+well|so\s+i\s+have\s+it))*$")
+
+
+def asks_to_send_answer(text: str | None) -> bool:
+    """Does the caller ask for the answer in writing ("can you email me that?", "send me the link", "can I get the
+    steps by text")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer asks for "that", "it", "the link", "the steps", "the article" ... to be
+        emailed, texted or sent (fillers such as "ok", "thanks", "please" aside); ``False`` for anything more,
+        among them questions about the product's own sending ("can you send me a password reset link", "how do I
+        send the survey by email").
+
+    Raises:
+        Nothing.
+    """
+    words = _SEND_ANSWER_TAIL_RE.sub("", " ".join(normalize(text)))
+    return bool(words) and _SEND_ANSWER_RE.fullmatch(words) is not None
 
 
 def asks_what_it_can_do(text: str | None) -> bool:

@@ -102,10 +102,25 @@ def which_article(titles: list[str]) -> str:
     """Offer two or three help-center articles by title and ask which one fits: a short question ("I can't log
     in") that several articles match about equally well. The caller answers with a position ("the second one",
     see :func:`callflow.intents.choice_of`) or with more words about the problem."""
-    items = []
-    for position, title in zip(_POSITIONS, titles):
-        title = " ".join(title.split())
-        if len(title) > MAX_SPOKEN_TITLE_CHARS:
-            title = title[:MAX_SPOKEN_TITLE_CHARS].rsplit(" ", 1)[0]
-        items.append(f"The {position} is: {title.rstrip('.?!')}.")
+    items = [f"The {position} is: {_spoken_title(title)}." for position, title in zip(_POSITIONS, titles)]
     return "I found a few articles that might help. " + " ".join(items) + " Which one sounds closest to your problem?"
+
+
+def _spoken_title(title: str) -> str:
+    """``title`` on one line, cut at a word to at most :data:`MAX_SPOKEN_TITLE_CHARS` characters, without a final
+    period, question or exclamation mark."""
+    title = " ".join(title.split())
+    if len(title) > MAX_SPOKEN_TITLE_CHARS:
+        title = title[:MAX_SPOKEN_TITLE_CHARS].rsplit(" ", 1)[0]
+    return title.rstrip(".?!")
+
+
+#: How :func:`find_it_in_help_center` begins.
+CANT_SEND = "I can't send emails or texts from this call"
+
+
+def find_it_in_help_center(title: str | None) -> str:
+    """The answer to "can you email me that?" after an answer: this line sends nothing in writing, so the caller is
+    told where to find it (``title``: the article answered from; ``None`` or empty when it is not known)."""
+    where = f', in the article "{_spoken_title(title)}"' if title and title.strip() else ""
+    return f"{CANT_SEND}, but you'll find this in our help center{where}."
