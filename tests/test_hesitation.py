@@ -16,6 +16,7 @@ from callflow.intents import hesitates
 from callflow.models import NEEDS_HUMAN
 
 from .test_call_interactions import PASSWORD_QUESTION, call_of, identified, ticket
+from .test_wait_and_defer import _gather_timeout
 
 HESITATIONS = ["um", "uh", "hmm", "Hmm.", "Um, uh...", "er, um", "erm", "hmmm", "ah", "well", "so",
                "Hmm, let me see", "uhm"]
@@ -31,10 +32,6 @@ def test_hesitates(said):
 @pytest.mark.parametrize("said", NOT_HESITATIONS)
 def test_words_or_a_yes_are_no_hesitation(said):
     assert not hesitates(said)
-
-
-def _gather_timeout(caller) -> str:
-    return caller.last.find("Gather").get("timeout")
 
 
 def test_hmm_is_no_name(app, caller):
