@@ -19,11 +19,11 @@ from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
                       answer_fell_short, asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait,
-                      asks_what_it_can_do, asks_why_needed, choice_of, declines_email, defers_answer, extract_name,
-                      follow_up_question, follows_up_on_case, hesitates, is_done, looks_like_question,
-                      makes_complaint, normalize, opens_with_question, praises_answer, question_after_yes,
-                      refers_back, reports_outage, spelled_name, thanks_only, wants_human, wants_repeat,
-                      without_affiliation, yes_no)
+                      asks_what_it_can_do, asks_which_address, asks_why_needed, choice_of, declines_email,
+                      defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
+                      looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
+                      question_after_yes, refers_back, reports_outage, says_address_on_file, spelled_name,
+                      thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -372,6 +372,10 @@ class Conversation:
         if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
             self.machine.send("no_email")
             return self._enter_answer([self._email_give_up(declined=True)])
+        if asks_which_address(heard.text):  # "I have two, which one do you want?": any, then the question again
+            return self._retry(prompts.ANY_ADDRESS, "unclear")
+        if says_address_on_file(heard.text):  # "you should have it already": it cannot be looked up from here
+            return self._retry(prompts.CANT_LOOK_UP, "unclear")
         if heard.text and not self.call.pending_question and looks_like_question(heard.text) \
                 and not _ABOUT_THE_ADDRESS.intersection(normalize(heard.text)):
             self.call.pending_question = heard.text  # "I just want to reset my password": kept for after the address

@@ -54,6 +54,8 @@ __all__ = [
     "choice_of",
     "reports_outage",
     "declines_email",
+    "asks_which_address",
+    "says_address_on_file",
     "wants_repeat",
     "announces_question",
     "asks_if_automated",
@@ -1387,6 +1389,68 @@ _DECLINES_EMAIL_RE = re.compile(
     r"|\b(?:phone|mobile|cell)(?:\s+number)?\s+instead\b|\bnumber\s+instead\b"
     r"|\b(?:give\s+you|use|take|have)\s+my\s+(?:phone\s+|mobile\s+|cell\s+)?number\b"
 )
+
+
+_ADDR = r"(?:e\s*mails?|e\s*mail\s+address(?:es)?|address(?:es)?|accounts?|ones?)"
+_ADDRESS_FILLER = r"(?:(?:um+|uh+|er+|oh|well|so|sorry|ok|okay|hmm+|actually|i\s+mean|but)\s+)*"
+#: "I have two emails", "which one?", "my work one or my personal one?", "I'm not sure which one".
+_WHICH_ADDRESS = (
+    r"(?:(?:"
+    r"(?:i\s+(?:have|got|use)|ive\s+got|there\s+are)\s+"
+    r"(?:two|2|three|3|a\s+few|several|a\s+couple(?:\s+of)?|many|more\s+than\s+one)"
+    rf"(?:\s+(?:different\s+)?{_ADDR})?"
+    rf"|(?:(?:im|i\s+am)\s+not\s+sure\s+|i\s+(?:dont|do\s+not)\s+know\s+)?which\s+(?:one|{_ADDR})"
+    r"(?:\s+(?:do\s+you\s+(?:want|need)|should\s+i\s+(?:give|use)|you\s+(?:want|need)|i\s+used|is\s+it))?"
+    r"|(?:(?:do|would)\s+you\s+(?:need|want|prefer)\s+)?"
+    rf"(?:my|the)\s+(?:work|personal|business|company|private|home|old|new|main|other)\s+{_ADDR}"
+    rf"(?:\s+or\s+(?:my|the)\s+(?:work|personal|business|company|private|home|old|new|main|other)(?:\s+{_ADDR})?)?"
+    r")(?:\s+(?:then|please|or\s+what|though))*)"
+)
+_WHICH_ADDRESS_RE = re.compile(rf"{_ADDRESS_FILLER}{_WHICH_ADDRESS}(?:\s+(?:and\s+|so\s+)?{_WHICH_ADDRESS})*")
+#: "It's on file", "you should have it already", "same as last time", "you've got it".
+_ON_FILE_RE = re.compile(
+    rf"{_ADDRESS_FILLER}(?:"
+    r"(?:its|it\s+is|it\s+should\s+be|thats)\s+(?:already\s+)?(?:on\s+file|in\s+(?:your|the)\s+(?:system|records?|file))"
+    r"|(?:you|youve|you\s+have|you\s+should|you\s+must|dont\s+you|do\s+you\s+not)\s+"
+    r"(?:already\s+)?(?:should\s+)?(?:have|got|have\s+got)\s+(?:it|that|my\s+(?:email|address|details))(?:\s+already)?"
+    r"(?:\s+on\s+file)?"
+    r"|(?:its\s+|it\s+is\s+)?(?:the\s+)?same\s+as\s+(?:before|last\s+time|always|usual|on\s+my\s+account)"
+    r"|can\s+you\s+(?:not\s+)?(?:look\s+(?:it|me)\s+up|find\s+(?:it|me))(?:\s+(?:by|from|with)\s+my\s+(?:phone\s+)?number)?"
+    r")(?:\s+(?:then|please|surely|already|right))*"
+)
+
+
+def asks_which_address(text: str | None) -> bool:
+    """At "What's the email address on your account?": is the caller unsure which address to give ("I have two
+    emails", "which one?", "my work one or my personal one?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer says so (fillers such as "um", "well" aside); ``False`` for anything more (an
+        address: "my work one is jane at acme dot com"), and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_WHICH_ADDRESS_RE, text)
+
+
+def says_address_on_file(text: str | None) -> bool:
+    """At "What's the email address on your account?": does the caller say we have it already ("it's on file", "you
+    should have it already", "same as last time", "can you look me up by my number?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer says so (fillers aside); ``False`` for anything more and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_ON_FILE_RE, text)
 
 
 def declines_email(text: str | None) -> bool:

@@ -62,6 +62,10 @@ CAPABILITIES = ("I can answer your questions from our help articles, and I can p
 # question again.
 RECORDED = ("I don't record the audio of this call. I keep a written transcript of what we say, so that our support team "
             "can follow up.")
+# "I have two emails, which one?" at the email question: which, then the question again.
+ANY_ADDRESS = "Any address you use with us is fine. The one you sign in with is best."
+# "You should have it already" at the email question: the line cannot look the caller up, then the question again.
+CANT_LOOK_UP = "I'm sorry, I can't look it up from this call."
 # "Why do you need my email?" at the name or email question: why, then the question again.
 WHY_WE_ASK = "So that our support team can find your account and get back to you."
 GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
@@ -78,7 +82,7 @@ FIXED_PROMPTS = (
     HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
-    TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED,
+    TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
     GOODBYE, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

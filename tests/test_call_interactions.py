@@ -415,6 +415,7 @@ UTTERANCES = [
     "thank you", "got it, thanks",
     # why the name or the email is asked for
     "why do you need my email?", "I have two, which one do you want?", "can I give you my phone number instead?",
+    "you should have it already",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -452,7 +453,8 @@ ON_TOPIC = {
 MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
-             prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND)
+             prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,
+             prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
