@@ -1485,7 +1485,10 @@ def _says_only(pattern: re.Pattern[str], text: str | None) -> bool:
 # --------------------------------------------------------------------------
 
 _REPEAT_FILLER = (r"(?:(?:sorry|um+|uh+|er+|oh|ok|okay|yes|yeah|hello|hi|excuse\s+me|pardon\s+me|please|again|"
-                  r"i\s+mean)\s+)*")
+                  r"i\s+mean|wait|hang\s+on|hold\s+on)\s+)*")
+#: The answer's parts asked for again: "the steps", "the second step", "that last part".
+_ANSWER_PART = (r"(?:the|those|that|these)\s+(?:(?:first|second|third|fourth|fifth|last|next|other)\s+)?"
+                r"(?:steps?|instructions|part|bit|answer)")
 #: What was listed, asked for again: "repeat them", "say the options again", "read the list again".
 _REPEATED_LIST = r"(?:them|those|the\s+(?:options|choices|articles|list|titles|names))"
 _REPEAT_RE = re.compile(
@@ -1497,6 +1500,13 @@ _REPEAT_RE = re.compile(
     rf"|(?:please\s+)?(?:say|read)\s+(?:that|it|{_REPEATED_LIST})\s+again"
     rf"|what\s+(?:were|are)\s+(?:the\s+)?(?:options|choices|articles)(?:\s+again)?"
     r"|(?:one\s+more|1\s+more)\s+time"
+    # the answer, again or slower: "can you repeat the steps?", "what was the second step?", "slow down please"
+    rf"|(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:repeat|say|read|go\s+(?:over|through))\s+{_ANSWER_PART}"
+    r"(?:\s+again)?"
+    rf"|what\s+(?:was|were|is|are)\s+{_ANSWER_PART}(?:\s+again)?"
+    r"|slow\s+down|(?:can|could|would)\s+you\s+(?:please\s+)?(?:go|speak|talk|say\s+(?:it|that)|read\s+(?:it|that))\s+"
+    r"(?:a\s+(?:bit|little)\s+)?(?:slower|more\s+slowly)(?:\s+this\s+time)?|(?:a\s+(?:bit|little)\s+)?slower"
+    r"|(?:youre|you\s+are|that\s+was|thats|it\s+was)\s+(?:going\s+|talking\s+|speaking\s+)?(?:way\s+)?too\s+fast"
     r"|come\s+again|pardon|what\s+was\s+that|what\s+did\s+you\s+say|sorry\s+what|what"
     r"|hello|(?:is\s+)?(?:anyone|anybody|someone|somebody)\s+there|are\s+you\s+(?:still\s+)?there|can\s+you\s+hear\s+me"
     r"|i\s+(?:didnt|did\s+not|couldnt|could\s+not)\s+(?:catch|hear|get|understand)\s+"
@@ -1900,12 +1910,16 @@ _MOMENT = r"(?:moment|second|sec|minute|min|mo)"
 _LET_ME = (r"let\s+me\s+(?:just\s+)?(?:check|see|look|try|test|find|get|grab)"
            r"(?:\s+(?:it|that|this|them|my\s+email|it\s+out|that\s+out|this\s+out|it\s+up|for\s+it|the\s+address))?"
            r"(?:\s+(?:now|quickly|quick|real\s+quick|right\s+now))?")
+#: The caller is trying the answer as we speak: "I'm trying it now", "I'm just checking".
+_DOING_IT_NOW = (r"(?:im|i\s+am)\s+(?:just\s+)?(?:trying|checking|testing|doing|looking\s+at)"
+                 r"(?:\s+(?:it|that|this|it\s+out|that\s+out|them|the\s+steps))?(?:\s+(?:now|right\s+now))?")
 _WAIT_RE = re.compile(
     rf"{_PAUSE_FILLER}(?:"
     r"(?:(?:hold|hang)\s+on|wait)(?:\s+(?:a\s+)?(?:moment|second|sec|minute))?"
     rf"|(?:(?:just|give\s+me|gimme)\s+)?(?:a|one)\s+{_MOMENT}"
-    rf"|bear\s+with\s+me|hold\s+please|{_LET_ME}"
-    rf")(?:\s+(?:please|thanks|thank\s+you|hold\s+on|hang\s+on|wait|{_LET_ME}|(?:a|one)\s+{_MOMENT}|now))*"
+    rf"|bear\s+with\s+me|hold\s+please|{_LET_ME}|{_DOING_IT_NOW}"
+    rf")(?:\s+(?:please|thanks|thank\s+you|hold\s+on|hang\s+on|wait|{_LET_ME}|{_DOING_IT_NOW}|(?:a|one)\s+{_MOMENT}|"
+    r"now))*"
 )
 _LATER = (r"(?:later(?:\s+(?:on|today|tonight))?|tomorrow|after\s+(?:the|this)\s+call|in\s+a\s+(?:bit|while)|"
           r"(?:when|once)\s+(?:i|im|i\s+am|we|were)\s+(?:(?:get|am|are)\s+)?"
@@ -1928,6 +1942,10 @@ _DEFER_RE = re.compile(
     r"|i\s+(?:havent|have\s+not)\s+(?:tried|done|checked|tested)\s+(?:it|that|this)?\s*yet"
     r"|i\s+(?:cant|can\s+not|cannot)\s+(?:try|test|check|do)\s+(?:it|that|this)\s+(?:right\s+)?now"
     r"|(?:ill|i\s+will)\s+(?:try|test|check)\s+(?:it|that|this)\s+(?:out\s+)?and\s+(?:see|call\s+(?:you\s+)?back)"
+    # "I'll call back later", "I'll call you back if it doesn't work"
+    r"|(?:i\s+will|ill|i\s+ll|i\s+can|i\s+could)\s+(?:just\s+)?(?:call|ring|phone)\s+(?:you\s+)?back"
+    r"(?:\s+(?:" + _LATER + r"|if\s+(?:it\s+)?(?:doesnt|does\s+not|didnt|did\s+not)\s+work|if\s+i\s+need\s+to|if\s+not|"
+    r"if\s+(?:i\s+)?(?:have|need)\s+(?:to|any\s+more\s+(?:questions|problems)|more\s+questions)))*"
     r")(?:\s+(?:thanks|thank\s+you|please|though|anyway|then))*"
 )
 

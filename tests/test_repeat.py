@@ -45,6 +45,18 @@ def test_the_answer_is_played_again_and_the_call_goes_on(app, caller):
     assert agent[-2] == REPEATED and agent[-3].startswith(f'From our article "{PASSWORD_TITLE}"')
 
 
+@pytest.mark.parametrize("asked", ["wait, what was the second step?", "can you repeat the steps", "slow down please",
+                                   "what was that last part?", "you're going too fast"])
+def test_the_answer_is_played_again_when_a_step_was_missed(caller, asked):
+    """Before, these got "Sorry, please say yes or no." at "Did that solve your issue?": the steps were not heard
+    again."""
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    answer = prompts_of(caller.last)
+    caller.say(asked)
+    assert caller.listening and prompts_of(caller.last) == answer
+
+
 @pytest.mark.parametrize(("lines", "expected"), [
     (["can you repeat that"], f"{prompts.GREETING} {prompts.ASK_NAME}"),
     (["Jane", "sorry, what?"], f"Thanks, Jane. {prompts.ASK_EMAIL}"),
@@ -105,6 +117,9 @@ def test_with_openai_the_same_audio_is_played_again(openai_app):
     "hello?", "Hello, is anyone there?", "are you still there", "can you hear me",
     # the articles listed for a short question
     "repeat them", "can you say the options again?", "read the list again", "what were the choices again",
+    # the answer's steps, again or slower
+    "wait, what was the second step?", "can you repeat the steps", "go over the steps again", "slow down please",
+    "can you go slower", "a bit slower please", "you're going too fast", "can you read that more slowly",
 ])
 def test_requests_to_repeat(text):
     assert wants_repeat(text)
@@ -114,6 +129,7 @@ def test_requests_to_repeat(text):
     "I didn't get that email", "can you repeat the steps for SSO", "what is SSO", "what about macros", "yes", "no",
     "how do I repeat a report", "sorry", "", None, "hi", "hello I need help with billing",
     "what are the options for exporting", "say the options", "them",
+    "what is the next step for SSO", "slow", "the steps for exporting",
 ])
 def test_questions_and_answers_are_no_request_to_repeat(text):
     assert not wants_repeat(text)

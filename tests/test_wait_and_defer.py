@@ -22,16 +22,20 @@ from .test_call_interactions import identified, ticket
 
 WAITS = ["one moment, let me find it", "hold on", "hang on a second", "one moment please", "ok let me check",
          "let me try it now", "just a sec",
-         "give me a minute", "wait", "hold on let me check", "sorry, one second", "bear with me", "let me find it"]
+         "give me a minute", "wait", "hold on let me check", "sorry, one second", "bear with me", "let me find it",
+         "hang on I'm trying it now", "I'm trying it now", "I'm just checking", "I'm looking at it"]
 NOT_WAITS = ["hold on, it's jane at example dot com", "let me check my invoice, how do I pay it", "yes", "no",
+             "I'm trying to reset my password",
              "I'll try that later", "", None]
 DEFERS = ["I'll try that later", "I'll give it a go", "I don't know yet", "I haven't tried it yet",
           "I'll try it tomorrow", "I'll have to try it when I get back to my desk", "I'll let you know",
           "I can't try it right now", "I'll try it and see", "not sure yet", "ok I'll test it later thanks",
           "I'll try it", "I'll do that", "I'll try", "will do", "I'll give that a try", "I'll have a look",
-          "I'll do that, thanks"]
+          "I'll do that, thanks", "I'll call back later", "I'll call you back if it doesn't work", "I'll call back",
+          "ok I'll ring back tomorrow", "I'll call back if I have more questions"]
 NOT_DEFERS = ["I'm not sure", "yes", "no", "I tried it and it didn't work", "later", "hold on", "", None,
-              "I'll do that but it didn't work before", "I'll try again but it's not working", "I do"]
+              "I'll do that but it didn't work before", "I'll try again but it's not working", "I do",
+              "I'll call back to cancel my subscription", "can you call me back"]
 
 
 @pytest.mark.parametrize("text", WAITS)
@@ -158,3 +162,21 @@ def test_i_will_do_that_puts_the_answer_off(app, caller):
     caller.say("how do I reset my password")
     caller.say("I'll do that")
     assert caller.text() == f"{prompts.TRY_LATER} {prompts.ANYTHING_ELSE_AGAIN}"
+
+
+@pytest.mark.parametrize("said", ["I'll call back later", "I'll call you back if it doesn't work"])
+def test_i_will_call_back_puts_the_answer_off(app, caller, said):
+    """"I'll call back later" at "Did that solve your issue?" got "Sorry, please say yes or no."."""
+    identified(caller)
+    caller.say("how do I reset my password")
+    caller.say(said)
+    assert caller.text() == f"{prompts.TRY_LATER} {prompts.ANYTHING_ELSE_AGAIN}"
+
+
+def test_trying_it_now_gets_a_longer_wait(app, caller):
+    """"Hang on, I'm trying it now" got "Sorry, please say yes or no.", and the usual 6 s wait for the answer."""
+    identified(caller)
+    caller.say("how do I reset my password")
+    caller.say("hang on, I'm trying it now")
+    assert caller.text() == f"{prompts.TAKE_YOUR_TIME} {prompts.CHECK_RESOLVED}"
+    assert _gather_timeout(caller) == str(app.config["GATHER_WAIT_TIMEOUT_S"])
