@@ -966,10 +966,10 @@ def another_problem_after_yes(text: str | None) -> str | None:
     _, rest = split
     text = text[:MAX_TEXT_CHARS]
     lead = text[:len(text) - len(rest)]
-    if yes_no(lead) != "yes":
-        return None
     rest_grams = _ngrams(normalize(rest))
     if not ("also" in normalize(lead) or _has_any(rest_grams, _FOLLOW_UP_CUES)) or _has_any(rest_grams, _ANSWER_FAILED):
+        return None
+    if yes_no(lead) != "yes":
         return None
     question = _CUE_OPENING_RE.sub("", rest.strip(" \t,;:-.")).strip(" \t,;:-")
     return question if looks_like_question(question) else None
