@@ -477,6 +477,10 @@ _DONE_PHRASES = _phrases(
     "not at the moment", "hang up", "end call", "end the call", "thats enough",
     "finished", "thatll be it", "i think thats it", "i think thats all",
     "nothing at all", "no thats everything", "no thats it", "no thats all",
+    # leaving: "I have to go", "I'll call back later"
+    "i have to go", "i got to go", "ive got to go", "i gotta go", "gotta go", "got to go", "i need to go",
+    "i must go", "i have to run", "ill call back", "ill call you back", "i will call back", "i will call you back",
+    "ill ring back", "ill call again", "ill try again later", "ill call back later", "call back later",
 )
 
 #: Closing phrases that are more than a bare negative word: they end the call whatever else is said

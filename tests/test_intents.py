@@ -151,6 +151,8 @@ DONE = [
     "no that's everything", "No, that's all, thanks for your help.", "that's all I need",
     "not right now", "I don't think so", "nope, have a nice day", "No. Thank you. Bye.",
     "nothing", "we're done", "no more questions", "no that was it", "nah I'm not", "no never mind",
+    # leaving
+    "I'll call back later", "I have to go", "sorry I gotta go", "I'll call you back tomorrow",
 ]
 NOT_DONE = [
     "", None, "yes", "yeah", "Yes, I have another question.", "No, it's still not working.",
@@ -160,6 +162,7 @@ NOT_DONE = [
     # a negative word inside a problem statement is not a "no"
     "my colleague never got the invitation email", "my package never arrived",
     "no, I still have not received the invitation", "nothing shows up in my inbox",
+    "I'll call back to cancel my subscription", "I need to go reset my password",
 ]
 
 

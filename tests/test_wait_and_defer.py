@@ -180,3 +180,15 @@ def test_trying_it_now_gets_a_longer_wait(app, caller):
     caller.say("hang on, I'm trying it now")
     assert caller.text() == f"{prompts.TAKE_YOUR_TIME} {prompts.CHECK_RESOLVED}"
     assert _gather_timeout(caller) == str(app.config["GATHER_WAIT_TIMEOUT_S"])
+
+
+@pytest.mark.parametrize("said", ["I'll call back later", "sorry, I have to go"])
+def test_a_caller_who_leaves_before_asking_hears_goodbye(app, caller, said):
+    """At "How can I help you today?" "I'll call back later" was searched as a question, found nothing, and the caller
+    heard "I'll pass this on to our expert team": an urgent ticket for a caller who asked nothing."""
+    identified(caller)
+    caller.say(said)
+    assert caller.hung_up and caller.text() == prompts.GOODBYE
+    caller.hangup()
+    p = ticket(app, caller)
+    assert (p["outcome"], p["priority"]) == (ABANDONED, "normal")
