@@ -318,9 +318,12 @@ class Conversation:
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
             reply.repeat = reply.listen
             return reply
-        if asks_to_wait(heard.text) or hesitates(heard.text):
-            # "hold on, let me check", or only "um" or "hmm": the question again, and a longer wait for the answer
-            reply = self._retry(prompts.TAKE_YOUR_TIME, "unclear")
+        thinking = hesitates(heard.text)
+        if thinking or asks_to_wait(heard.text):
+            # "hold on, let me check", or only "um" or "hmm": the question again, and a longer wait for the answer.
+            # A sound with no words counts as silence: a line of background noise since the greeting ends as a
+            # silent one does, and a resolved caller at "anything else?" hears the goodbye.
+            reply = self._retry(prompts.TAKE_YOUR_TIME, "silence" if thinking else "unclear")
             reply.wait = reply.listen
             return reply
         handler = getattr(self, f"_in_{state}")

@@ -807,9 +807,9 @@ _WORD_RE = re.compile(r"\S+")
 
 
 def _after_yes(text: str | None) -> tuple[str, str] | None:
-    """``(last word of the confirmation, the rest)`` of a "yes, ..." answer: the rest starts at the first word that
-    is not a confirmation word (:data:`_YES_LEAD_WORDS`). ``None`` without a confirmation before it or without a
-    rest. Only the first :data:`MAX_TEXT_CHARS` characters are looked at."""
+    """``(the confirmation, the rest)`` of a "yes, ..." answer, as said: the rest starts at the first word that is
+    not a confirmation word (:data:`_YES_LEAD_WORDS`). ``None`` without a confirmation before it or without a rest.
+    Only the first :data:`MAX_TEXT_CHARS` characters are looked at."""
     if not isinstance(text, str):
         return None
     text = text[:MAX_TEXT_CHARS]
@@ -822,7 +822,7 @@ def _after_yes(text: str | None) -> tuple[str, str] | None:
         return None
     if i == 0:  # no confirmation before it: not a "yes, and ..." answer
         return None
-    return words[i - 1].group(), text[words[i].start():]
+    return text[:words[i].start()], text[words[i].start():]
 
 
 def follow_up_question(text: str | None) -> str | None:
@@ -852,9 +852,9 @@ def follow_up_question(text: str | None) -> str | None:
     split = _after_yes(text)
     if split is None:
         return None
-    last, rest = split
+    lead, rest = split
     # "yes, that is ..." is not a question "is ...?"; a later clause still can be.
-    statement = normalize(last)[-1:] in (["it"], ["that"], ["thats"])
+    statement = normalize(lead)[-1:] in (["it"], ["that"], ["thats"])
     start = next((m.start(1) for m in _QUESTION_START_RE.finditer(rest) if m.start(1) or not statement), None)
     if start is not None:  # "..., can I also connect Slack": a question word opens it
         question = rest[start:].strip(" \t,;:-")
@@ -920,8 +920,8 @@ def question_after_yes(text: str | None) -> str | None:
     split = _after_yes(text)
     if split is None:
         return None
-    last, rest = split
-    broken = last.rstrip()[-1:] in tuple(".,;:!?-") or normalize(last)[-1:] in ([w] for w in _CLAUSE_JOINERS)
+    lead, rest = split
+    broken = lead.rstrip()[-1:] in tuple(".,;:!?-") or normalize(lead)[-1:] in ([w] for w in _CLAUSE_JOINERS)
     rest = rest.strip(" \t,;:-")
     return rest if broken and looks_like_question(rest) else None
 
@@ -955,10 +955,11 @@ def another_problem_after_yes(text: str | None) -> str | None:
 
     Returns:
         The words after the yes with the cue that opens them removed ("my emails are not arriving"; kept when it
-        says what the question is about: "one more question about my invoice"), as the caller said them, when the words before them are a yes (:func:`yes_no`), a cue announces another question ("also",
-        "another question", "one more thing", "I have a question", :data:`_FOLLOW_UP_CUES`), the words do not say
-        the answer failed ("still", "didn't work", "again", ...: "yes, also it didn't work" is a no) and they state
-        a problem (:func:`looks_like_question`). ``None`` otherwise: "yes but I still can't log in", "yes, and I
+        says what the question is about: "one more question about my invoice"), as the caller said them, when the
+        words before them are a yes (:func:`yes_no`), a cue announces another question ("also", "another
+        question", "one more thing", "I have a question", :data:`_FOLLOW_UP_CUES`), the words do not say the
+        answer failed ("still", "didn't work", "again", ...: "yes, also it didn't work" is a no) and they state a
+        problem (:func:`looks_like_question`). ``None`` otherwise: "yes but I still can't log in", "yes, and I
         can't log in" (no cue: after a password answer that may be the answer failing), a plain yes.
 
     Raises:
@@ -967,9 +968,7 @@ def another_problem_after_yes(text: str | None) -> str | None:
     split = _after_yes(text)
     if split is None:
         return None
-    _, rest = split
-    text = text[:MAX_TEXT_CHARS]
-    lead = text[:len(text) - len(rest)]
+    lead, rest = split
     rest_grams = _ngrams(normalize(rest))
     if not ("also" in normalize(lead) or _has_any(rest_grams, _FOLLOW_UP_CUES)) or _has_any(rest_grams, _ANSWER_FAILED):
         return None
@@ -1694,14 +1693,15 @@ _SENT_WHAT = (r"(?:that|this|it|them|those(?:\s+steps)?|a\s+link|(?:the|those)\s
               r"details|info|information))")
 _SENT_HOW = (r"(?:to\s+me|by\s+(?:e\s*mail|text|sms|message)|in\s+(?:an?\s+)?(?:e\s*mail|text|writing)|"
              r"to\s+my\s+(?:e\s*mail|phone|inbox|mobile)|over|through)")
+_SEND_FILLER = r"(?:(?:sorry|um+|uh+|ok|okay|so|and|also|actually|great|thanks|thank\s+you|yes|yeah)\s+)*"
 _SEND_ANSWER_RE = re.compile(
-    r"(?:(?:sorry|um+|uh+|ok|okay|so|and|also|actually|great|thanks|thank\s+you|yes|yeah)\s+)*"
+    rf"{_SEND_FILLER}(?:"
     r"(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?(?:just\s+)?|(?:please\s+)?(?:just\s+)?)"
     rf"(?:send|email|e\s*mail|text|message|sms|forward)\s+(?:me\s+)?(?:over\s+)?{_SENT_WHAT}"
     rf"(?:\s+{_SENT_HOW})*"
-    rf"|(?:(?:sorry|um+|uh+|ok|okay|so|and|also|actually|great|thanks|thank\s+you|yes|yeah)\s+)*"
-    rf"(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have)\s+{_SENT_WHAT}\s+"
+    rf"|(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have)\s+{_SENT_WHAT}\s+"
     r"(?:by\s+(?:e\s*mail|text)|in\s+(?:an?\s+)?(?:e\s*mail|text|writing)|e\s*mailed|texted|sent\s+(?:to\s+me|over))"
+    r")"
 )
 _SEND_ANSWER_TAIL_RE = re.compile(r"(?:\s+(?:please|thanks|thank\s+you|too|as\s+well|so\s+i\s+have\s+it))*$")
 
@@ -1972,11 +1972,11 @@ def asks_to_wait(text: str | None) -> bool:
 
 
 #: Sounds of a caller thinking, and the words that go with them: "um", "hmm", "erm", "uh, so", "well um".
+_HESITATION_SOUNDS = r"u+m+|u+h+m*|h+m+|m{2,}|e+r+m*|a+h+m*|e+h+|o+h+|so|well|like"
 _HESITATION_RE = re.compile(
-    r"(?:(?:u+m+|u+h+m*|h+m+|m{2,}|e+r+m*|a+h+m*|e+h+|o+h+|so|well|like|and|okay|ok|right|let\s+me\s+(?:see|think))"
-    r"(?:\s+|$))+"
+    rf"(?:(?:{_HESITATION_SOUNDS}|and|okay|ok|right|let\s+me\s+(?:see|think))(?:\s+|$))+"
 )
-_HESITATION_SOUND_RE = re.compile(r"\b(?:u+m+|u+h+m*|h+m+|m{2,}|e+r+m*|a+h+m*|e+h+|o+h+|so|well|like)\b")
+_HESITATION_SOUND_RE = re.compile(rf"\b(?:{_HESITATION_SOUNDS})\b")
 
 
 def hesitates(text: str | None) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from callflow import prompts
 from callflow.flow import MAX_RETRIES
 from callflow.intents import hesitates
-from callflow.models import NEEDS_HUMAN
+from callflow.models import ABANDONED, NEEDS_HUMAN, RESOLVED
 
 from .test_call_interactions import PASSWORD_QUESTION, call_of, identified, ticket
 from .test_wait_and_defer import _gather_timeout
@@ -71,3 +71,27 @@ def test_a_caller_who_only_hesitates_is_passed_on_in_the_end(app, caller):
     assert not caller.listening
     caller.hangup()
     assert ticket(app, caller)["outcome"] == NEEDS_HUMAN
+
+
+def test_a_line_with_only_sounds_since_the_greeting_ends_as_a_silent_one(app, caller):
+    """Background noise recognised as "hmm" on a pocket dial: no urgent ticket for a caller who never spoke."""
+    caller.start()
+    for _ in range(MAX_RETRIES):
+        caller.say("hmm")
+        assert caller.listening
+    caller.say("um")
+    assert caller.hung_up and caller.text() == prompts.NO_INPUT
+    caller.hangup()
+    assert ticket(app, caller)["outcome"] == ABANDONED
+
+
+def test_a_resolved_caller_who_only_hesitates_at_anything_else_hears_the_goodbye(app, caller):
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say("yes")
+    for _ in range(MAX_RETRIES):
+        caller.say("hmm")
+    caller.say("hmm")
+    assert caller.hung_up and caller.text() == prompts.GOODBYE
+    caller.hangup()
+    assert ticket(app, caller)["outcome"] == RESOLVED
