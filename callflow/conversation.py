@@ -17,11 +17,11 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import (GREETING_WORDS, announces_complaint, announces_question, another_problem_after_yes,
+from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announces_question, another_problem_after_yes,
                       answer_fell_short, asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait,
                       asks_what_it_can_do, asks_which_address, asks_why_needed, choice_of, declines_email,
                       defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
-                      looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
+                      leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
                       question_after_yes, refers_back, reports_outage, says_address_on_file, spelled_name,
                       thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
@@ -303,6 +303,10 @@ class Conversation:
             return self._retry(prompts.DIDNT_CATCH, "silence")
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
+        if state in _IDENTITY_STATES or self._before_any_question():
+            early = leaves_early(heard.text)  # "bye", "sorry, wrong number": not a name, an address or a question
+            if early:
+                return self._leave(early)
         if asks_if_automated(heard.text):  # "are you a robot?": say so, then ask the question again
             return self._retry(prompts.AUTOMATED, "unclear")
         if asks_if_recorded(heard.text):  # "is this call being recorded?": say what is kept, then ask again
@@ -672,6 +676,19 @@ class Conversation:
         self.machine.send("done")
         self.call.outcome = RESOLVED if self.call.resolved_count else ABANDONED
         return Reply([prompts.GOODBYE], listen=False)
+
+    def _before_any_question(self) -> bool:
+        """True at "How can I help you today?" before the caller asked or stated anything."""
+        call = self.call
+        return call.state == "answer" and not call.questions_asked and not call.pending_question
+
+    def _leave(self, why: str) -> Reply:
+        """End the call before any question (``why`` from :func:`~callflow.intents.leaves_early`): a goodbye ("bye",
+        "I'll call back later") hears the goodbye, a wrong number hears which line this is. The call is ``abandoned``:
+        nobody was promised a follow-up, and its ticket keeps a question said with the name."""
+        self.machine.send("done" if self.call.state == "answer" else "leave")
+        self.call.outcome = ABANDONED
+        return Reply([prompts.WRONG_NUMBER if why == WRONG_NUMBER else prompts.GOODBYE], listen=False)
 
     def _escalate(self, reason: str) -> Reply:
         """Hand the call to a person: what the caller hears depends on why (only a question the KB could not

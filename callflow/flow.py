@@ -14,6 +14,7 @@ sends the events.
     answer ──kb_hit──▶ check_resolved ──resolved──▶ answer ("anything else?")
                        check_resolved ──deferred──▶ answer ("I'll try that later": "anything else?")
     answer ──done──▶ goodbye            check_resolved ──not_resolved──▶ escalate
+    greet, collect_email, confirm_email ──leave ("bye", "wrong number")──▶ goodbye
     answer ──kb_miss──▶ escalate        any live state ──escalate_call──▶ escalate
 """
 from __future__ import annotations
@@ -57,6 +58,7 @@ class CallFlow(StateMachine, strict_states=True):
     not_resolved = check_resolved.to(escalate)
     done = answer.to(goodbye)
     no_input = greet.to(goodbye)  # a silent line: nothing heard after the greeting and its re-prompts
+    leave = goodbye.from_(greet, collect_email, confirm_email)  # "bye", "sorry, wrong number" before any question
     escalate_call = escalate.from_(greet, collect_email, confirm_email, answer, check_resolved)
 
     def email_attempts_exhausted(self) -> bool:

@@ -460,6 +460,14 @@ def wants_human(text: str | None, digits: str | None = None) -> bool:
 # done / no more questions
 # --------------------------------------------------------------------------
 
+#: Leaving the call: "I have to go", "I'll call back later". They close the call at "anything else?" (with
+#: :data:`_DONE_PHRASES`) and before any question (:func:`leaves_early`).
+_LEAVING_PHRASES = _phrases(
+    "i have to go", "i got to go", "ive got to go", "i gotta go", "gotta go", "got to go", "i need to go",
+    "i must go", "i have to run", "ill call back", "ill call you back", "i will call back", "i will call you back",
+    "ill ring back", "ill call again", "ill try again later", "ill call back later", "call back later",
+)
+
 _DONE_PHRASES = _phrases(
     "no", "nope", "nah", "no thanks", "no thank you", "not really", "thats all",
     "thats it", "thats everything", "that is all", "that is it", "that will be all",
@@ -477,11 +485,7 @@ _DONE_PHRASES = _phrases(
     "not at the moment", "hang up", "end call", "end the call", "thats enough",
     "finished", "thatll be it", "i think thats it", "i think thats all",
     "nothing at all", "no thats everything", "no thats it", "no thats all",
-    # leaving: "I have to go", "I'll call back later"
-    "i have to go", "i got to go", "ive got to go", "i gotta go", "gotta go", "got to go", "i need to go",
-    "i must go", "i have to run", "ill call back", "ill call you back", "i will call back", "i will call you back",
-    "ill ring back", "ill call again", "ill try again later", "ill call back later", "call back later",
-)
+) | _LEAVING_PHRASES
 
 #: Closing phrases that are more than a bare negative word: they end the call whatever else is said
 #: (unless it continues or states a problem).
@@ -561,6 +565,61 @@ def is_done(text: str | None, digits: str | None = None) -> bool:
     # topic word is left ("my colleague never got the invitation" states a problem).
     topic = [t for t in remove_phrases(rest, _NO_PHRASES) if t not in _DONE_FILLER]
     return len(topic) <= 1
+
+
+#: Goodbyes that end a call before any question ("bye", "have a good day"), besides :data:`_LEAVING_PHRASES`.
+_EARLY_GOODBYES = _phrases(
+    "bye", "goodbye", "good bye", "bye bye", "bye now", "have a good day", "have a nice day", "have a great day",
+    "have a good one", "take care", "hang up", "end call", "end the call", "ill try later", "ill call later",
+) | _LEAVING_PHRASES
+#: "Sorry, wrong number", "I think I dialled the wrong number", "I called you by mistake".
+_WRONG_NUMBER_PHRASES = _phrases(
+    "wrong number", "wrong line", "wrong company", "wrong place", "by mistake", "by accident", "misdialed",
+    "misdialled", "pocket dial", "pocket dialed", "pocket dialled", "butt dial", "butt dialed",
+)
+#: Words said around a goodbye or a wrong number that ask for nothing ("oh sorry, never mind, bye").
+_EARLY_GOODBYE_FILLER = frozenset(
+    "um uh er ah oh oops hmm well so sorry apologies ok okay alright right actually no nope thanks thank you never "
+    "mind nevermind forget it my mistake bad then anyway anyways dont worry about fine just now for i im ive id "
+    "think must have has got the a an this that its is number dialed dialled called rang phoned reached hit "
+    "pressed".split()
+)
+#: A wrong number asked about ("is this the wrong number?", "have I got the wrong number?"), not said.
+_ASKING_OPENERS = frozenset({"is", "am", "are", "do", "did", "have", "was"})
+WRONG_NUMBER = "wrong-number"
+LEAVING = "leaving"
+
+
+def leaves_early(text: str | None) -> str | None:
+    """Before any question: does the caller end the call ("bye", "I'll call back later", "sorry, wrong number")?
+
+    Meant for the name and email questions, where a goodbye was taken for a name or an address and the caller was
+    asked to spell it, and "I dialled the wrong number" for a question the KB could not answer.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        :data:`WRONG_NUMBER` for a wrong number said, not asked ("sorry, wrong number", "I think I dialled the
+        wrong number", "I called this number by mistake"; not "is this the wrong number?"); :data:`LEAVING` for a
+        goodbye or leaving ("bye", "oh never mind, I'll call back later", "sorry, I have to go", "have a good
+        day"); ``None`` when anything else is said besides fillers ("sorry", "never mind", "thanks"): a name, an
+        address, a problem ("I can't log in, I'll call back later"), "call me back", or nothing.
+
+    Raises:
+        Nothing.
+    """
+    tokens = normalize(text)
+    if not tokens:
+        return None
+    rest = remove_phrases(tokens, _WRONG_NUMBER_PHRASES)
+    wrong = len(rest) < len(tokens)
+    left = remove_phrases(rest, _EARLY_GOODBYES)
+    if not (wrong or len(left) < len(rest)) or not _EARLY_GOODBYE_FILLER.issuperset(left):
+        return None
+    if wrong:
+        return None if tokens[0] in _ASKING_OPENERS else WRONG_NUMBER
+    return LEAVING
 
 
 #: Gratitude: "thanks", "thank you", "cheers" (British), "ta".
@@ -1054,7 +1113,8 @@ _NOT_NAMES = _NAME_STOPPERS | _PROBLEM_WORDS | _GREETING_WORDS | frozenset(
         "speaking", "talking", "hard", "difficult", "impossible", "weird", "strange",
         "crazy", "terrible", "awful", "serious", "taking", "forever", "long", "slow",
         "broken", "down", "closed", "open", "free", "paid", "late", "early", "emergency", "test", "testing", "hold", "waiting", "logged",
-        "signed", "attempting", "concerned",
+        "signed", "attempting", "concerned", "never", "mind", "nevermind", "forget", "whatever", "oops", "anyway",
+        "anyways", "mistake",
     }
 )
 

@@ -70,6 +70,8 @@ CANT_LOOK_UP = "I'm sorry, I can't look it up from this call."
 WHY_WE_ASK = "So that our support team can find your account and get back to you."
 GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
 DIDNT_CATCH = "Sorry, I didn't catch that."
+# "Sorry, wrong number" before any question: which line this is, then the call ends.
+WRONG_NUMBER = "No problem. This is Kayako Support. Goodbye!"
 # A silent line (a pocket dial, a broken microphone): nothing heard after the greeting and two re-prompts.
 NO_INPUT = "I'm sorry, I can't hear anything on this line. Please call us again. Goodbye."
 SAY_YES_OR_NO = "Sorry, please say yes or no. You can also press 1 for yes or 2 for no."
@@ -83,7 +85,7 @@ FIXED_PROMPTS = (
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
     TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
-    GOODBYE, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
+    GOODBYE, WRONG_NUMBER, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 
 

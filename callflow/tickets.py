@@ -104,7 +104,8 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     A caller who put the last answer off ("I'll try that later", ``answer_deferred``) and was not passed to a person
     since: the summary says the answer is still to be tried.
     A call that ended while the caller was asked to tell more about a short question ("billing") says it was not
-    answered, even when an earlier answer was confirmed.
+    answered, even when an earlier answer was confirmed. A caller who ended the call with a goodbye before a question
+    was answered ("bye", "sorry, wrong number", "I'll call back later") is said to have ended it, not hung up.
     ``silent_line``: nothing was heard from the caller (see :func:`_silent_line`). ``read``: the ids of the
     articles read to the caller; the topic is the call's article when it was read (a caller who asked for a
     person after hearing its answer), "unanswered question" only when it was not.
@@ -154,6 +155,9 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
         number = case_number(question) if call.escalation_reason == "case-follow-up" else None
         if number:
             lines.append(f"Case number given: {number}.")
+    elif call.state == "goodbye":  # "bye", "I'll call back later", "wrong number": the caller ended it, not a hang-up
+        lines.append("The caller ended the call before it was answered." if question else
+                     "The caller ended the call before asking a question.")
     else:
         lines.append("The caller hung up before the issue was resolved.")
     answered = (call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
