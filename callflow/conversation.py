@@ -23,7 +23,7 @@ from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announc
                       defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
                       leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
                       question_after_yes, refers_back, reports_outage, says_address_on_file, spelled_name,
-                      thanks_only, wants_human, wants_repeat, without_affiliation, yes_no)
+                      thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -457,15 +457,21 @@ class Conversation:
     def _after_article_choice(self, heard: Heard, close: list[KbHit]) -> Reply:
         """The answer to :func:`~callflow.prompts.which_article`: a position ("the second one", or its key) answers
         from that article; more words are searched together with the question; "none of those", "no" or another
-        key pass the call to a person (the problem is still there); a bare "yes" hears the list again."""
+        key pass the call to a person (the problem is still there); a bare "yes" hears the list again; "I'm not sure"
+        is asked to tell more, which is then searched with the question (after ``MAX_RETRIES`` of them, passed on)."""
         choice = choice_of(heard.text or (heard.digits or "")[:1])
         if choice is not None and -len(close) <= choice < len(close):
             earlier, self.call.pending_question = self.call.pending_question, None
             return self._answer_question(earlier, may_ask_more=False, follows_up=False, picked=close[choice])
         if heard.text and yes_no(heard.text) == "yes" and _yes_without_question(heard.text):
             return self._retry(prompts.DIDNT_CATCH, "unclear")
+        unsure = unsure_which(heard.text)
+        if unsure:  # "I'm not sure": more words about the problem, searched with the question
+            self.call.retry_count += 1
+            if self.call.retry_count <= MAX_RETRIES:
+                return Reply([prompts.NOT_SURE_WHICH])
         earlier, self.call.pending_question = self.call.pending_question, None
-        if not heard.text or is_done(heard.text):
+        if unsure or not heard.text or is_done(heard.text):  # still not sure after MAX_RETRIES: nothing to answer from
             return self._escalate("no-kb-match")
         return self._answer_question(f"{earlier} {heard.text}", may_ask_more=False, follows_up=False)
 

@@ -1392,6 +1392,35 @@ def choice_of(text: str | None) -> int | None:
     return _CHOICE_WORDS[words[0]]
 
 
+#: "I'm not sure", "I don't know which one", "no idea", "hard to say": no pick, and no more words about the problem.
+_UNSURE_WHICH_RE = re.compile(
+    r"(?:(?:um+|uh+|er+|hmm+|well|sorry|oh|honestly|to\s+be\s+honest|i\s+mean)\s+)*"
+    r"(?:(?:im|i\s+am)\s+(?:not\s+(?:really\s+|quite\s+|totally\s+|too\s+)?(?:sure|certain)|unsure)"
+    r"|not\s+(?:really\s+)?sure|(?:i\s+)?(?:dont|do\s+not)\s+(?:really\s+)?know|dunno|(?:i\s+have\s+)?no\s+idea"
+    r"|(?:its\s+)?hard\s+to\s+say|i\s+(?:cant|cannot|can\s+not)\s+(?:tell|say|decide))"
+    r"(?:\s+(?:which|what)(?:\s+(?:one|ones|of\s+(?:them|those|these)))?(?:\s+(?:it\s+is|to\s+(?:pick|choose)))?)?"
+    r"(?:\s+(?:really|honestly|sorry|to\s+be\s+honest))*"
+)
+
+
+def unsure_which(text: str | None) -> bool:
+    """At "Which one sounds closest to your problem?" (:func:`callflow.prompts.which_article`): does the caller say
+    they cannot tell ("I'm not sure", "I don't know which one", "no idea", "hard to say")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer says so (fillers such as "um", "honestly" aside); ``False`` for a pick ("the
+        second one"), for more words about the problem ("I'm not sure, it just says my password is wrong"), and
+        for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_UNSURE_WHICH_RE, text)
+
+
 # --------------------------------------------------------------------------
 # outage reports
 # --------------------------------------------------------------------------
@@ -1560,8 +1589,8 @@ _REPEAT_RE = re.compile(
     rf"(?:\s+(?:that|it|this|the\s+last\s+part|what\s+you\s+said|{_REPEATED_LIST}))?"
     r"(?:\s+(?:one\s+more\s+time|again))?"
     rf"|(?:please\s+)?repeat(?:\s+(?:that|it|this|the\s+last\s+part|{_REPEATED_LIST}))?"
-    rf"|(?:please\s+)?(?:say|read)\s+(?:that|it|{_REPEATED_LIST})\s+again"
-    rf"|what\s+(?:were|are)\s+(?:the\s+)?(?:options|choices|articles)(?:\s+again)?"
+    rf"|(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:say|read)\s+(?:that|it|{_REPEATED_LIST})\s+again"
+    r"|what\s+(?:were|are)\s+(?:the\s+(?:options|choices|articles)|they|those|them)(?:\s+again)?"
     r"|(?:one\s+more|1\s+more)\s+time"
     # the answer, again or slower: "can you repeat the steps?", "what was the second step?", "slow down please"
     rf"|(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:repeat|say|read|go\s+(?:over|through))\s+{_ANSWER_PART}"

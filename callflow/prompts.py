@@ -72,6 +72,8 @@ GOODBYE = "Thank you for calling Kayako Support. Have a great day. Goodbye!"
 DIDNT_CATCH = "Sorry, I didn't catch that."
 # "Sorry, wrong number" before any question: which line this is, then the call ends.
 WRONG_NUMBER = "No problem. This is Kayako Support. Goodbye!"
+# "I'm not sure" at the list of articles (which_article): more words about the problem, searched with the question.
+NOT_SURE_WHICH = "That's all right. Could you tell me a little more about the problem?"
 # A silent line (a pocket dial, a broken microphone): nothing heard after the greeting and two re-prompts.
 NO_INPUT = "I'm sorry, I can't hear anything on this line. Please call us again. Goodbye."
 SAY_YES_OR_NO = "Sorry, please say yes or no. You can also press 1 for yes or 2 for no."
@@ -84,7 +86,7 @@ FIXED_PROMPTS = (
     HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
-    TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
+    NOT_SURE_WHICH, TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
     GOODBYE, WRONG_NUMBER, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from callflow import prompts
 from callflow.extensions import db
 from callflow.flow import MAX_RETRIES
-from callflow.intents import choice_of
+from callflow.intents import choice_of, unsure_which
 from callflow.models import ABANDONED, NEEDS_HUMAN, Call, KbArticle
 
 from .conftest import Caller
@@ -160,7 +160,8 @@ def test_which_article_cuts_a_long_title_at_a_word():
     assert len(first) <= prompts.MAX_SPOKEN_TITLE_CHARS and first.endswith("very") and second == "Short one"
 
 
-@pytest.mark.parametrize("ask", ["repeat them", "can you say the options again?", "what were the choices again?"])
+@pytest.mark.parametrize("ask", ["repeat them", "can you say the options again?", "what were the choices again?",
+                                 "what were they again?", "sorry, what were they?", "can you read them again?"])
 def test_the_caller_hears_the_titles_again(app, caller, ask):
     """"Repeat them" was searched together with the question and, finding nothing, passed the call to a person."""
     identified(caller)
@@ -170,3 +171,52 @@ def test_the_caller_hears_the_titles_again(app, caller, ask):
     assert caller.listening and caller.text() == listed
     caller.say("the second one")
     assert caller.text().startswith(f'From our article "{offered(listed)[1]}"')
+
+
+UNSURE = ["I'm not sure", "I don't know", "um, I don't know which one", "no idea", "hard to say", "not sure",
+          "I'm not really sure which one to pick", "honestly I don't know which of them it is"]
+NOT_UNSURE = ["the second one", "I'm not sure, it just says my password is wrong", "I don't know my password",
+              "maybe", "none of those", "yes", "", None]
+
+
+@pytest.mark.parametrize("text", UNSURE)
+def test_unsure_which(text):
+    assert unsure_which(text)
+
+
+@pytest.mark.parametrize("text", NOT_UNSURE)
+def test_a_pick_or_more_words_is_not_unsure(text):
+    assert not unsure_which(text)
+
+
+def test_a_caller_not_sure_which_is_asked_to_tell_more(app, caller):
+    """"I'm not sure" was searched together with the question and answered from the first article (single
+    sign-on setup, for a caller who may only have forgotten their password)."""
+    identified(caller)
+    caller.say(SHORT_LOGIN_QUESTION)
+    caller.say("I'm not sure")
+    assert caller.listening and caller.text() == prompts.NOT_SURE_WHICH
+    caller.say("it says my password is wrong")
+    assert caller.text().startswith('From our article "Resetting a forgotten password"')
+
+
+def test_a_caller_still_not_sure_is_passed_on(app, caller):
+    identified(caller)
+    caller.say(SHORT_LOGIN_QUESTION)
+    for _ in range(MAX_RETRIES):
+        caller.say("I don't know")
+        assert caller.listening and caller.text() == prompts.NOT_SURE_WHICH
+    caller.say("no idea")
+    assert caller.hung_up and caller.text() == prompts.ESCALATE
+    caller.hangup()
+    p = ticket(app, caller)
+    assert (p["outcome"], p["subject"]) == (NEEDS_HUMAN, SHORT_LOGIN_QUESTION)
+
+
+def test_a_pick_after_not_sure_answers_from_it(app, caller):
+    identified(caller)
+    caller.say(SHORT_LOGIN_QUESTION)
+    listed = caller.text()
+    caller.say("hmm, not sure")
+    caller.say("the third one")
+    assert caller.text().startswith(f'From our article "{offered(listed)[2]}"')

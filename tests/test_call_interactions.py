@@ -421,7 +421,7 @@ UTTERANCES = [
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
     "yes, also my account is locked", "sort of", "thanks anyway", "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
     # a short question several articles match about equally: the titles are read out, then a pick or none
-    "I can't log in", "the second one", "none of those",
+    "I can't log in", "the second one", "none of those", "I'm not sure", "what were they again?",
     # the service reported down, a complaint, an earlier case: passed on (a complaint not yet told is asked about)
     "the website is down", "I'd like to make a complaint", "the agent I spoke to was rude",
     "what's the status of my ticket",
@@ -456,7 +456,7 @@ MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
              prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,
-             prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP)
+             prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP, prompts.NOT_SURE_WHICH)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
