@@ -66,6 +66,11 @@ _DANGLING = frozenset(
 # Words that point back at an earlier sentence: a sentence with one among its first
 # words ("Use them for...", "You can do this from...") cannot open an answer.
 _BACK_REFERENCES = frozenset("this that these those them they it".split())
+#: Stems of generic verbs of a how-to question ("how do I change my time zone?", "how do I set up a macro?"). Beside
+#: a topic word found in the article they count for nothing: an article rarely repeats the caller's verb, so a verb
+#: met once far from the steps ("daylight saving changes are handled", "setting priority") was the rarest word and
+#: drew the answer away from the steps the topic words open.
+_GENERIC_VERBS = frozenset("chang set updat edit modifi make get use find see do adjust manag configur".split())
 #: A question of at most this many words is a keyword query ("sso", "upgrade plan").
 MAX_KEYWORD_WORDS = 4
 # Where a title names a second topic: "Finding invoices and updating your payment method".
@@ -232,6 +237,8 @@ def _score_windows(question: str, prepared: _Sentences, budget: int, from_start:
     for t in q_terms:
         sf = sum(1 for st in sent_terms if t in st or _prefix_match(t, st))
         weights[t] = math.log(1.0 + (n + 1) / (sf + 0.5)) if sf else 0.0
+    if any(weights[t] for t in q_terms if t not in _GENERIC_VERBS):  # a topic word found: the verbs count for nothing
+        weights.update({t: 0.0 for t in q_terms if t in _GENERIC_VERBS})
     # A question that asks how long: a sentence that gives a length of time answers it, though it shares no word
     # with it ("how long does the reset link last?" and "click the link within 60 minutes"). It weighs as the
     # rarest question word, as much as the question's words together for a question of no other word.
@@ -369,7 +376,9 @@ def extractive_answer(question: str, title: str, text: str, max_words: int = 60)
         "Go to...", "To download...").  A question asking how long ("how
         long", "how soon", "how many days", "expire") also counts a sentence
         that gives a length of time ("within 60 minutes", "seven days") as
-        covering it, weighed as its rarest word.  The run never opens on a sentence
+        covering it, weighed as its rarest word.  A generic verb ("change",
+        "set", "update": :data:`_GENERIC_VERBS`) counts for nothing when a
+        topic word of the question is in the article.  The run never opens on a sentence
         that points back ("Use them for..."); for a keyword query (at most
         :data:`MAX_KEYWORD_WORDS` words) it opens the article when the title
         names the query's words (:func:`_names_main_topic`), else on a

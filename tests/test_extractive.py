@@ -286,3 +286,36 @@ def test_a_question_asking_how_long_of_an_article_without_one_still_gets_an_answ
     doc = DOCS["1019"]  # Connecting Slack: no length of time anywhere
     answer = extractive_answer("how long does the slack setup take?", doc.title, doc.text)
     assert spoken_start(answer) and answer.endswith(".")
+
+
+# --------------------------------------------------------------------------
+# A how-to question's generic verb ("change", "set up")
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question,doc_id,said,unsaid", [
+    ("how do I change my password", "1001", "Forgot password", "ask your IT team to change it"),
+    ("how do I change my time zone", "1020", "Select the company time zone", "daylight saving"),
+    ("how do I set up a macro", "1007", "New macro", "set priority"),
+    ("how do I set up triggers", "1015", "New trigger", "setting priority"),
+    ("how do I set up an SLA", "1006", "New SLA", None),
+    ("how do I change my notification settings", "1021", "My profile, then Notifications", "Do not disturb"),
+])
+def test_a_generic_verb_does_not_draw_the_answer_away_from_the_steps(question, doc_id, said, unsaid):
+    """The caller's verb was the rarest word of the question in the article, met once far from the steps: "how do I
+    change my password?" heard "... ask your IT team to change it", "how do I change my time zone?" the holidays and
+    daylight saving, "how do I set up a macro?" the optional actions ("set priority") and not how to create one."""
+    doc = DOCS[doc_id]
+    answer = extractive_answer(question, doc.title, doc.text)
+    assert said in answer, answer
+    if unsaid:
+        assert unsaid not in answer, answer
+    assert_speakable(answer)
+
+
+def test_a_generic_verb_alone_still_finds_its_sentence():
+    """With no topic word of the article in the question, the verb is all there is to go on."""
+    text = ("Widgets show your numbers at a glance. They refresh every hour. Colours follow your theme. "
+            "To change one, open its menu and click Edit.")
+    answer = extractive_answer("how do I change it", "Widgets", text)
+    assert "To change one" in answer, answer
