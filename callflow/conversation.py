@@ -22,7 +22,7 @@ from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announc
                       asks_what_it_can_do, asks_which_address, asks_why_needed, choice_of, declines_email,
                       defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
                       leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
-                      question_after_yes, refers_back, reports_outage, says_address_on_file, spelled_name,
+                      question_after_yes, refers_back, reports_outage, says_address_on_file, split_questions, spelled_name,
                       thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
@@ -452,7 +452,7 @@ class Conversation:
             # "yes, how do I export my cases?" at "anything else?": the question without the "yes" (the ticket's
             # subject, the admin's unanswered-question groups and the KB search all read it)
             question = follow_up_question(heard.text) or question
-        return self._answer_question(question)
+        return self._answer_in_turn(question)
 
     def _after_article_choice(self, heard: Heard, close: list[KbHit]) -> Reply:
         """The answer to :func:`~callflow.prompts.which_article`: a position ("the second one", or its key) answers
@@ -490,6 +490,8 @@ class Conversation:
     def _in_check_resolved(self, heard: Heard) -> Reply:
         if defers_answer(heard.text):  # "I'll try that later": neither a yes nor a no
             self.machine.send("deferred")
+            if self.call.next_question:  # the other question said with this one comes next
+                return self._answer_next([prompts.TRY_LATER, prompts.OTHER_QUESTION])
             return Reply([prompts.TRY_LATER, prompts.ANYTHING_ELSE_AGAIN])
         another = None if heard.digits else another_problem_after_yes(heard.text)  # "yes, also my account is locked"
         if another:
@@ -508,6 +510,8 @@ class Conversation:
                 if reply.listen:  # answered; an escalation speaks for itself
                     reply.prompts.insert(0, prompts.GREAT)
                 return reply
+            if self.call.next_question:  # the other question said with this one comes next
+                return self._answer_next([prompts.GREAT, prompts.OTHER_QUESTION])
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
             return self._escalate("not-resolved")
@@ -547,10 +551,42 @@ class Conversation:
             self.call.pending_question = None  # "Hi, I have a question" at the greeting: no question yet
         if self.call.pending_question:
             question, self.call.pending_question = self.call.pending_question, None
-            reply = self._answer_question(question)
+            reply = self._answer_in_turn(question)
             reply.prompts[:0] = lead
             return reply
         return Reply(lead + [prompts.HOW_CAN_I_HELP])
+
+    def _answer_in_turn(self, question: str, announce: bool = True) -> Reply:
+        """Answer ``question``; when it asks two things that two articles answer ("how do I reset my password, and
+        how do I export my cases?", :meth:`_first_of_two`), answer the first (after "Let's take your questions one
+        at a time." if ``announce``) and keep the rest for after the caller says whether it helped."""
+        first = self._first_of_two(question)
+        reply = self._answer_question(first or question)
+        if first and announce and reply.listen:
+            reply.prompts.insert(0, prompts.ONE_AT_A_TIME)
+        return reply
+
+    def _first_of_two(self, question: str) -> str | None:
+        """The first of two questions said together (:func:`~callflow.intents.split_questions`) whose best articles
+        are different and both above the cutoff; the rest is kept as ``next_question``. ``None`` for one question
+        (both halves find the same article, or one finds none) and while another question is kept."""
+        if self.call.next_question:
+            return None
+        cutoff = self.services["kb"].index().cutoff
+        for first, rest in split_questions(question):
+            hits, more = self._search(first), self._search(rest)
+            if hits and more and min(hits[0].score, more[0].score) >= cutoff and hits[0].id != more[0].id:
+                self.call.next_question = rest
+                return first
+        return None
+
+    def _answer_next(self, lead: list[str]) -> Reply:
+        """Answer the question kept by :meth:`_first_of_two` after ``lead``; an escalation speaks for itself."""
+        question, self.call.next_question = self.call.next_question, None
+        reply = self._answer_in_turn(question, announce=False)
+        if reply.listen:
+            reply.prompts[:0] = lead
+        return reply
 
     def _close_articles(self, question: str, hits: list[KbHit] | None = None) -> list[KbHit]:
         """The KB hits for a short question (``_vague``) that score at or above the cutoff and within

@@ -884,6 +884,58 @@ def _after_yes(text: str | None) -> tuple[str, str] | None:
     return text[:words[i].start()], text[words[i].start():]
 
 
+#: Where a second question may start: after a sentence's end, or after "and", "also", "plus" or a comma followed by a
+#: question word ("how do I reset my password, and how do I export my cases?").
+_SECOND_QUESTION_RE = re.compile(
+    r"(?:(?<=[?.!])\s+"
+    r"|,?\s+(?:and\s+also|and|also|plus|then)\s+(?=(?:how|what|where|why|when|which|who|can|could|is|are|do|does|"
+    r"will|would|should)\b)"
+    r"|,\s+(?=(?:how|what|where|why|when|which|who|can|could)\b))",
+    re.IGNORECASE,
+)
+#: Words that open the second question and belong to neither ("And also, how ...", "Oh, and one more thing: ...").
+_SECOND_QUESTION_CUE_RE = re.compile(
+    r"^(?:(?:and|also|plus|then|oh|so|secondly|second|second\s+question|my\s+second\s+question\s+is|"
+    r"(?:and\s+)?(?:one\s+more\s+thing|another\s+(?:thing|question)))\b[\s,:;-]*)+",
+    re.IGNORECASE,
+)
+MAX_SPLITS = 4
+MIN_QUESTION_WORDS = 3
+
+
+def split_questions(text: str | None) -> list[tuple[str, str]]:
+    """Ways to read one utterance as two questions ("how do I reset my password, and how do I export my cases?").
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are read.
+
+    Returns:
+        Up to :data:`MAX_SPLITS` pairs ``(first, rest)`` in the order the split points come: the text before a
+        sentence's end, or before "and", "also", "plus" or a comma followed by a question word ("how", "what",
+        "can", ...), and the text after it without its cue ("and also", "one more thing:"). Each side has at least
+        :data:`MIN_QUESTION_WORDS` words and states a problem or question (:func:`looks_like_question`). ``rest``
+        may hold a third question. Empty for one question ("how do I export cases and reports?"), and for empty
+        text. Which pair asks two things is for the KB to tell (two different articles).
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return []
+    text = text[:MAX_TEXT_CHARS]
+    pairs: list[tuple[str, str]] = []
+    for match in _SECOND_QUESTION_RE.finditer(text):
+        first = text[: match.start()].strip(" ,;:-")
+        rest = _SECOND_QUESTION_CUE_RE.sub("", text[match.end():].strip(" ,;:-")).strip(" ,;:-")
+        if len(first.split()) < MIN_QUESTION_WORDS or len(rest.split()) < MIN_QUESTION_WORDS:
+            continue
+        if looks_like_question(first) and looks_like_question(rest):
+            pairs.append((first, rest))
+            if len(pairs) == MAX_SPLITS:
+                break
+    return pairs
+
+
 def follow_up_question(text: str | None) -> str | None:
     """The next question in a "yes" to "Did that solve your issue?", if there is one.
 

@@ -71,6 +71,8 @@ class Call(db.Model):
     retry_count: Mapped[int] = mapped_column(default=0)  # consecutive silent/unclear turns
     pending_question: Mapped[Optional[str]] = mapped_column(Text)
     last_question: Mapped[Optional[str]] = mapped_column(Text)
+    # a second question said with the one being answered ("..., and how do I export my cases?"): answered after it
+    next_question: Mapped[Optional[str]] = mapped_column(Text)
     questions_asked: Mapped[int] = mapped_column(default=0)
     resolved_count: Mapped[int] = mapped_column(default=0)
     anything_else_asked: Mapped[bool] = mapped_column(default=False)

@@ -15,6 +15,9 @@ EMAIL_DECLINED = "No problem. Let's carry on, and our team will reach you at thi
 EMAIL_DECLINED_NO_NUMBER = "No problem. Let's carry on with your question."
 EMAIL_CONFIRMED = "Thank you."
 HOW_CAN_I_HELP = "How can I help you today?"
+# Two questions in one breath that two articles answer: the first is answered, then the other.
+ONE_AT_A_TIME = "Let's take your questions one at a time."
+OTHER_QUESTION = "Now, your other question."
 WHAT_IS_YOUR_QUESTION = "Sure. What's your question?"
 CHECK_RESOLVED = "Did that solve your issue?"
 # A question of a word or three the knowledge base cannot place ("password"): asked once before escalating.
@@ -83,7 +86,8 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED,
-    HOW_CAN_I_HELP, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE, ANYTHING_ELSE_AGAIN, GREAT,
+    HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
+    ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
     NOT_SURE_WHICH, TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,

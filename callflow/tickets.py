@@ -160,6 +160,8 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
                      "The caller ended the call before asking a question.")
     else:
         lines.append("The caller hung up before the issue was resolved.")
+    if call.next_question:  # said with an earlier question, and the call ended before it was reached
+        lines.append(f"{who} also asked: \"{_shorten(call.next_question, 200)}\"; it was not answered on the call.")
     answered = (call.outcome == RESOLVED or call.escalation_reason == "not-resolved" or unconfirmed
                 or (call.article_id is not None and call.article_id in read))
     if reported:

@@ -411,6 +411,8 @@ UTTERANCES = [
     # a question said with the address, with the yes to its read-back, or instead of a yes or a no
     "jane at example dot com, and I forgot my password", "yes that's right, how do I reset my password?",
     "what if I have more than one time zone?",
+    # two questions in one breath, answered one at a time
+    "how do I reset my password, and how do I export my cases?",
     # thanks: a yes to "Did that solve your issue?", the end at "anything else?"
     "thank you", "got it, thanks",
     # why the name or the email is asked for
@@ -444,7 +446,7 @@ ON_TOPIC = {
     "greet": ["Jane", "Hi this is Jane, password", "Jane from Acme support", "Jane, J A N E"],
     "collect_email": ["jane at example dot com", "jane at example dot com, and I forgot my password"],
     "confirm_email": ["yes", "no, it's at hotmail dot com", "yes that's right, how do I reset my password?"],
-    "answer": [PASSWORD_QUESTION, "billing", "how do I do that on the mobile app?", "how do I connect slack",
+    "answer": [PASSWORD_QUESTION, "how do I reset my password, and how do I export my cases?", "billing", "how do I do that on the mobile app?", "how do I connect slack",
                "I can't log in", "the second one"],
     "check_resolved": ["yes", "yes thanks, and how do I export my cases?", "yes, and billing?", "I'll try that later",
                        "what if I have more than one time zone?", "thank you", "yes, also my account is locked"],
