@@ -17,13 +17,14 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announces_question, another_problem_after_yes,
-                      answer_fell_short, asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait,
-                      asks_what_it_can_do, asks_which_address, asks_why_needed, choice_of, declines_email,
-                      defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
-                      leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
-                      question_after_yes, refers_back, reports_outage, says_address_on_file, split_questions, spelled_name,
-                      thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
+from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announces_question,
+                      another_problem_after_yes, answer_fell_short, asks_if_automated, asks_if_recorded,
+                      asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address, asks_why_needed,
+                      choice_of, corrects_name, declines_email, defers_answer, extract_name, follow_up_question,
+                      follows_up_on_case, hesitates, is_done, leaves_early, looks_like_question, makes_complaint,
+                      normalize, opens_with_question, praises_answer, question_after_yes, refers_back, reports_outage,
+                      says_address_on_file, spelled_name, split_questions, thanks_only, unsure_which, wants_human,
+                      wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -383,6 +384,10 @@ class Conversation:
             return self._retry(prompts.ANY_ADDRESS, "unclear")
         if says_address_on_file(heard.text):  # "you should have it already": it cannot be looked up from here
             return self._retry(prompts.CANT_LOOK_UP, "unclear")
+        renamed = corrects_name(heard.text, self.call.name)
+        if renamed:  # "sorry, it's Jane, not Jean": the name put right, then the question again (no try used)
+            self.call.name = renamed[:MAX_NAME_CHARS]
+            return Reply([prompts.thanks_name(self.call.name), self.current_question()])
         if heard.text and not self.call.pending_question and looks_like_question(heard.text) \
                 and not _ABOUT_THE_ADDRESS.intersection(normalize(heard.text)):
             self.call.pending_question = heard.text  # "I just want to reset my password": kept for after the address

@@ -1342,6 +1342,39 @@ def without_affiliation(text: str | None) -> str:
 _LETTER_RUN_RE = re.compile(r"(?<![\w'])(?:[^\W\d_][.,]?[\s-]+){1,29}[^\W\d_](?![\w'])[.,]?")
 
 
+def corrects_name(text: str | None, name: str | None) -> str | None:
+    """At the email question: does the caller correct the name heard ("sorry, it's Jane, not Jean", "no, my name is
+    Jane")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+        name: the name heard before (``call.name``), or ``None``.
+
+    Returns:
+        The new name (as :func:`extract_name` gives it) when the answer speaks of the name ("my name is Jane", "the
+        name's Jane") or says which one it is not ("it's Jane, not Jean"), and the name differs from ``name``;
+        ``None`` otherwise: an address, a question, the same name, or a name alone ("Jane" may start a spelling).
+
+    Raises:
+        Nothing.
+    """
+    tokens = normalize(text)
+    if not tokens:
+        return None
+    old = normalize(name)
+    said = f" {' '.join(tokens)} "
+    wrong = bool(old) and f" not {' '.join(old)} " in said
+    if not (wrong or {"name", "names"} & set(tokens)):
+        return None
+    if wrong:  # "it's Jane, not Jean": the name without the one it is not
+        not_old = r"[\s,]*\bnot\s+" + r"[\s,]+".join(map(re.escape, str(name).split())) + r"\b"
+        text = re.sub(not_old, " ", text[:MAX_TEXT_CHARS], flags=re.IGNORECASE)
+    new = extract_name(text)
+    if not new or normalize(new) == old:
+        return None
+    return new
+
+
 def spelled_name(text: str | None) -> tuple[str, str | None]:
     """A name spelled out letter by letter at the name question: ``(the text without the spelling, the spelled
     word)``.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callflow import prompts
-from callflow.intents import extract_name, spelled_name, without_affiliation
+from callflow.intents import corrects_name, extract_name, spelled_name, without_affiliation
 
 from .test_call_interactions import call_of
 
@@ -74,3 +74,30 @@ def test_spelled_letters_that_are_no_name_stay_in_the_question(app, caller):
     caller.say("Hi, I need help with S S O")
     assert caller.text() == prompts.ASK_EMAIL_AFTER_QUESTION
     assert call_of(app, caller).pending_question == "Hi, I need help with S S O"
+
+
+# -- a name put right at the email question -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,name,new", [
+    ("sorry, it's Jane, not Jean", "Jean", "Jane"), ("no, my name is Jane", "Jean", "Jane"),
+    ("Jane, not Jean", "Jean", "Jane"), ("you got my name wrong, it's Jane", "Jean", "Jane"),
+    ("it's Mary Ann not Mary Anne", "Mary Anne", "Mary Ann"), ("my name is Jane", None, "Jane"),
+    # not a correction: the same name, an address, a name alone (it may start a spelling), no name
+    ("my name is Jean", "Jean", None), ("jane at example dot com", "Jean", None), ("Jane", "Jean", None),
+    ("what name?", None, None), ("", "Jean", None), (None, None, None),
+])
+def test_corrects_name(text, name, new):
+    assert corrects_name(text, name) == new
+
+
+def test_a_name_put_right_at_the_email_question(app, caller):
+    """"Sorry, it's Jane, not Jean" at the email question was taken for a try at the address: "Please spell it for
+    me, letter by letter", and the ticket named the caller Jean."""
+    caller.start()
+    caller.say("Jean")
+    caller.say("sorry, it's Jane, not Jean")
+    assert caller.listening and caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL}"
+    call = call_of(app, caller)
+    assert (call.name, call.email_attempts) == ("Jane", 0)
+    caller.say("jane at example dot com")
+    assert caller.text().startswith("I heard J, A, N, E")

@@ -9,16 +9,14 @@ wrong number.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from callflow import prompts
-from callflow.extensions import db
 from callflow.flow import CallFlow
 from callflow.intents import LEAVING, WRONG_NUMBER, extract_name, leaves_early
 from callflow.models import ABANDONED, Call
 
-from .test_call_interactions import identified, ticket
+from .test_call_interactions import call_of, identified, ticket
 
 GOODBYES = ["bye", "goodbye", "ok thank you, bye", "actually, never mind, bye", "sorry, I have to go",
             "never mind, I'll call back later", "oh sorry I'll call you back", "have a good day", "no, bye",
@@ -52,10 +50,6 @@ def test_never_mind_is_no_name(text):
     assert extract_name(text) is None
 
 
-def _call(app, caller) -> Call:
-    with app.app_context():
-        return db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
-
 
 @pytest.mark.parametrize("said", ["bye", "actually, never mind, bye", "sorry, I have to go"])
 def test_a_goodbye_at_the_name_question_ends_the_call(app, caller, said):
@@ -66,7 +60,7 @@ def test_a_goodbye_at_the_name_question_ends_the_call(app, caller, said):
     p = ticket(app, caller)
     assert (p["outcome"], p["priority"]) == (ABANDONED, "normal")
     assert "ended the call before asking a question" in p["summary"]
-    assert _call(app, caller).name is None
+    assert call_of(app, caller).name is None
 
 
 @pytest.mark.parametrize("said", ["sorry, wrong number", "oh I think I dialed the wrong number"])
@@ -85,18 +79,18 @@ def test_a_goodbye_at_the_email_question_is_no_try_at_the_address(app, caller):
     caller.say("Jane")
     caller.say("never mind, I'll call back later")
     assert caller.hung_up and caller.text() == prompts.GOODBYE
-    assert _call(app, caller).email_attempts == 0
+    assert call_of(app, caller).email_attempts == 0
     caller.hangup()
     assert ticket(app, caller)["outcome"] == ABANDONED
 
 
-def test_a_goodbye_at_the_read_back_ends_the_call(app, caller):
+def test_a_goodbye_at_the_read_back_ends_thecall_of(app, caller):
     caller.start()
     caller.say("Jane")
     caller.say("jane at example dot com")
     caller.say("no, bye")
     assert caller.hung_up and caller.text() == prompts.GOODBYE
-    call = _call(app, caller)
+    call = call_of(app, caller)
     assert (call.state, call.email_confirmed) == ("goodbye", False)
 
 

@@ -16,11 +16,11 @@ from callflow import create_app, prompts
 from callflow.clock import utcnow
 from callflow.extensions import db
 from callflow.intents import split_questions
-from callflow.models import NEEDS_HUMAN, RESOLVED, Call
+from callflow.models import NEEDS_HUMAN, RESOLVED
 
 from .conftest import base_config
 from .test_admin import admin, signed_in  # noqa: F401 (fixtures)
-from .test_call_interactions import identified, ticket
+from .test_call_interactions import call_of, identified, ticket
 
 TWO = "how do I reset my password, and how do I export my cases?"
 PASSWORD = 'From our article "Resetting a forgotten password"'
@@ -54,10 +54,6 @@ def test_every_split_keeps_both_sides_long_enough():
     assert all(len(a.split()) >= 3 and len(b.split()) >= 3 for a, b in pairs)
 
 
-def _call(app, caller) -> Call:
-    with app.app_context():
-        return db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
-
 
 def test_two_questions_are_answered_one_at_a_time(app, caller):
     identified(caller)
@@ -72,7 +68,7 @@ def test_two_questions_are_answered_one_at_a_time(app, caller):
     caller.hangup()
     p = ticket(app, caller)
     assert p["outcome"] == RESOLVED and "also asked" not in p["summary"]
-    call = _call(app, caller)
+    call = call_of(app, caller)
     assert (call.questions_asked, call.resolved_count, call.next_question) == (2, 2, None)
 
 
@@ -128,14 +124,14 @@ def test_two_halves_one_article_answer_once(app, caller):
     assert prompts.ONE_AT_A_TIME not in caller.text()
     caller.say("yes")
     assert caller.text() == prompts.ANYTHING_ELSE
-    assert _call(app, caller).next_question is None
+    assert call_of(app, caller).next_question is None
 
 
 def test_a_half_the_kb_cannot_answer_is_no_second_question(app, caller):
     identified(caller)
     caller.say("how do I reset my password, and how do I configure the flux capacitor on my spaceship?")
     assert prompts.ONE_AT_A_TIME not in caller.text()
-    assert _call(app, caller).next_question is None
+    assert call_of(app, caller).next_question is None
 
 
 def test_the_migration_adds_next_question_to_existing_calls(tmp_path, database_url):
@@ -163,5 +159,5 @@ def test_the_admin_sees_the_question_not_reached(app, caller, signed_in):  # noq
     identified(caller)
     caller.say(TWO)
     caller.hangup()
-    html = signed_in.get(f"/admin/calls/{_call(app, caller).id}").get_data(as_text=True)
+    html = signed_in.get(f"/admin/calls/{call_of(app, caller).id}").get_data(as_text=True)
     assert 'data-testid="next-question"' in html and "how do I export my cases?" in html
