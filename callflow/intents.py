@@ -2196,6 +2196,11 @@ def defers_answer(text: str | None) -> bool:
 # "partly", "thanks anyway": the answer fell short
 # --------------------------------------------------------------------------
 
+#: "I did that already", "I already tried that", "I've tried all that": the answer's steps were tried before.
+_TRIED_FILLER = r"(?:(?:yes|yeah|yep|well|but|um+|uh+|er+|oh|sorry|actually)\s+)*"
+_TRIED_WHO = r"(?:(?:i|we|ive|weve|i\s+have|we\s+have|id|i\s+had)\s+)?"
+_TRIED_WHAT = (r"(?:that|it|this|those|these|them|everything|all\s+(?:of\s+)?(?:that|those|this|them|it|the\s+steps)|"
+               r"(?:those|these|the|all\s+the|all\s+those)\s+steps)")
 _SHORT_FILLER = r"(?:(?:well|um+|uh+|er+|hmm+|oh|i\s+mean|i\s+guess|i\s+suppose|i\s+think|it|that|did|does|helped|worked|only|just)\s+)*"
 _FELL_SHORT_RE = re.compile(
     rf"{_SHORT_FILLER}(?:"
@@ -2204,13 +2209,22 @@ _FELL_SHORT_RE = re.compile(
     r"(?:\s+(?:but\s+not\s+(?:really|completely|entirely|all\s+of\s+it)|i\s+guess|i\s+suppose|maybe))?"
     r"|(?:(?:ok|okay|well|oh|no)\s+)*(?:thanks|thank\s+you|cheers)(?:\s+(?:very\s+much|so\s+much))?\s+any\s*ways?"
     r"|(?:(?:ok|okay|well|oh|no)\s+)*(?:never\s*mind|forget\s+it)(?:\s+(?:thanks|thank\s+you|then))*"
+    rf"|{_TRIED_FILLER}(?:"
+    rf"{_TRIED_WHO}already\s+(?:did|done|tried|followed)\s+{_TRIED_WHAT}"
+    rf"|{_TRIED_WHO}(?:did|done|followed)\s+{_TRIED_WHAT}\s+(?:already|before|earlier|yesterday)"
+    rf"|{_TRIED_WHO}tried\s+{_TRIED_WHAT}"
+    r"|thats\s+(?:exactly\s+)?what\s+(?:i|we)\s+(?:did|tried|(?:have|ve)\s+(?:done|tried))"
+    r"|been\s+there\s+done\s+that"
+    r")(?:\s+(?:already|before|earlier|yesterday|too|twice|before\s+i\s+called|before\s+calling|"
+    r"(?:a\s+few|several|many|so\s+many)\s+times|more\s+than\s+once|thanks|thank\s+you))*"
     r")"
 )
 
 
 def answer_fell_short(text: str | None) -> bool:
     """At "Did that solve your issue?": does the caller say it only partly did ("sort of", "partly", "kind of",
-    "somewhat"), or thank us for trying ("thanks anyway", "never mind, thanks")?
+    "somewhat"), thank us for trying ("thanks anyway", "never mind, thanks"), or say they had tried it before ("I
+    did that already", "I already tried that", "I've tried all that", "that's what I did")?
 
     :func:`yes_no` finds neither a yes nor a no in most of these ("ok, thanks anyway" it reads as a yes), and asking
     again for a yes or a no does not help the caller: the issue is not solved, so the call is passed to a person as
@@ -2221,7 +2235,8 @@ def answer_fell_short(text: str | None) -> bool:
 
     Returns:
         ``True`` when the whole answer (fillers such as "well", "I guess", "it did" aside) says the answer helped
-        only in part, or thanks us "anyway"; ``False`` for anything more ("what kind of plan do I need?", "sort of,
+        only in part, thanks us "anyway", or that its steps were tried already ("I did that" alone is no such
+        answer: it may say the steps worked); ``False`` for anything more ("what kind of plan do I need?", "sort of,
         but how do I export my cases?"), for a yes or a no, and for empty text.
 
     Raises:

@@ -48,3 +48,32 @@ def test_a_plain_remark_is_still_asked_for_a_yes_or_a_no(app, caller):
     caller.say(PASSWORD_QUESTION)
     caller.say("I see")
     assert caller.text().startswith(prompts.SAY_YES_OR_NO)
+
+
+TRIED = ["I did that already", "I already tried that", "I've already done that", "I tried that", "done that already",
+         "that's what I did", "yeah I tried that before I called", "I've tried all that", "been there done that",
+         "we've tried all of that already", "I already did that, thanks", "I tried those steps"]
+NOT_TRIED = ["I did that", "yes I did that", "I did that and it worked", "I tried that and it worked",
+             "I tried it, how do I export cases?", "I'm trying it now", "I'll try that later"]
+
+
+@pytest.mark.parametrize("said", TRIED)
+def test_steps_tried_already_fell_short(said):
+    assert answer_fell_short(said)
+
+
+@pytest.mark.parametrize("said", NOT_TRIED)
+def test_steps_done_now_or_to_be_tried_are_not_tried_already(said):
+    assert not answer_fell_short(said)
+
+
+@pytest.mark.parametrize("said", ["I did that already", "that's what I did", "I already tried that"])
+def test_steps_tried_already_are_passed_on(app, caller, said):
+    """"I did that already" was a yes ("I did"): the caller heard "Great. Is there anything else I can help you
+    with?", and the ticket said the answer had solved the issue. "I already tried that" got "please say yes or no"."""
+    identified(caller)
+    caller.say(PASSWORD_QUESTION)
+    caller.say(said)
+    assert caller.hung_up and caller.text() == prompts.NOT_RESOLVED
+    caller.hangup()
+    assert ticket(app, caller)["outcome"] == NEEDS_HUMAN
