@@ -520,10 +520,12 @@ class Conversation:
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
             return self._escalate("not-resolved")
-        if answer is None and opens_with_question(heard.text) and looks_like_question(heard.text) \
-                and self._kb_can_answer(heard.text):
-            # "what if I have more than one time zone?": a follow-up question instead of a yes or a no ("it keeps
-            # crashing" is no question: it says how the answer went, and is asked for a yes or a no again)
+        if answer is None and looks_like_question(heard.text) and (
+                (opens_with_question(heard.text) and self._kb_can_answer(heard.text))
+                or self._another_article_answers(heard.text)):
+            # "what if I have more than one time zone?": a follow-up question instead of a yes or a no; "it says my
+            # account is locked": what trying the answer led to, which another article answers ("it keeps crashing",
+            # which no other article answers, says how the answer went, and is asked for a yes or a no again)
             self.machine.send("asked_more")
             return self._answer_question(heard.text)
         return self._retry(prompts.SAY_YES_OR_NO, "unclear")
@@ -544,6 +546,12 @@ class Conversation:
         cutoff = self.services["kb"].index().cutoff
         _, _, query = self._search_query(question)
         return any(hits and hits[0].score >= cutoff for hits in map(self._search, {question, query}))
+
+    def _another_article_answers(self, text: str) -> bool:
+        """Does an article other than the one just read answer ``text`` by itself, above the cutoff? ("it says my
+        account is locked" after the password answer: the locked-account article)."""
+        hits = self._search(text)
+        return bool(hits) and hits[0].score >= self.services["kb"].index().cutoff and hits[0].id != self.call.article_id
 
     def _email_candidate(self, email: str, lead: list[str] | None = None) -> Reply:
         self.call.email = email

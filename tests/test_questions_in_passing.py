@@ -154,6 +154,20 @@ def test_how_the_answer_went_is_no_follow_up_question(caller, said):
     assert caller.text() == f"{prompts.SAY_YES_OR_NO} {prompts.CHECK_RESOLVED}"
 
 
+@pytest.mark.parametrize("said", ["it says my account is locked", "It says my account is locked."])
+def test_what_trying_the_answer_led_to_is_answered_from_another_article(app, caller, said):
+    """"It says my account is locked" after the password answer was asked for a yes or a no, though it names the next
+    problem, which another article answers: it is answered from that article, as a follow-up question is, and the
+    password answer is not counted as a solved one."""
+    identified(caller)
+    caller.say("how do I reset my password")
+    caller.say(said)
+    assert caller.text().startswith('From our article "My account is locked after too many sign-in attempts"')
+    assert caller.listening and caller.text().endswith(prompts.CHECK_RESOLVED)
+    call = call_of(app, caller)
+    assert (call.questions_asked, call.resolved_count) == (2, 0)
+
+
 @pytest.mark.parametrize("text", ["my emails are not arriving", "the widget isn't showing", "notifications stopped",
                                   "the app keeps freezing", "I get a blank screen", "the chat is offline",
                                   "Slack messages stopped coming through", "customers aren't getting replies",
