@@ -1094,7 +1094,9 @@ def another_problem_after_yes(text: str | None) -> str | None:
 # --------------------------------------------------------------------------
 
 _NAME_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
-_CLAUSE_SPLIT_RE = re.compile(r"[,;:!?]|(?<!\b[^\W\d_])\.(?=\s|$)")
+# A period ends a clause, except after an initial ("J. Smith") or a title ("Dr. Jane Smith", "Mrs. Brown").
+_CLAUSE_SPLIT_RE = re.compile(
+    r"[,;:!?]|(?<!\b[^\W\d_])(?<!\b[DMdm]r)(?<!\b[Mm]s)(?<!\b[Mm]rs)(?<!\b[Pp]rof)\.(?=\s|$)")
 
 # (phrase, strong): after a strong intro any name-shaped word is accepted;
 # after a weak one ("this is", "it's", "I'm") common words are rejected and, if
@@ -1166,7 +1168,7 @@ _NOT_NAMES = _NAME_STOPPERS | _PROBLEM_WORDS | _GREETING_WORDS | frozenset(
         "crazy", "terrible", "awful", "serious", "taking", "forever", "long", "slow",
         "broken", "down", "closed", "open", "free", "paid", "late", "early", "emergency", "test", "testing", "hold", "waiting", "logged",
         "signed", "attempting", "concerned", "never", "mind", "nevermind", "forget", "whatever", "oops", "anyway",
-        "anyways", "mistake",
+        "anyways", "mistake", "kayako",
     }
 )
 
@@ -1195,6 +1197,10 @@ def _key(word: str) -> str:
 
 def _name_like(word: str) -> bool:
     return bool(_NAME_TOKEN_RE.fullmatch(word)) and not word.casefold().endswith("'s")
+
+
+#: Sounds of a caller thinking between an introduction and the name ("my name is uh Jane").
+_NAME_FILLER_SOUNDS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "ah", "|"})
 
 
 def _take_name(words: list[str], start: int, strong: bool, has_case: bool) -> int:
@@ -1239,6 +1245,8 @@ def _name_span(text: str | None) -> tuple[int, int, int] | None:
             if tuple(keys[i : i + len(phrase)]) != phrase:
                 continue
             start = i + len(phrase)
+            while start < len(words) and keys[start] in _NAME_FILLER_SOUNDS:
+                start += 1  # "my name is, uh, Jane"
             count = _take_name(words, start, strong, has_case)
             if count:
                 return i, start, start + count
@@ -1784,6 +1792,34 @@ def asks_if_automated(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_AUTOMATED_RE, text)
+
+
+#: "Is this Kayako support?", "have I reached customer service?", or only "Kayako?": which line the caller reached.
+_WHO_WE_ARE_RE = re.compile(
+    r"(?:(?:yes|yeah|hi|hello|hey|um+|uh+|er+|oh|sorry|so|ok|okay|and)\s+)*"
+    r"(?:(?:is\s+(?:this|that|it)|am\s+i\s+(?:talking|speaking)\s+(?:to|with)|have\s+i\s+(?:reached|got|called)|"
+    r"did\s+i\s+(?:reach|get|call)|i(?:\s+am|m)\s+(?:calling|trying\s+to\s+reach))\s+)?"
+    r"(?:the\s+)?(?:kayako(?:\s+(?:support|customer\s+(?:support|service)|help\s*desk))?|"
+    r"(?:customer\s+(?:support|service)|tech(?:nical)?\s+support|support|the\s+help\s*desk))"
+    r"(?:\s+(?:line|team|number|desk))?(?:\s+(?:please|right|then))*"
+)
+
+
+def asks_who_we_are(text: str | None) -> bool:
+    """Does the caller check which line they reached ("is this Kayako support?", "have I reached customer service?",
+    "Kayako?")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is that question (fillers such as "yes", "hi", "sorry" aside); ``False`` for
+        anything more ("is this Kayako support? I can't log in") and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_WHO_WE_ARE_RE, text)
 
 
 # --------------------------------------------------------------------------

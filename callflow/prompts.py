@@ -55,6 +55,8 @@ CASE_FOLLOW_UP = "I'll pass this on to our expert team, who can look up your cas
 TAKE_YOUR_TIME = "Sure, take your time."
 # "I'll try that later" at "Did that solve your issue?": then "Is there anything else I can help you with?".
 TRY_LATER = "No problem. If it doesn't solve your issue, just call us back and we'll take it from there."
+# "Is this Kayako support?": yes, then the question again.
+THIS_IS_US = "Yes, this is Kayako Support."
 # "Are you a robot?": an honest answer, then the question again.
 AUTOMATED = ("I'm the automated assistant of Kayako Support. I answer from our help articles, and I can pass you to a "
              "person on our team at any time: just ask.")
@@ -90,7 +92,7 @@ FIXED_PROMPTS = (
     ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
-    NOT_SURE_WHICH, TRY_LATER, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
+    NOT_SURE_WHICH, TRY_LATER, THIS_IS_US, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
     GOODBYE, WRONG_NUMBER, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

@@ -432,7 +432,7 @@ UTTERANCES = [
     "hold on, let me check", "I'll try that later",
     # the last prompt again; a question announced, not asked yet
     "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
-    "who am I speaking to?", "is this call being recorded?", "can you email me that?",
+    "who am I speaking to?", "is this call being recorded?", "can you email me that?", "is this Kayako support?",
     "Hi", "I need to speak with billing",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um", "hmm",
@@ -459,7 +459,8 @@ MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
              prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,
-             prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP, prompts.NOT_SURE_WHICH)
+             prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP, prompts.NOT_SURE_WHICH,
+             prompts.THIS_IS_US)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callflow import prompts
-from callflow.intents import corrects_name, extract_name, spelled_name, without_affiliation
+from callflow.intents import asks_who_we_are, corrects_name, extract_name, spelled_name, without_affiliation
 
 from .test_call_interactions import call_of
 
@@ -101,3 +101,39 @@ def test_a_name_put_right_at_the_email_question(app, caller):
     assert (call.name, call.email_attempts) == ("Jane", 0)
     caller.say("jane at example dot com")
     assert caller.text().startswith("I heard J, A, N, E")
+
+
+# -- titles, a pause before the name, "is this Kayako support?" --------------------------------------------------
+
+@pytest.mark.parametrize("text,name", [
+    ("it's Dr. Jane Smith", "Dr Jane Smith"), ("Mrs. Brown", "Mrs Brown"), ("this is Mr. Tom Jones", "Mr Tom Jones"),
+    ("um yes hello my name is uh Jane", "Jane"), ("my name is, uh, Jane", "Jane"), ("J. Smith", "J Smith"),
+    ("This is Jane. I need help", "Jane"), ("Kayako?", None),
+])
+def test_a_title_or_a_pause_keeps_the_name(text, name):
+    """"It's Dr. Jane Smith" gave the name "Dr" (the period ended the clause); "my name is uh Jane" gave none."""
+    assert extract_name(text) == name
+
+
+@pytest.mark.parametrize("text", ["yes hi, is this Kayako support?", "Kayako?", "is this customer service",
+                                  "have I reached Kayako", "is this the support line?", "am I speaking to Kayako"])
+def test_asks_who_we_are(text):
+    assert asks_who_we_are(text)
+
+
+@pytest.mark.parametrize("text", ["is this Kayako support? I can't log in", "hi I'm calling about my bill",
+                                  "is this a robot", "Jane", "", None])
+def test_more_than_which_line_is_not_asking_who_we_are(text):
+    assert not asks_who_we_are(text)
+
+
+@pytest.mark.parametrize("said", ["yes hi, is this Kayako support?", "Kayako?"])
+def test_a_caller_checking_the_line_hears_yes_then_the_name_question(app, caller, said):
+    """"Is this Kayako support?" was kept as the caller's question ("I can help with that"), to be searched after the
+    address; "Kayako?" was taken for a name ("Thanks, Kayako.")."""
+    caller.start()
+    caller.say(said)
+    assert caller.listening and caller.text() == f"{prompts.THIS_IS_US} {prompts.ASK_NAME}"
+    caller.say("Jane")
+    assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL}"
+    assert call_of(app, caller).pending_question is None
