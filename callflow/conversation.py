@@ -389,6 +389,7 @@ class Conversation:
         renamed = corrects_name(heard.text, self.call.name)
         if renamed:  # "sorry, it's Jane, not Jean": the name put right, then the question again (no try used)
             self.call.name = renamed[:MAX_NAME_CHARS]
+            self.call.retry_count = 0  # the caller spoke to the point: the question's re-prompts start again
             return Reply([prompts.thanks_name(self.call.name), self.current_question()])
         if heard.text and not self.call.pending_question and looks_like_question(heard.text) \
                 and not _ABOUT_THE_ADDRESS.intersection(normalize(heard.text)):

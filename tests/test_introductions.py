@@ -103,6 +103,18 @@ def test_a_name_put_right_at_the_email_question(app, caller):
     assert caller.text().startswith("I heard J, A, N, E")
 
 
+def test_a_name_put_right_after_silences_gets_its_own_re_prompts(app, caller):
+    """The random-call machine found it: two silences at the email question, then "my name is Sam Green", then one
+    more silence was "I'm having trouble understanding... I'll pass this on", with no "Sorry, I didn't catch that"."""
+    caller.start()
+    caller.say("Jane")
+    caller.say(None)
+    caller.say(None)
+    caller.say("My name is Sam Green")
+    caller.say(None)
+    assert caller.listening and caller.text() == f"{prompts.DIDNT_CATCH} {prompts.ASK_EMAIL}"
+
+
 # -- titles, a pause before the name, "is this Kayako support?" --------------------------------------------------
 
 @pytest.mark.parametrize("text,name", [
