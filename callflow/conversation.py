@@ -30,7 +30,7 @@ from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
 from .phone import normalize_phone
-from .spoken_email import correct_spoken_email, parse_spoken_email, readback
+from .spoken_email import correct_spoken_email, parse_spoken_email, readback, with_name_parts
 
 log = logging.getLogger(__name__)
 
@@ -375,9 +375,10 @@ class Conversation:
         return Reply(lead + [prompts.ASK_EMAIL])
 
     def _in_collect_email(self, heard: Heard) -> Reply:
-        email = parse_spoken_email(heard.text) if heard.text else None
+        said = with_name_parts(heard.text, self.call.name) if heard.text else heard.text  # "first name dot last name"
+        email = parse_spoken_email(said) if said else None
         if email:
-            self._keep_question_after(heard.text, email)
+            self._keep_question_after(said, email)
             return self._email_candidate(email)
         if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
             self.machine.send("no_email")
@@ -406,7 +407,8 @@ class Conversation:
         answer = yes_no(heard.text, heard.digits or None)
         if answer is None and tuple(normalize(heard.text)) in _ADDRESS_CONFIRMATIONS:
             answer = "yes"
-        corrected = correct_spoken_email(heard.text, self.call.email) if heard.text else None
+        corrected = correct_spoken_email(with_name_parts(heard.text, self.call.name), self.call.email) \
+            if heard.text else None
         if corrected == self.call.email:
             corrected = None
         if answer == "yes" and not (corrected and _BUT.search(heard.text)):

@@ -161,6 +161,7 @@ _INTRO_PHRASES = frozenset([
     ("i", "said"),
     ("like", "i", "said"),
     ("i", "think", "its"),
+    ("same", "as"),  # "it's the same as my name at gmail" (see with_name_parts)
 ])
 
 _LEADING_FILLERS = frozenset(
@@ -1097,3 +1098,51 @@ def readback(email: str) -> str:
     items = [_spoken_char(ch) for ch in local]
     labels = [_spoken_label(label) for label in domain.lower().split(".") if label]
     return ", ".join(items) + ", at, " + " dot ".join(labels)
+
+
+#: A part of the caller's name said in place of the letters of an address: "my first name dot last name at ...".
+#: Taken only where an address's separators stand around it (an "at", a "dot", "@"...), so that "my name is jane at
+#: example dot com" keeps its introduction.
+_ADDRESS_SEPARATOR = r"(?:@|\.|_|-|\b(?:at|dot|underscore|dash|hyphen|period|point)\b)"
+_NAME_PART_RE = re.compile(
+    r"\b(?:(?:my|the|your)\s+)?(?P<part>first\s*name|last\s*name|surname|family\s+name|name)\b"
+    rf"(?=\s*{_ADDRESS_SEPARATOR})"
+    rf"|(?<=\s)(?:(?:my|the|your)\s+)?(?P<after>last\s*name|surname|family\s+name|first\s*name)\b",
+    re.IGNORECASE,
+)
+#: Words of a name that no address is made of ("Dr Jane Smith": "jane", "smith").
+_NAME_TITLES = frozenset({"dr", "mr", "mrs", "ms", "miss", "prof", "professor", "sir"})
+
+
+def with_name_parts(text: str, name: str | None) -> str:
+    """``text`` with the parts of the caller's name said in place of letters spelled out: "my first name dot last
+    name at acme dot com" for Jane Smith is "jane dot smith at acme dot com".
+
+    Args:
+        text: the recogniser's transcript (at most :data:`MAX_TRANSCRIPT_CHARS` characters are read).
+        name: the name the caller gave (``call.name``, as :func:`callflow.intents.extract_name` gives it), or
+            ``None``.
+
+    Returns:
+        The text with "first name" and "name" (before an "at", a "dot" and the like) as the name's first word, and
+        "last name", "surname" or "family name" (there, or after a separator) as its last word, titles aside;
+        ``text`` unchanged without a name of letters, or without a last name to give (a one-word name). The
+        address made of it is read back to the caller to confirm, as any other.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return text
+    words = [w for w in re.findall(r"[^\W\d_]+", name or "") if w.casefold() not in _NAME_TITLES]
+    words = [w.casefold() for w in words if w.isascii()]
+    if not words:
+        return text
+
+    def part(match: re.Match[str]) -> str:
+        said = (match.group("part") or match.group("after") or "").casefold().replace(" ", "")
+        if said in ("firstname", "name"):
+            return words[0]
+        return words[-1] if len(words) > 1 else match.group(0)
+
+    return _NAME_PART_RE.sub(part, text[:MAX_TRANSCRIPT_CHARS])

@@ -299,3 +299,19 @@ def test_no_email_at_the_read_back_goes_on_without_the_misheard_address(app, cal
     assert caller.listening and caller.text() == f"{prompts.EMAIL_DECLINED} {prompts.HOW_CAN_I_HELP}"
     caller.hangup()
     assert ticket(app, caller)["requester"]["email"] is None
+
+
+
+def test_first_name_dot_last_name_is_read_back_as_the_callers_name(app, caller):
+    """A work address said as "my first name dot last name at acme dot com" was read back letter by letter as
+    "M, Y, F, I, R, S, T, ..."; it is the caller's name, read back to confirm."""
+    caller.start()
+    caller.say("Jane Smith")
+    caller.say("my first name dot last name at acme dot com")
+    assert caller.text() == f"I heard {readback('jane.smith@acme.com')}. Is that correct?"
+    caller.say("no, it's first name underscore last name at acme dot com")
+    assert caller.text() == f"I heard {readback('jane_smith@acme.com')}. Is that correct?"
+    caller.say("yes")
+    with app.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
+        assert (call.email, call.email_confirmed) == ("jane_smith@acme.com", True)

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callflow.spoken_email import MAX_TRANSCRIPT_CHARS, correct_spoken_email, parse_spoken_email, readback
+from callflow.spoken_email import (MAX_TRANSCRIPT_CHARS, correct_spoken_email, parse_spoken_email, readback,
+                                   with_name_parts)
 
 PARSE_CASES = [
     # --- plain spoken forms -------------------------------------------------
@@ -323,3 +324,37 @@ def test_parse_never_raises_and_output_reads_back(text):
         if result is not None:
             assert result == result.lower() and result.count("@") == 1
             assert readback(result)
+
+
+
+# --------------------------------------------------------------------------
+# Parts of the caller's name said in place of letters
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,name,email", [
+    ("my first name dot last name at acme dot com", "Jane Smith", "jane.smith@acme.com"),
+    ("first name dot last name at acme dot com", "Dr Jane Smith", "jane.smith@acme.com"),
+    ("firstname.lastname@acme.com", "Jane Smith", "jane.smith@acme.com"),
+    ("first name underscore surname at acme dot co dot uk", "Jane Smith", "jane_smith@acme.co.uk"),
+    ("it's my name at example dot com", "Jane", "jane@example.com"),
+    ("it's the same as my name at gmail", "Jane", "jane@gmail.com"),
+    ("my first name at acme dot com", "Mary Ann Jones", "mary@acme.com"),
+    # nothing to fill in: no name, no last name, or the name said as an introduction
+    ("jane at example dot com", "Jane", "jane@example.com"),
+    ("my last name at acme dot com", "Jane", "mylastname@acme.com"),
+    ("my first name dot last name at acme dot com", None, "myfirstname.lastname@acme.com"),
+])
+def test_name_parts_said_in_an_address(text, name, email):
+    """"My first name dot last name at acme dot com" was read back as M, Y, F, I, R, S, T, N, A, M, E..."""
+    assert parse_spoken_email(with_name_parts(text, name)) == email
+
+
+def test_an_introduction_keeps_its_name():
+    assert with_name_parts("my name is jane, and my email is", "Jane") == "my name is jane, and my email is"
+
+
+@given(st.text(max_size=300), st.one_of(st.none(), st.text(max_size=40)))
+@settings(max_examples=200, deadline=None)
+def test_with_name_parts_takes_any_text(text, name):
+    assert isinstance(with_name_parts(text, name), str)
