@@ -888,9 +888,9 @@ def _after_yes(text: str | None) -> tuple[str, str] | None:
 #: question word ("how do I reset my password, and how do I export my cases?").
 _SECOND_QUESTION_RE = re.compile(
     r"(?:(?<=[?.!])\s+"
-    r"|,?\s+(?:and\s+also|and|also|plus|then)\s+(?=(?:how|what|where|why|when|which|who|can|could|is|are|do|does|"
-    r"will|would|should)\b)"
-    r"|,\s+(?=(?:how|what|where|why|when|which|who|can|could)\b))",
+    r"|,?\s+(?:and\s+also|and|also|plus|then)\s+(?=(?:how|what|where|why|when|which|who)\s|"
+    r"(?:can|could|is|are|do|does|will|would|should)\s+(?:i|you|we|it|there|they|my|the|a|an|someone|anyone)\b)"
+    r"|,\s+(?=(?:how|what|where|why|when|which|who)\s|(?:can|could)\s+(?:i|you|we|someone|anyone)\b))",
     re.IGNORECASE,
 )
 #: Words that open the second question and belong to neither ("And also, how ...", "Oh, and one more thing: ...").
@@ -913,8 +913,10 @@ def split_questions(text: str | None) -> list[tuple[str, str]]:
         Up to :data:`MAX_SPLITS` pairs ``(first, rest)`` in the order the split points come: the text before a
         sentence's end, or before "and", "also", "plus" or a comma followed by a question word ("how", "what",
         "can", ...), and the text after it without its cue ("and also", "one more thing:"). Each side has at least
-        :data:`MIN_QUESTION_WORDS` words and states a problem or question (:func:`looks_like_question`). ``rest``
-        may hold a third question. Empty for one question ("how do I export cases and reports?"), and for empty
+        :data:`MIN_QUESTION_WORDS` words and states a problem or question (:func:`looks_like_question`), and
+        ``rest`` does not lean on ``first`` (:func:`refers_back`: "I forgot my password, how do I reset it?" is one
+        question); a second question opens with a question word, or "can", "is", "do"... before "I", "you", "it",
+        "there"... ("can't log in" opens none). ``rest`` may hold a third question. Empty for one question ("how do I export cases and reports?"), and for empty
         text. Which pair asks two things is for the KB to tell (two different articles).
 
     Raises:
@@ -929,7 +931,7 @@ def split_questions(text: str | None) -> list[tuple[str, str]]:
         rest = _SECOND_QUESTION_CUE_RE.sub("", text[match.end():].strip(" ,;:-")).strip(" ,;:-")
         if len(first.split()) < MIN_QUESTION_WORDS or len(rest.split()) < MIN_QUESTION_WORDS:
             continue
-        if looks_like_question(first) and looks_like_question(rest):
+        if looks_like_question(first) and looks_like_question(rest) and not refers_back(rest):
             pairs.append((first, rest))
             if len(pairs) == MAX_SPLITS:
                 break

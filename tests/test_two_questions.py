@@ -41,6 +41,8 @@ def test_split_questions(text, first, rest):
 
 
 @pytest.mark.parametrize("text", ["how do I export cases and reports", "how do I reset my password",
+                                  "I forgot my password and can't log in, how do I reset it",  # "it": one question
+                                  "I forgot my password and can't log in", "my screen is blank and does not load",
                                   "I can't log in and my invoices are missing", "yes and no", "hi", "", None,
                                   "how do I reset it, and how"])
 def test_one_question_is_not_split(text):
