@@ -29,7 +29,7 @@ from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
 from .models import ABANDONED, NEEDS_HUMAN, RESOLVED, Call
-from .phone import normalize_phone
+from .phone import normalize_phone, parse_spoken_phone, spoken_number
 from .spoken_email import correct_spoken_email, parse_spoken_email, readback, with_name_parts
 
 log = logging.getLogger(__name__)
@@ -375,12 +375,16 @@ class Conversation:
         return Reply(lead + [prompts.ASK_EMAIL])
 
     def _in_collect_email(self, heard: Heard) -> Reply:
+        if self.call.number_asked:  # the answer to "What's the best phone number to reach you on?"
+            return self._after_number_asked(heard)
         said = with_name_parts(heard.text, self.call.name) if heard.text else heard.text  # "first name dot last name"
         email = parse_spoken_email(said) if said else None
         if email:
             self._keep_question_after(said, email)
             return self._email_candidate(email)
         if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
+            if not normalize_phone(self.call.from_number):  # and no caller id to call back on: a number, then on
+                return self._ask_number()
             self.machine.send("no_email")
             return self._enter_answer([self._email_give_up(declined=True)])
         if asks_which_address(heard.text):  # "I have two, which one do you want?": any, then the question again
@@ -420,6 +424,8 @@ class Conversation:
         if not corrected and declines_email(heard.text):  # "no, I don't have an email": the read-back was a mishearing
             self.machine.send("reject")
             if self.call.state == "collect_email":
+                if not normalize_phone(self.call.from_number):
+                    return self._ask_number()
                 self.machine.send("no_email")
             return self._enter_answer([self._email_give_up(declined=True)])
         if answer == "no" or corrected:
@@ -722,6 +728,28 @@ class Conversation:
         answered = bool(call.resolved_count or call.answer_deferred)  # confirmed, or to be tried later
         return call.state == "answer" and answered and not call.pending_question
 
+    def _ask_number(self) -> Reply:
+        """A caller with no email to give and no caller id (withheld, a SIP or app caller): asked for a number to
+        call back on, in the collect_email state (``number_asked``)."""
+        self.call.number_asked = True
+        self.call.retry_count = 0
+        return Reply([prompts.NO_PROBLEM, prompts.ASK_NUMBER])
+
+    def _after_number_asked(self, heard: Heard) -> Reply:
+        """The answer to "What's the best phone number to reach you on?": a valid number (E.164, read in the line's
+        region, :func:`~callflow.phone.parse_spoken_phone`) is read back and kept; "I'd rather not" or a second
+        answer that is no number goes on without one. Either way the call goes on to the question."""
+        number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
+        if number:
+            self.call.callback_number = number
+            self.machine.send("no_email")
+            return self._enter_answer([prompts.number_noted(spoken_number(number))])
+        if self.call.retry_count >= 1 or declines_email(heard.text) or yes_no(heard.text) == "no":
+            self.machine.send("no_email")
+            return self._enter_answer([prompts.EMAIL_DECLINED_NO_NUMBER])
+        self.call.retry_count += 1
+        return Reply([prompts.SAY_NUMBER_AGAIN])
+
     def _email_give_up(self, declined: bool = False) -> str:
         """No email after 3 tries (or ``declined``: the caller has none to give): promise a call back only when
         there is a number to call (Twilio sends "anonymous", withheld-number placeholders, ``sip:`` or
@@ -771,6 +799,8 @@ class Conversation:
         state = self.call.state
         if state == "greet":
             return prompts.ASK_NAME
+        if state == "collect_email" and self.call.number_asked:
+            return prompts.ASK_NUMBER
         if state == "collect_email":
             return prompts.ASK_EMAIL if not self.call.email_attempts else prompts.SPELL_EMAIL_AGAIN
         if state == "confirm_email" and self.call.email:

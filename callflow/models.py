@@ -68,6 +68,10 @@ class Call(db.Model):
     email: Mapped[Optional[str]] = mapped_column(String(320))
     email_confirmed: Mapped[bool] = mapped_column(default=False)
     email_attempts: Mapped[int] = mapped_column(default=0)
+    # a caller with no email and no caller id to call back on was asked for a number (``number_asked``), and gave
+    # this one (E.164)
+    number_asked: Mapped[bool] = mapped_column(default=False)
+    callback_number: Mapped[Optional[str]] = mapped_column(String(32))
     retry_count: Mapped[int] = mapped_column(default=0)  # consecutive silent/unclear turns
     pending_question: Mapped[Optional[str]] = mapped_column(Text)
     last_question: Mapped[Optional[str]] = mapped_column(Text)
@@ -113,6 +117,7 @@ class Call(db.Model):
         "resolved_count": 0,
         "anything_else_asked": False,
         "answer_deferred": False,
+        "number_asked": False,
         "prompt_seq": 0,
         "turn_count": 0,
     }

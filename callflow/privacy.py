@@ -213,17 +213,20 @@ def _delete_and_finish(report, call_ids: list[int], dry_run: bool) -> None:
 
 
 def _calls_of(email: Optional[str], phone: Optional[str]) -> list[int]:
-    """Ids of calls whose email equals ``email`` (case-insensitive) or whose caller number has
-    exactly the digits of ``phone``."""
+    """Ids of calls whose email equals ``email`` (case-insensitive) or whose caller number, or the number the caller
+    gave to be called back on, has exactly the digits of ``phone``."""
     ids: set[int] = set()
     if email:
         ids.update(db.session.scalars(select(Call.id).where(func.lower(Call.email) == email.strip().lower())))
     if phone:
         wanted = phone_digits(phone)
         rows = db.session.execute(
-            select(Call.id, Call.from_number).where(Call.from_number.is_not(None)).execution_options(yield_per=2000)
+            select(Call.id, Call.from_number, Call.callback_number)
+            .where(or_(Call.from_number.is_not(None), Call.callback_number.is_not(None)))
+            .execution_options(yield_per=2000)
         )
-        ids.update(call_id for call_id, number in rows if phone_digits(number) == wanted)
+        ids.update(call_id for call_id, number, callback in rows
+                   if wanted in (phone_digits(number), phone_digits(callback)))
     return sorted(ids)
 
 

@@ -13,6 +13,10 @@ EMAIL_GIVE_UP_NO_NUMBER = "I'm sorry, I couldn't get your email address. Let's c
 # A caller who has no email address to give ("I don't have an email").
 EMAIL_DECLINED = "No problem. Let's carry on, and our team will reach you at this phone number."
 EMAIL_DECLINED_NO_NUMBER = "No problem. Let's carry on with your question."
+# The same caller with no caller id: a number to call back on, once or twice, then on without one.
+NO_PROBLEM = "No problem."
+ASK_NUMBER = "What's the best phone number to reach you on?"
+SAY_NUMBER_AGAIN = "Sorry, I didn't get that number. Please say it digit by digit, with the area code."
 EMAIL_CONFIRMED = "Thank you."
 HOW_CAN_I_HELP = "How can I help you today?"
 # Two questions in one breath that two articles answer: the first is answered, then the other.
@@ -87,7 +91,8 @@ ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
-    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, EMAIL_CONFIRMED,
+    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, NO_PROBLEM, ASK_NUMBER,
+    SAY_NUMBER_AGAIN, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
     ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
@@ -100,6 +105,11 @@ FIXED_PROMPTS = (
 def thanks_name(name: str) -> str:
     """Thank the caller by name (``name`` is already cleaned by :func:`intents.extract_name`)."""
     return f"Thanks, {name}."
+
+
+def number_noted(digits: str) -> str:
+    """The callback number read back (``digits`` from :func:`callflow.phone.spoken_number`), and the call goes on."""
+    return f"Thank you. Our team will call you back on {digits}."
 
 
 def confirm_email(readback: str) -> str:

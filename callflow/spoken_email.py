@@ -1146,3 +1146,28 @@ def with_name_parts(text: str, name: str | None) -> str:
         return words[-1] if len(words) > 1 else match.group(0)
 
     return _NAME_PART_RE.sub(part, text[:MAX_TRANSCRIPT_CHARS])
+
+
+def spoken_digits(text: str | None) -> str:
+    """The digits a caller said, in order, as one string: "four one five, five five five, oh one double oh" is
+    ``"4155550100"``, "415-555-0100" the same, "plus four four twenty..." starts with ``"+"``.
+
+    Args:
+        text: the recogniser's transcript (at most :data:`MAX_TRANSCRIPT_CHARS` characters are read).
+
+    Returns:
+        The digits (number words as :func:`parse_spoken_email` reads them, "oh" always 0: "double five" is 55,
+        "twenty twenty" is 2020), with a leading ``"+"`` when the caller said "plus" first; ``""`` when no
+        digit was said. Words that are not digits are dropped.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    tokens = _tokenize(_normalise_text(text[:MAX_TRANSCRIPT_CHARS]))
+    tokens = ["0" if t in ("oh", "o") else t for t in tokens]  # in a phone number every "oh" is a zero
+    tokens = _convert_numbers(_expand_repeats(tokens))
+    digits = "".join(t for t in tokens if t.isdigit() and t.isascii())
+    plus = any(t in ("+", "plus") for t in tokens[:2])
+    return f"+{digits}" if plus and digits else digits

@@ -267,13 +267,16 @@ def test_a_caller_with_no_email_goes_on_at_once(app, caller, answer):
 
 
 def test_no_email_and_no_caller_id_promises_no_call_back(app, client):
-    """Without a number to call (a withheld caller ID), the caller is not told the team will call them."""
+    """Without a number to call (a withheld caller ID), the caller is asked for one (tests/test_callback_number.py);
+    one who would rather not give it is not told the team will call them."""
     from callflow import prompts
 
     caller = Caller(client, from_number="anonymous")
     caller.start()
     caller.say("Jane, I can't log in")
     caller.say("I don't have an email")
+    assert caller.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
+    caller.say("I'd rather not")
     assert caller.text().startswith(prompts.EMAIL_DECLINED_NO_NUMBER)
 
 

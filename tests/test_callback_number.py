@@ -1,0 +1,167 @@
+"""A caller with no email address to give and no caller id: asked for a number to call back on.
+
+Before, a caller with a withheld number who said "can I give you my phone number instead?" heard "No problem. Let's
+carry on with your question", and at the end "they will follow up shortly": the ticket had no email and no phone,
+and nobody could follow up. Now the caller is asked for a number; the one said (E.164, read in the line's region by
+phonenumbers) is read back, and is the ticket's and the Kayako requester's phone.
+"""
+from __future__ import annotations
+
+import re
+
+import flask_migrate
+import pytest
+from sqlalchemy import MetaData, Table, select
+
+from callflow import create_app, prompts
+from callflow.clock import utcnow
+from callflow.extensions import db
+from callflow.models import Call
+from callflow.phone import parse_spoken_phone, spoken_number
+from callflow.privacy import forget_caller
+from callflow.spoken_email import spoken_digits
+
+from .conftest import Caller, base_config
+from .test_admin import admin, signed_in  # noqa: F401 (fixtures)
+from .test_call_interactions import call_of, ticket
+
+US_LINE, UK_LINE = "+15005550001", "+442079460999"
+
+
+@pytest.mark.parametrize("text,digits", [
+    ("four one five, five five five, oh one double oh", "4155550100"), ("415-555-0100", "4155550100"),
+    ("my number is (415) 555 0100", "4155550100"), ("plus four four twenty seven nine four six oh oh oh oh",
+                                                    "+44279460000"),
+    ("oh seven seven oh oh nine oh oh one two three", "07700900123"), ("no", ""), ("", ""), (None, ""),
+])
+def test_spoken_digits(text, digits):
+    assert spoken_digits(text) == digits
+
+
+@pytest.mark.parametrize("text,line,number", [
+    ("four one five, five five five, oh one double oh", US_LINE, "+14155550100"),
+    ("it's 212 555 1234", None, "+12125551234"),                 # no line number: the default region (US)
+    ("it's 212 555 1234", "anonymous", "+12125551234"),
+    ("oh two oh seven nine four six oh oh oh oh", UK_LINE, "+442079460000"),   # national, on a UK line
+    ("plus four four two oh seven nine four six oh oh oh oh", US_LINE, "+442079460000"),
+    ("one two three", US_LINE, None), ("banana", US_LINE, None), ("I'd rather not", US_LINE, None),
+    ("one one one one one one one one one one one one one one one one", US_LINE, None),
+    ("555 0100", US_LINE, None),                                    # no area code
+])
+def test_parse_spoken_phone(text, line, number):
+    assert parse_spoken_phone(text, line) == number
+
+
+def test_the_number_is_read_back_digit_by_digit():
+    assert spoken_number("+14155550100") == "4, 1, 5, 5, 5, 5, 0, 1, 0, 0"
+    assert spoken_number("+442079460000") == "0, 2, 0, 7, 9, 4, 6, 0, 0, 0, 0"  # with the trunk prefix
+
+
+@pytest.fixture
+def withheld(client):
+    """A caller whose caller id is withheld (Twilio's ``From`` is "anonymous")."""
+    return Caller(client, from_number="anonymous")
+
+
+def _declines(caller: Caller) -> None:
+    caller.start()
+    caller.say("Jane")
+    caller.say("can I give you my phone number instead?")
+
+
+def test_a_withheld_caller_without_email_is_asked_for_a_number(app, withheld):
+    _declines(withheld)
+    assert withheld.listening and withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
+    withheld.say("four one five, five five five, oh one double oh")
+    assert withheld.text() == f"{prompts.number_noted('4, 1, 5, 5, 5, 5, 0, 1, 0, 0')} {prompts.HOW_CAN_I_HELP}"
+    withheld.say("how do I reset my password")
+    withheld.say("no")
+    assert withheld.hung_up and withheld.text() == prompts.NOT_RESOLVED
+    withheld.hangup()
+    p = ticket(app, withheld)
+    assert p["requester"] == {"name": "Jane", "email": None, "phone": "+14155550100"}
+    assert "+14155550100 (given on the call to call back on; caller id withheld)" in p["contents_html"]
+    assert "No way to reach the caller" not in p["contents_html"]
+    call = call_of(app, withheld)
+    assert (call.callback_number, call.number_asked, call.email_attempts) == ("+14155550100", True, 0)
+
+
+def test_a_caller_who_would_rather_not_goes_on_without_one(app, withheld):
+    _declines(withheld)
+    withheld.say("I'd rather not")
+    assert withheld.text() == f"{prompts.EMAIL_DECLINED_NO_NUMBER} {prompts.HOW_CAN_I_HELP}"
+    withheld.hangup()
+    p = ticket(app, withheld)
+    assert p["requester"]["phone"] == "anonymous" and "No way to reach the caller" in p["contents_html"]
+
+
+def test_a_number_not_understood_is_asked_once_more_then_the_call_goes_on(app, withheld):
+    _declines(withheld)
+    withheld.say("banana")
+    assert withheld.listening and withheld.text() == prompts.SAY_NUMBER_AGAIN
+    withheld.say("twelve")
+    assert withheld.text() == f"{prompts.EMAIL_DECLINED_NO_NUMBER} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, withheld).state == "answer"
+
+
+def test_silence_at_the_number_question_asks_it_again(app, withheld):
+    _declines(withheld)
+    withheld.say(None)
+    assert withheld.text() == f"{prompts.DIDNT_CATCH} {prompts.ASK_NUMBER}"
+    withheld.say("two one two, five five five, one two three four")
+    assert withheld.text().startswith("Thank you. Our team will call you back on 2, 1, 2")
+
+
+def test_a_no_to_the_read_back_and_no_email_asks_for_a_number(app, withheld):
+    withheld.start()
+    withheld.say("Jane")
+    withheld.say("jane at example dot com")
+    withheld.say("no, I don't have an email")
+    assert withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
+
+
+def test_a_caller_with_a_caller_id_is_not_asked(app, caller):
+    caller.start()
+    caller.say("Jane")
+    caller.say("can I give you my phone number instead?")
+    assert caller.text() == f"{prompts.EMAIL_DECLINED} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, caller).number_asked is False
+
+
+def test_forget_by_phone_finds_a_callback_number(app, withheld):
+    _declines(withheld)
+    withheld.say("four one five, five five five, oh one double oh")
+    withheld.hangup()
+    with app.app_context():
+        report = forget_caller(phone="+1 415 555 0100")
+        assert report.calls == 1
+        assert db.session.scalar(select(Call).where(Call.call_sid == withheld.call_sid)) is None
+
+
+def test_the_admin_sees_the_callback_number(app, withheld, signed_in):  # noqa: F811 (a fixture)
+    _declines(withheld)
+    withheld.say("four one five, five five five, oh one double oh")
+    withheld.hangup()
+    html = signed_in.get(f"/admin/calls/{call_of(app, withheld).id}").get_data(as_text=True)
+    assert re.search(r'data-testid="callback-number">\+14155550100<', html)
+
+
+def test_the_migration_adds_the_callback_columns(tmp_path, database_url):
+    app = create_app(base_config(tmp_path, database_url))
+    with app.app_context():
+        flask_migrate.upgrade(revision="e7b4d2a6c915")
+        with db.engine.begin() as conn:
+            call = Table("call", MetaData(), autoload_with=conn)
+            now = utcnow().replace(tzinfo=None) if conn.dialect.name == "sqlite" else utcnow()
+            conn.execute(call.insert().values(
+                call_sid="CA" + "7" * 32, state="answer", email_confirmed=False, email_attempts=0, retry_count=0,
+                questions_asked=0, resolved_count=0, anything_else_asked=False, answer_deferred=False, prompt_seq=1,
+                turn_count=0, version=1, started_at=now, last_activity_at=now))
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            call = Table("call", MetaData(), autoload_with=conn)
+            assert conn.execute(select(call.c.number_asked, call.c.callback_number)).one() == (False, None)
+        flask_migrate.downgrade(revision="e7b4d2a6c915")
+        with db.engine.connect() as conn:
+            columns = Table("call", MetaData(), autoload_with=conn).c
+            assert "callback_number" not in columns and "number_asked" not in columns
