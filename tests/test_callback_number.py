@@ -11,10 +11,9 @@ import re
 
 import flask_migrate
 import pytest
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import select
 
 from callflow import create_app, prompts
-from callflow.clock import utcnow
 from callflow.extensions import db
 from callflow.models import Call
 from callflow.phone import parse_spoken_phone, spoken_number
@@ -22,6 +21,7 @@ from callflow.privacy import forget_caller
 from callflow.spoken_email import spoken_digits
 
 from .conftest import Caller, base_config
+from .migration_rows import add_call_at, call_table
 from .test_admin import admin, signed_in  # noqa: F401 (fixtures)
 from .test_call_interactions import call_of, ticket
 
@@ -149,19 +149,12 @@ def test_the_admin_sees_the_callback_number(app, withheld, signed_in):  # noqa: 
 def test_the_migration_adds_the_callback_columns(tmp_path, database_url):
     app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
-        flask_migrate.upgrade(revision="e7b4d2a6c915")
-        with db.engine.begin() as conn:
-            call = Table("call", MetaData(), autoload_with=conn)
-            now = utcnow().replace(tzinfo=None) if conn.dialect.name == "sqlite" else utcnow()
-            conn.execute(call.insert().values(
-                call_sid="CA" + "7" * 32, state="answer", email_confirmed=False, email_attempts=0, retry_count=0,
-                questions_asked=0, resolved_count=0, anything_else_asked=False, answer_deferred=False, prompt_seq=1,
-                turn_count=0, version=1, started_at=now, last_activity_at=now))
+        add_call_at("e7b4d2a6c915", "CA" + "7" * 32, answer_deferred=False)
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
-            call = Table("call", MetaData(), autoload_with=conn)
+            call = call_table(conn)
             assert conn.execute(select(call.c.number_asked, call.c.callback_number)).one() == (False, None)
         flask_migrate.downgrade(revision="e7b4d2a6c915")
         with db.engine.connect() as conn:
-            columns = Table("call", MetaData(), autoload_with=conn).c
+            columns = call_table(conn).c
             assert "callback_number" not in columns and "number_asked" not in columns

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import flask_migrate
 import pytest
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import select
 
 from callflow import create_app, prompts
-from callflow.clock import utcnow
 from callflow.extensions import db
 from callflow.intents import split_questions
 from callflow.models import NEEDS_HUMAN, RESOLVED
 
 from .conftest import base_config
+from .migration_rows import add_call_at, call_table
 from .test_admin import admin, signed_in  # noqa: F401 (fixtures)
 from .test_call_interactions import call_of, identified, ticket
 
@@ -139,23 +139,14 @@ def test_a_half_the_kb_cannot_answer_is_no_second_question(app, caller):
 def test_the_migration_adds_next_question_to_existing_calls(tmp_path, database_url):
     app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
-        flask_migrate.upgrade(revision="d5f2c7a9e813")
-        with db.engine.begin() as conn:
-            call = Table("call", MetaData(), autoload_with=conn)
-            now = utcnow().replace(tzinfo=None) if conn.dialect.name == "sqlite" else utcnow()
-            conn.execute(call.insert().values(
-                call_sid="CA" + "6" * 32, state="answer", email_confirmed=False, email_attempts=0, retry_count=0,
-                questions_asked=0, resolved_count=0, anything_else_asked=False, answer_deferred=False, prompt_seq=1,
-                turn_count=0, version=1, started_at=now, last_activity_at=now))
+        add_call_at("d5f2c7a9e813", "CA" + "6" * 32, answer_deferred=False)
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
-            call = Table("call", MetaData(), autoload_with=conn)
-            assert conn.scalar(select(call.c.next_question)) is None
-            assert conn.scalar(select(call.c.call_sid)) == "CA" + "6" * 32
+            call = call_table(conn)
+            assert conn.execute(select(call.c.call_sid, call.c.next_question)).one() == ("CA" + "6" * 32, None)
         flask_migrate.downgrade(revision="d5f2c7a9e813")
         with db.engine.connect() as conn:
-            assert "next_question" not in Table("call", MetaData(), autoload_with=conn).c
-
+            assert "next_question" not in call_table(conn).c
 
 def test_the_admin_sees_the_question_not_reached(app, caller, signed_in):  # noqa: F811 (a fixture)
     identified(caller)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import flask_migrate
 import pytest
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import select
 
 from callflow import create_app, prompts
-from callflow.clock import utcnow
 from callflow.extensions import db
 from callflow.intents import asks_to_wait, defers_answer
 from callflow.models import ABANDONED, RESOLVED
 
 from .conftest import base_config
+from .migration_rows import add_call_at, call_table
 from .test_call_interactions import identified, ticket
 
 WAITS = ["one moment, let me find it", "hold on", "hang on a second", "one moment please", "ok let me check",
@@ -139,22 +139,13 @@ def test_a_later_confirmed_answer_clears_the_deferral(app, caller):
 def test_the_migration_adds_answer_deferred_false_to_existing_calls(tmp_path, database_url):
     app = create_app(base_config(tmp_path, database_url))
     with app.app_context():
-        flask_migrate.upgrade(revision="b3e8a1c52d07")
-        with db.engine.begin() as conn:
-            call = Table("call", MetaData(), autoload_with=conn)
-            now = utcnow().replace(tzinfo=None) if conn.dialect.name == "sqlite" else utcnow()
-            conn.execute(call.insert().values(
-                call_sid="CA" + "5" * 32, state="answer", email_confirmed=False, email_attempts=0, retry_count=0,
-                questions_asked=0, resolved_count=0, anything_else_asked=False, prompt_seq=1, turn_count=0,
-                version=1, started_at=now, last_activity_at=now))
+        add_call_at("b3e8a1c52d07", "CA" + "5" * 32)
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
-            call = Table("call", MetaData(), autoload_with=conn)
-            assert conn.scalar(select(call.c.answer_deferred)) is False
+            assert conn.scalar(select(call_table(conn).c.answer_deferred)) is False
         flask_migrate.downgrade(revision="b3e8a1c52d07")
         with db.engine.connect() as conn:
-            assert "answer_deferred" not in Table("call", MetaData(), autoload_with=conn).c
-
+            assert "answer_deferred" not in call_table(conn).c
 
 def test_i_will_do_that_puts_the_answer_off(app, caller):
     """"I'll do that" at "Did that solve your issue?" got "Sorry, please say yes or no."."""
