@@ -737,13 +737,18 @@ class Conversation:
 
     def _after_number_asked(self, heard: Heard) -> Reply:
         """The answer to "What's the best phone number to reach you on?": a valid number (E.164, read in the line's
-        region, :func:`~callflow.phone.parse_spoken_phone`) is read back and kept; "I'd rather not" or a second
-        answer that is no number goes on without one. Either way the call goes on to the question."""
+        region, :func:`~callflow.phone.parse_spoken_phone`) is read back and kept; an email address after all is
+        read back to confirm; "I'd rather not" or a second answer that is neither goes on without one, to the
+        question."""
         number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
         if number:
             self.call.callback_number = number
             self.machine.send("no_email")
             return self._enter_answer([prompts.number_noted(spoken_number(number))])
+        email = parse_spoken_email(with_name_parts(heard.text, self.call.name)) if heard.text else None
+        if email:  # "oh, actually it's jane at example dot com": an address after all, read back as any
+            self.call.number_asked = False
+            return self._email_candidate(email)
         if self.call.retry_count >= 1 or declines_email(heard.text) or yes_no(heard.text) == "no":
             self.machine.send("no_email")
             return self._enter_answer([prompts.EMAIL_DECLINED_NO_NUMBER])

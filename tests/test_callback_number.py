@@ -120,6 +120,17 @@ def test_a_no_to_the_read_back_and_no_email_asks_for_a_number(app, withheld):
     assert withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
 
 
+def test_an_address_after_all_is_read_back(app, withheld):
+    _declines(withheld)
+    withheld.say("oh actually, it's jane at example dot com")
+    assert withheld.text().startswith("I heard J, A, N, E, at, example dot com")
+    withheld.say("yes")
+    assert withheld.text() == f"{prompts.EMAIL_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    call = call_of(app, withheld)
+    assert (call.email, call.email_confirmed, call.number_asked, call.callback_number) == (
+        "jane@example.com", True, False, None)
+
+
 def test_a_caller_with_a_caller_id_is_not_asked(app, caller):
     caller.start()
     caller.say("Jane")
