@@ -302,6 +302,11 @@ class Conversation:
             return Reply([prompts.GOODBYE], listen=False)
         if heard.empty:
             return self._retry(prompts.DIDNT_CATCH, "silence")
+        if state == "collect_email" and self.call.number_asked:
+            # the number first: "you can call me back on 415 555 0100" is no request for a person
+            number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
+            if number:
+                return self._number_given(number)
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
         if state in _IDENTITY_STATES or self._before_any_question():
@@ -735,16 +740,17 @@ class Conversation:
         self.call.retry_count = 0
         return Reply([prompts.NO_PROBLEM, prompts.ASK_NUMBER])
 
+    def _number_given(self, number: str) -> Reply:
+        """A valid number said at "What's the best phone number to reach you on?" (E.164, read in the line's region
+        by :func:`~callflow.phone.parse_spoken_phone`, in :meth:`hear`): kept, read back, and on to the question."""
+        self.call.callback_number = number
+        self.machine.send("no_email")
+        return self._enter_answer([prompts.number_noted(spoken_number(number))])
+
     def _after_number_asked(self, heard: Heard) -> Reply:
-        """The answer to "What's the best phone number to reach you on?": a valid number (E.164, read in the line's
-        region, :func:`~callflow.phone.parse_spoken_phone`) is read back and kept; an email address after all is
-        read back to confirm; "I'd rather not" or a second answer that is neither goes on without one, to the
-        question."""
-        number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
-        if number:
-            self.call.callback_number = number
-            self.machine.send("no_email")
-            return self._enter_answer([prompts.number_noted(spoken_number(number))])
+        """Any other answer to "What's the best phone number to reach you on?" (:meth:`_number_given` took a number):
+        an email address after all is read back to confirm; "I'd rather not" or a second answer that is neither goes
+        on without one, to the question."""
         email = parse_spoken_email(with_name_parts(heard.text, self.call.name)) if heard.text else None
         if email:  # "oh, actually it's jane at example dot com": an address after all, read back as any
             self.call.number_asked = False

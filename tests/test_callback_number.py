@@ -120,6 +120,21 @@ def test_a_no_to_the_read_back_and_no_email_asks_for_a_number(app, withheld):
     assert withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
 
 
+def test_call_me_back_on_a_number_is_the_number_not_a_request_for_a_person(app, withheld):
+    """"You can call me back on 415..." was taken for "call me back" (a person): the call was passed on, urgent, and
+    the number lost."""
+    _declines(withheld)
+    withheld.say("you can call me back on four one five, five five five, oh one double oh")
+    assert withheld.listening and withheld.text().startswith("Thank you. Our team will call you back on 4, 1, 5")
+    assert call_of(app, withheld).callback_number == "+14155550100"
+
+
+def test_a_person_asked_for_at_the_number_question_is_a_person(app, withheld):
+    _declines(withheld)
+    withheld.say("I want to talk to a person")
+    assert withheld.hung_up and withheld.text() == prompts.CALLER_REQUEST
+
+
 def test_an_address_after_all_is_read_back(app, withheld):
     _declines(withheld)
     withheld.say("oh actually, it's jane at example dot com")
