@@ -417,7 +417,7 @@ UTTERANCES = [
     "thank you", "got it, thanks",
     # why the name or the email is asked for
     "why do you need my email?", "I have two, which one do you want?", "can I give you my phone number instead?",
-    "you should have it already",
+    "you should have it already", "four one five, five five five, oh one double oh",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -455,12 +455,12 @@ ON_TOPIC = {
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
 #: read-back each, then at most 6 questions of up to 2 re-prompts, a "yes" without a question, "tell me more"
 #: and its re-prompts and the check with its re-prompts each, and "anything else?" re-prompted twice.
-MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3
+MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3 + 4  # + 4: a withheld caller asked for a number, twice, re-prompted
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
              prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,
              prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP, prompts.NOT_SURE_WHICH,
-             prompts.THIS_IS_US)
+             prompts.THIS_IS_US, prompts.SAY_NUMBER_AGAIN)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
@@ -476,7 +476,8 @@ class RandomCalls(RuleBasedStateMachine):
         self._new_call()
 
     def _new_call(self) -> None:
-        self.caller = Caller(self.client)
+        self.calls += 1  # every second caller withholds their number: with no email, asked for one to call back on
+        self.caller = Caller(self.client, from_number="anonymous") if self.calls % 2 == 0 else Caller(self.client)
         self.caller_turns = 0
         self.last_request = None
         self.previous = ""  # what the caller said last
