@@ -405,6 +405,8 @@ class Conversation:
                 and not _ABOUT_THE_ADDRESS.intersection(normalize(heard.text)):
             self.call.pending_question = heard.text  # "I just want to reset my password": kept for after the address
         self.call.email_attempts += 1
+        if self.call.email_attempts >= MAX_EMAIL_ATTEMPTS and not normalize_phone(self.call.from_number):
+            return self._ask_number([prompts.EMAIL_NOT_GOT])  # no address and no caller id: a number, then on
         self.machine.send("email_unclear")
         if self.call.state == "answer":
             return self._enter_answer([self._email_give_up()])
@@ -437,6 +439,10 @@ class Conversation:
             self.call.email_attempts += 1
             if corrected and self.call.email_attempts < MAX_EMAIL_ATTEMPTS:
                 return self._email_candidate(corrected)
+            if self.call.email_attempts >= MAX_EMAIL_ATTEMPTS and not normalize_phone(self.call.from_number):
+                self.machine.send("ask_number")  # no address and no caller id: back to collect_email, for a number
+                self.call.email = None
+                return self._ask_number([prompts.EMAIL_NOT_GOT])
             self.machine.send("reject")
             if self.call.state == "answer":
                 return self._enter_answer([self._email_give_up()])
@@ -733,12 +739,13 @@ class Conversation:
         answered = bool(call.resolved_count or call.answer_deferred)  # confirmed, or to be tried later
         return call.state == "answer" and answered and not call.pending_question
 
-    def _ask_number(self) -> Reply:
-        """A caller with no email to give and no caller id (withheld, a SIP or app caller): asked for a number to
-        call back on, in the collect_email state (``number_asked``)."""
+    def _ask_number(self, lead: list[str] | None = None) -> Reply:
+        """A caller with no email to give, or none we could get in 3 tries, and no caller id (withheld, a SIP or app
+        caller): asked for a number to call back on after ``lead`` ("No problem."), in the collect_email state
+        (``number_asked``)."""
         self.call.number_asked = True
         self.call.retry_count = 0
-        return Reply([prompts.NO_PROBLEM, prompts.ASK_NUMBER])
+        return Reply([*(lead or [prompts.NO_PROBLEM]), prompts.ASK_NUMBER])
 
     def _number_given(self, number: str) -> Reply:
         """A valid number said at "What's the best phone number to reach you on?" (E.164, read in the line's region

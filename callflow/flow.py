@@ -15,6 +15,7 @@ sends the events.
                        check_resolved ──deferred──▶ answer ("I'll try that later": "anything else?")
     answer ──done──▶ goodbye            check_resolved ──not_resolved──▶ escalate
     greet, collect_email, confirm_email ──leave ("bye", "wrong number")──▶ goodbye
+    confirm_email ──ask_number (no address in 3 tries, no caller id)──▶ collect_email (a number to call back on)
     answer ──kb_miss──▶ escalate        any live state ──escalate_call──▶ escalate
 """
 from __future__ import annotations
@@ -49,6 +50,7 @@ class CallFlow(StateMachine, strict_states=True):
     no_email = collect_email.to(answer)  # "I don't have an email": the call goes on without one
     confirm = confirm_email.to(answer)
     reject = confirm_email.to(answer, cond="email_attempts_exhausted") | confirm_email.to(collect_email)
+    ask_number = confirm_email.to(collect_email)  # no address after 3 tries, no caller id: a number to call back on
     kb_hit = answer.to(check_resolved)
     kb_miss = answer.to(escalate)
     ask_again = answer.to.itself()

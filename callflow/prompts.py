@@ -15,6 +15,7 @@ EMAIL_DECLINED = "No problem. Let's carry on, and our team will reach you at thi
 EMAIL_DECLINED_NO_NUMBER = "No problem. Let's carry on with your question."
 # The same caller with no caller id: a number to call back on, once or twice, then on without one.
 NO_PROBLEM = "No problem."
+EMAIL_NOT_GOT = "I'm sorry, I couldn't get your email address."
 ASK_NUMBER = "What's the best phone number to reach you on?"
 SAY_NUMBER_AGAIN = "Sorry, I didn't get that number. Please say it digit by digit, with the area code."
 EMAIL_CONFIRMED = "Thank you."
@@ -92,7 +93,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, NO_PROBLEM, ASK_NUMBER,
-    SAY_NUMBER_AGAIN, EMAIL_CONFIRMED,
+    SAY_NUMBER_AGAIN, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
     ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,

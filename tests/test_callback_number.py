@@ -146,6 +146,36 @@ def test_an_address_after_all_is_read_back(app, withheld):
         "jane@example.com", True, False, None)
 
 
+def test_no_address_in_three_tries_asks_for_a_number(app, withheld):
+    """After 3 tries at the address a withheld caller heard "I'm sorry, I couldn't get your email address. Let's carry
+    on with your question." and nothing to reach them by was kept."""
+    withheld.start()
+    withheld.say("Jane")
+    for said in ("banana", "apple"):
+        withheld.say(said)
+        assert withheld.text() == prompts.SPELL_EMAIL
+    withheld.say("pear")
+    assert withheld.listening and withheld.text() == f"{prompts.EMAIL_NOT_GOT} {prompts.ASK_NUMBER}"
+    withheld.say("two one two, five five five, one two three four")
+    assert withheld.text().endswith(prompts.HOW_CAN_I_HELP)
+    call = call_of(app, withheld)
+    assert (call.state, call.callback_number, call.email_attempts) == ("answer", "+12125551234", 3)
+
+
+def test_a_third_no_at_the_read_back_asks_for_a_number(app, withheld):
+    withheld.start()
+    withheld.say("Jane")
+    for _ in range(2):
+        withheld.say("jane at example dot com")
+        withheld.say("no")
+        assert withheld.text() == prompts.SPELL_EMAIL_AGAIN
+    withheld.say("jane at example dot com")
+    withheld.say("no")
+    assert withheld.text() == f"{prompts.EMAIL_NOT_GOT} {prompts.ASK_NUMBER}"
+    call = call_of(app, withheld)
+    assert (call.state, call.email, call.number_asked) == ("collect_email", None, True)
+
+
 def test_a_caller_with_a_caller_id_is_not_asked(app, caller):
     caller.start()
     caller.say("Jane")

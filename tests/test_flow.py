@@ -120,3 +120,10 @@ def test_illegal_move_is_refused():
     with pytest.raises(TransitionNotAllowed):
         sm.send("kb_hit")
     assert row.state == "greet"
+
+
+def test_ask_number_goes_back_to_collect_email_whatever_the_tries():
+    """No address after 3 tries and no caller id: back to collect_email for a number (``reject`` would go on)."""
+    m, row = machine("confirm_email", email_attempts=3)
+    m.send("ask_number")
+    assert row.state == "collect_email"
