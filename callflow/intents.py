@@ -75,7 +75,14 @@ __all__ = [
     "answer_fell_short",
     "thanks_only",
     "praises_answer",
+    "leaves_early",
+    "asks_who_we_are",
+    "corrects_name",
+    "unsure_which",
+    "split_questions",
     "MAX_TEXT_CHARS",
+    "WRONG_NUMBER",
+    "LEAVING",
 ]
 
 #: Only this many characters of a transcript are looked at; a real answer to a
@@ -1352,13 +1359,13 @@ def without_affiliation(text: str | None) -> str:
 _LETTER_RUN_RE = re.compile(r"(?<![\w'])(?:[^\W\d_][.,]?[\s-]+){1,29}[^\W\d_](?![\w'])[.,]?")
 
 
-def corrects_name(text: str | None, name: str | None) -> str | None:
+def corrects_name(text: str | None, name: str | None = None) -> str | None:
     """At the email question: does the caller correct the name heard ("sorry, it's Jane, not Jean", "no, my name is
     Jane")?
 
     Args:
         text: speech transcript (may be ``None``).
-        name: the name heard before (``call.name``), or ``None``.
+        name: the name heard before (``call.name``), or ``None`` (none heard).
 
     Returns:
         The new name (as :func:`extract_name` gives it) when the answer speaks of the name ("my name is Jane", "the

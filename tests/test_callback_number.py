@@ -52,6 +52,13 @@ def test_parse_spoken_phone(text, line, number):
     assert parse_spoken_phone(text, line) == number
 
 
+@pytest.mark.parametrize("huge", ["one " * 50_000, "1" * 150_000, "plus " * 40_000, "oh " * 50_000])
+def test_a_huge_transcript_is_no_number(huge):
+    """Far over any real answer: read only up to the transcript cap, and no valid number comes of it."""
+    assert len(spoken_digits(huge)) <= 1500
+    assert parse_spoken_phone(huge, US_LINE) is None
+
+
 def test_the_number_is_read_back_digit_by_digit():
     assert spoken_number("+14155550100") == "4, 1, 5, 5, 5, 5, 0, 1, 0, 0"
     assert spoken_number("+442079460000") == "0, 2, 0, 7, 9, 4, 6, 0, 0, 0, 0"  # with the trunk prefix
