@@ -388,7 +388,7 @@ class Conversation:
             self._keep_question_after(said, email)
             return self._email_candidate(email)
         if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
-            if not normalize_phone(self.call.from_number):  # and no caller id to call back on: a number, then on
+            if self._no_caller_id():  # and no caller id to call back on: a number, then on
                 return self._ask_number()
             self.machine.send("no_email")
             return self._enter_answer([self._email_give_up(declined=True)])
@@ -405,7 +405,7 @@ class Conversation:
                 and not _ABOUT_THE_ADDRESS.intersection(normalize(heard.text)):
             self.call.pending_question = heard.text  # "I just want to reset my password": kept for after the address
         self.call.email_attempts += 1
-        if self.call.email_attempts >= MAX_EMAIL_ATTEMPTS and not normalize_phone(self.call.from_number):
+        if self.call.email_attempts >= MAX_EMAIL_ATTEMPTS and self._no_caller_id():
             return self._ask_number([prompts.EMAIL_NOT_GOT])  # no address and no caller id: a number, then on
         self.machine.send("email_unclear")
         if self.call.state == "answer":
@@ -431,7 +431,7 @@ class Conversation:
         if not corrected and declines_email(heard.text):  # "no, I don't have an email": the read-back was a mishearing
             self.machine.send("reject")
             if self.call.state == "collect_email":
-                if not normalize_phone(self.call.from_number):
+                if self._no_caller_id():
                     return self._ask_number()
                 self.machine.send("no_email")
             return self._enter_answer([self._email_give_up(declined=True)])
@@ -439,7 +439,7 @@ class Conversation:
             self.call.email_attempts += 1
             if corrected and self.call.email_attempts < MAX_EMAIL_ATTEMPTS:
                 return self._email_candidate(corrected)
-            if self.call.email_attempts >= MAX_EMAIL_ATTEMPTS and not normalize_phone(self.call.from_number):
+            if self.call.email_attempts >= MAX_EMAIL_ATTEMPTS and self._no_caller_id():
                 self.machine.send("ask_number")  # no address and no caller id: back to collect_email, for a number
                 self.call.email = None
                 return self._ask_number([prompts.EMAIL_NOT_GOT])
@@ -768,13 +768,18 @@ class Conversation:
         self.call.retry_count += 1
         return Reply([prompts.SAY_NUMBER_AGAIN])
 
+    def _no_caller_id(self) -> bool:
+        """True when Twilio's ``From`` is no number to call back: "anonymous", a withheld-number placeholder, a
+        ``sip:`` or ``client:`` identity (:func:`~callflow.phone.normalize_phone`)."""
+        return normalize_phone(self.call.from_number) is None
+
     def _email_give_up(self, declined: bool = False) -> str:
-        """No email after 3 tries (or ``declined``: the caller has none to give): promise a call back only when
-        there is a number to call (Twilio sends "anonymous", withheld-number placeholders, ``sip:`` or
-        ``client:`` identities in ``From`` too)."""
-        if normalize_phone(self.call.from_number):
-            return prompts.EMAIL_DECLINED if declined else prompts.EMAIL_GIVE_UP
-        return prompts.EMAIL_DECLINED_NO_NUMBER if declined else prompts.EMAIL_GIVE_UP_NO_NUMBER
+        """No email after 3 tries (or ``declined``: the caller has none to give): a call back is promised at the
+        caller id. A caller without one is asked for a number instead (:meth:`_ask_number`); the one who gets here
+        (declining at a read-back after that) hears no promise."""
+        if self._no_caller_id():
+            return prompts.EMAIL_DECLINED_NO_NUMBER
+        return prompts.EMAIL_DECLINED if declined else prompts.EMAIL_GIVE_UP
 
     def _goodbye(self) -> Reply:
         """End the call in the answer state with nothing more to ask: ``ai-resolved`` if the caller confirmed an

@@ -9,6 +9,8 @@ import re
 
 import phonenumbers
 
+from .spoken_email import spoken_digits
+
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 #: Caller ids Twilio sends for withheld numbers (anonymous, restricted, unknown, blocked, unavailable).
 _WITHHELD = frozenset({"+266696687", "+7378742833", "+8656696", "+2562533", "+86282452253"})
@@ -26,7 +28,7 @@ def normalize_phone(phone: str | None) -> str | None:
 #: The region a number said without a country code is read in when the line's own number (Twilio's ``To``) gives
 #: none: a line reached from a SIP trunk or a client.
 DEFAULT_CALLBACK_REGION = "US"
-MIN_SPOKEN_DIGITS = 7  # the shortest national number phonenumbers accepts as valid in any region
+MIN_SPOKEN_DIGITS = 7  # a number said with its area code has more; fewer is a local number or a fragment
 MAX_SPOKEN_DIGITS = 15  # E.164's longest number
 
 
@@ -48,8 +50,6 @@ def parse_spoken_phone(text: str | None, line_number: str | None = None) -> str 
     Raises:
         Nothing.
     """
-    from .spoken_email import spoken_digits
-
     digits = spoken_digits(text)
     if not MIN_SPOKEN_DIGITS <= len(digits.lstrip("+")) <= MAX_SPOKEN_DIGITS:
         return None

@@ -8,10 +8,9 @@ ASK_EMAIL_AFTER_QUESTION = "I can help with that. First, what's the email addres
 SPELL_EMAIL = "Sorry, I couldn't get that email address. Please spell it for me, letter by letter."
 SPELL_EMAIL_AGAIN = "Let's try again. Please spell your email address, letter by letter."
 EMAIL_GIVE_UP = "I'm sorry, I couldn't get your email address. Let's carry on, and our team will reach you at this phone number."
-# The same for a caller with no number to call back (withheld, a SIP or app caller).
-EMAIL_GIVE_UP_NO_NUMBER = "I'm sorry, I couldn't get your email address. Let's carry on with your question."
 # A caller who has no email address to give ("I don't have an email").
 EMAIL_DECLINED = "No problem. Let's carry on, and our team will reach you at this phone number."
+# The same for a caller with no number to call back on (no caller id, and none given on the call).
 EMAIL_DECLINED_NO_NUMBER = "No problem. Let's carry on with your question."
 # The same caller with no caller id: a number to call back on, once or twice, then on without one.
 NO_PROBLEM = "No problem."
@@ -92,7 +91,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
-    EMAIL_GIVE_UP, EMAIL_GIVE_UP_NO_NUMBER, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, NO_PROBLEM, ASK_NUMBER,
+    EMAIL_GIVE_UP, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, NO_PROBLEM, ASK_NUMBER,
     SAY_NUMBER_AGAIN, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
     ANYTHING_ELSE_AGAIN, GREAT,

@@ -1119,7 +1119,7 @@ def with_name_parts(text: str, name: str | None) -> str:
     name at acme dot com" for Jane Smith is "jane dot smith at acme dot com".
 
     Args:
-        text: the recogniser's transcript (at most :data:`MAX_TRANSCRIPT_CHARS` characters are read).
+        text: the recogniser's transcript; one over :data:`MAX_TRANSCRIPT_CHARS` characters is given back as it is.
         name: the name the caller gave (``call.name``, as :func:`callflow.intents.extract_name` gives it), or
             ``None``.
 
@@ -1132,8 +1132,8 @@ def with_name_parts(text: str, name: str | None) -> str:
     Raises:
         Nothing.
     """
-    if not isinstance(text, str):
-        return text
+    if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
+        return text  # too long for parse_spoken_email, which reads it as no address
     words = [w for w in re.findall(r"[^\W\d_]+", name or "") if w.casefold() not in _NAME_TITLES]
     words = [w.casefold() for w in words if w.isascii()]
     if not words:
@@ -1145,7 +1145,7 @@ def with_name_parts(text: str, name: str | None) -> str:
             return words[0]
         return words[-1] if len(words) > 1 else match.group(0)
 
-    return _NAME_PART_RE.sub(part, text[:MAX_TRANSCRIPT_CHARS])
+    return _NAME_PART_RE.sub(part, text)
 
 
 def spoken_digits(text: str | None) -> str:

@@ -338,8 +338,11 @@ def compose_ticket(
         email_line = f"not confirmed; last heard as {e(call.email)}"
     else:
         email_line = "not captured" + (" after 3 tries" if call.email_attempts >= 3 else "")
-    callable_number = normalize_phone(call.from_number) or normalize_phone(call.callback_number)
-    if normalize_phone(call.from_number):
+    caller_id = normalize_phone(call.from_number)
+    callable_number = caller_id or normalize_phone(call.callback_number)
+    # Twilio's From as sent, unless there is no caller id to call back and the caller gave a number on the call
+    requester_phone = call.from_number if caller_id or not callable_number else callable_number
+    if caller_id:
         phone_line = e(call.from_number)
     elif callable_number:  # a caller with a withheld number who said one to call back on
         phone_line = f"{e(callable_number)} (given on the call to call back on; caller id withheld)"
@@ -398,9 +401,7 @@ def compose_ticket(
         "tags": tags,
         "outcome": outcome,
         "email_confirmed": bool(email),
-        "requester": {"name": call.name, "email": email,
-                      "phone": call.from_number if normalize_phone(call.from_number) or not callable_number
-                      else callable_number},
+        "requester": {"name": call.name, "email": email, "phone": requester_phone},
         "duration_s": call.duration_s,
         "started_at": call.started_at.isoformat() if call.started_at else None,
         "ended_at": call.ended_at.isoformat() if call.ended_at else None,
