@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, Mapping
 
 from . import prompts
-from .flow import MAX_EMAIL_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
+from .flow import EMAIL_STATES, MAX_EMAIL_ATTEMPTS, MAX_NUMBER_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announces_question,
                       another_problem_after_yes, answer_fell_short, asks_if_automated, asks_if_recorded,
                       asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address, asks_who_we_are,
@@ -152,6 +152,15 @@ _ADDRESS_CONFIRMATIONS = frozenset(
 
 #: A "yes" that goes on to correct the address: "yes, but it's hotmail", "yes except dot net".
 _BUT = re.compile(r"\b(?:but|except|only|though|however|apart from)\b", re.IGNORECASE)
+
+
+def _read_back_answer(heard: Heard) -> str | None:
+    """"yes", "no" or ``None`` for the answer to a read-back (an address or a callback number):
+    :func:`~callflow.intents.yes_no` (keys 1 and 2 too), and whole answers such as "that's it" are a yes there."""
+    answer = yes_no(heard.text, heard.digits or None)
+    if answer is None and tuple(normalize(heard.text)) in _ADDRESS_CONFIRMATIONS:
+        return "yes"
+    return answer
 
 
 def _vague(text: str) -> bool:
@@ -302,11 +311,12 @@ class Conversation:
             return Reply([prompts.GOODBYE], listen=False)
         if heard.empty:
             return self._retry(prompts.DIDNT_CATCH, "silence")
-        if state == "collect_email" and self.call.number_asked:
-            # the number first: "you can call me back on 415 555 0100" is no request for a person
+        if state in EMAIL_STATES and self.call.number_asked:
+            # the number first: "you can call me back on 415 555 0100" is no request for a person, and "no, it's 415
+            # 555 0199" at its read-back is the number put right
             number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
             if number:
-                return self._number_given(number)
+                return self._number_given(number, heard.text)
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
         if state in _IDENTITY_STATES or self._before_any_question():
@@ -415,18 +425,16 @@ class Conversation:
     def _in_confirm_email(self, heard: Heard) -> Reply:
         """The answer to the read-back: yes confirms; a correction ("no, it's at hotmail dot com", "yes,
         but it's hotmail") is read back in turn; a plain no asks for the address again."""
-        answer = yes_no(heard.text, heard.digits or None)
-        if answer is None and tuple(normalize(heard.text)) in _ADDRESS_CONFIRMATIONS:
-            answer = "yes"
+        if self.call.number_asked:  # the read-back of a number to call back on
+            return self._in_confirm_number(heard)
+        answer = _read_back_answer(heard)
         corrected = correct_spoken_email(with_name_parts(heard.text, self.call.name), self.call.email) \
             if heard.text else None
         if corrected == self.call.email:
             corrected = None
         if answer == "yes" and not (corrected and _BUT.search(heard.text)):
             self.machine.send("confirm")
-            question = question_after_yes(heard.text)  # "yes that's right, and how do I reset my password?"
-            if question and not self.call.pending_question and self._kb_can_answer(question):
-                self.call.pending_question = question
+            self._keep_question_after_yes(heard.text)
             return self._enter_answer([prompts.EMAIL_CONFIRMED])
         if not corrected and declines_email(heard.text):  # "no, I don't have an email": the read-back was a mishearing
             self.machine.send("reject")
@@ -747,12 +755,62 @@ class Conversation:
         self.call.retry_count = 0
         return Reply([*(lead or [prompts.NO_PROBLEM]), prompts.ASK_NUMBER])
 
-    def _number_given(self, number: str) -> Reply:
-        """A valid number said at "What's the best phone number to reach you on?" (E.164, read in the line's region
-        by :func:`~callflow.phone.parse_spoken_phone`, in :meth:`hear`): kept, read back, and on to the question."""
-        self.call.callback_number = number
+    def _keep_question_after_yes(self, text: str | None) -> None:
+        """A question said with the yes to a read-back ("yes that's right, and how do I reset my password?") is kept
+        to be answered next, when the KB can answer it and no question of the caller's is pending already."""
+        question = question_after_yes(text)
+        if question and not self.call.pending_question and self._kb_can_answer(question):
+            self.call.pending_question = question
+
+    def _number_given(self, number: str, text: str | None) -> Reply:
+        """A valid number (E.164, read in the line's region by :func:`~callflow.phone.parse_spoken_phone`, in
+        :meth:`hear`) said at "What's the best phone number to reach you on?", or at its read-back (``text`` is what
+        was said): kept and read back to be confirmed, as an address is. At the read-back, "yes, 415 555 0100" with
+        the number read confirms it; any other number there ("no, it's ...") is a rejected read-back, and after
+        ``MAX_NUMBER_ATTEMPTS`` of them the call goes on without a number."""
+        call = self.call
+        if call.state == "confirm_email":
+            if number == call.callback_number and yes_no(text) == "yes":
+                return self._number_confirmed(text)
+            call.number_attempts += 1
+            if call.number_attempts >= MAX_NUMBER_ATTEMPTS:
+                return self._without_number(prompts.NUMBER_NOT_GOT)
+        call.callback_number = number
+        self.machine.send("number_heard")
+        return Reply([prompts.confirm_number(spoken_number(number))])
+
+    def _in_confirm_number(self, heard: Heard) -> Reply:
+        """The answer to the read-back of a callback number (a number said there is :meth:`_number_given`): yes keeps
+        it and goes on to the question; no asks for it again (after ``MAX_NUMBER_ATTEMPTS`` noes, or "no, I'd rather
+        not", the call goes on without one); anything else is asked for a yes or a no."""
+        answer = _read_back_answer(heard)
+        if answer == "yes":
+            return self._number_confirmed(heard.text)
+        if declines_email(heard.text):
+            return self._without_number(prompts.EMAIL_DECLINED_NO_NUMBER)
+        if answer == "no":
+            self.call.number_attempts += 1
+            if self.call.number_attempts >= MAX_NUMBER_ATTEMPTS:
+                return self._without_number(prompts.NUMBER_NOT_GOT)
+            self.call.callback_number = None
+            self.machine.send("ask_number")
+            return Reply([prompts.NUMBER_AGAIN])
+        return self._retry(prompts.SAY_YES_OR_NO, "unclear")
+
+    def _number_confirmed(self, text: str | None) -> Reply:
+        """Yes to the callback number read back: it is the ticket's and the Kayako requester's phone; on to the
+        question (one said with the yes is kept, as after an address)."""
+        self.machine.send("number_confirmed")
+        self._keep_question_after_yes(text)
+        return self._enter_answer([prompts.NUMBER_CONFIRMED])
+
+    def _without_number(self, prompt: str) -> Reply:
+        """Leave the number read-back with none kept (the caller rejected it ``MAX_NUMBER_ATTEMPTS`` times, or would
+        rather not give one): ``prompt`` says so, and the call goes on to the question."""
+        self.call.callback_number = None
+        self.machine.send("ask_number")
         self.machine.send("no_email")
-        return self._enter_answer([prompts.number_noted(spoken_number(number))])
+        return self._enter_answer([prompt])
 
     def _after_number_asked(self, heard: Heard) -> Reply:
         """Any other answer to "What's the best phone number to reach you on?" (:meth:`_number_given` took a number):
@@ -824,6 +882,8 @@ class Conversation:
             return prompts.ASK_NAME
         if state == "collect_email" and self.call.number_asked:
             return prompts.ASK_NUMBER
+        if state == "confirm_email" and self.call.number_asked and self.call.callback_number:
+            return prompts.confirm_number(spoken_number(self.call.callback_number))
         if state == "collect_email":
             return prompts.ASK_EMAIL if not self.call.email_attempts else prompts.SPELL_EMAIL_AGAIN
         if state == "confirm_email" and self.call.email:

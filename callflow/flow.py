@@ -16,6 +16,8 @@ sends the events.
     answer ──done──▶ goodbye            check_resolved ──not_resolved──▶ escalate
     greet, collect_email, confirm_email ──leave ("bye", "wrong number")──▶ goodbye
     confirm_email ──ask_number (no address in 3 tries, no caller id)──▶ collect_email (a number to call back on)
+    collect_email ──number_heard──▶ confirm_email ("I heard 4, 1, 5, .... Is that correct?") ──number_confirmed──▶ answer
+                                    confirm_email ──ask_number (a no: the number again)──▶ collect_email
     answer ──kb_miss──▶ escalate        any live state ──escalate_call──▶ escalate
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from statemachine import State, StateMachine
 
 MAX_EMAIL_ATTEMPTS = 3
+MAX_NUMBER_ATTEMPTS = 3  # read-backs of a callback number the caller may reject; then the call goes on without one
 MAX_RETRIES = 2  # re-prompts after silence or an unclear answer, then escalate
 MAX_QUESTIONS = 5  # questions answered in one call; the next one is passed to a person
 #: The states in which the caller gives, spells, corrects or confirms their email address.
@@ -51,6 +54,8 @@ class CallFlow(StateMachine, strict_states=True):
     confirm = confirm_email.to(answer)
     reject = confirm_email.to(answer, cond="email_attempts_exhausted") | confirm_email.to(collect_email)
     ask_number = confirm_email.to(collect_email)  # no address after 3 tries, no caller id: a number to call back on
+    number_heard = collect_email.to(confirm_email) | confirm_email.to.itself()  # a callback number, read back
+    number_confirmed = confirm_email.to(answer)  # yes to the number read back (the email stays unconfirmed)
     kb_hit = answer.to(check_resolved)
     kb_miss = answer.to(escalate)
     ask_again = answer.to.itself()

@@ -72,6 +72,7 @@ class Call(db.Model):
     # this one (E.164)
     number_asked: Mapped[bool] = mapped_column(default=False)
     callback_number: Mapped[Optional[str]] = mapped_column(String(32))
+    number_attempts: Mapped[int] = mapped_column(default=0)  # read-backs of a callback number the caller rejected
     retry_count: Mapped[int] = mapped_column(default=0)  # consecutive silent/unclear turns
     pending_question: Mapped[Optional[str]] = mapped_column(Text)
     last_question: Mapped[Optional[str]] = mapped_column(Text)
@@ -118,6 +119,7 @@ class Call(db.Model):
         "anything_else_asked": False,
         "answer_deferred": False,
         "number_asked": False,
+        "number_attempts": 0,
         "prompt_seq": 0,
         "turn_count": 0,
     }

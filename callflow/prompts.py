@@ -17,6 +17,9 @@ NO_PROBLEM = "No problem."
 EMAIL_NOT_GOT = "I'm sorry, I couldn't get your email address."
 ASK_NUMBER = "What's the best phone number to reach you on?"
 SAY_NUMBER_AGAIN = "Sorry, I didn't get that number. Please say it digit by digit, with the area code."
+NUMBER_CONFIRMED = "Thank you. Our team will call you back on that number."
+NUMBER_AGAIN = "Sorry about that. Please say the number again, digit by digit, with the area code."
+NUMBER_NOT_GOT = "I'm sorry, I couldn't get your number. Let's carry on with your question."
 EMAIL_CONFIRMED = "Thank you."
 HOW_CAN_I_HELP = "How can I help you today?"
 # Two questions in one breath that two articles answer: the first is answered, then the other.
@@ -92,7 +95,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, NO_PROBLEM, ASK_NUMBER,
-    SAY_NUMBER_AGAIN, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
+    SAY_NUMBER_AGAIN, NUMBER_CONFIRMED, NUMBER_AGAIN, NUMBER_NOT_GOT, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
     ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
@@ -107,9 +110,10 @@ def thanks_name(name: str) -> str:
     return f"Thanks, {name}."
 
 
-def number_noted(digits: str) -> str:
-    """The callback number read back (``digits`` from :func:`callflow.phone.spoken_number`), and the call goes on."""
-    return f"Thank you. Our team will call you back on {digits}."
+def confirm_number(digits: str) -> str:
+    """Read a callback number back for checking (``digits`` from :func:`callflow.phone.spoken_number`), as an
+    address is (:func:`confirm_email`)."""
+    return confirm_email(digits)
 
 
 def confirm_email(readback: str) -> str:

@@ -418,6 +418,7 @@ UTTERANCES = [
     # why the name or the email is asked for
     "why do you need my email?", "I have two, which one do you want?", "can I give you my phone number instead?",
     "you should have it already", "four one five, five five five, oh one double oh",
+    "no, it's two one two five five five one two three four",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -455,7 +456,8 @@ ON_TOPIC = {
 #: Most caller turns any call can take: 3 at the greeting, at most 3 email tries of up to 3 re-prompts and a
 #: read-back each, then at most 6 questions of up to 2 re-prompts, a "yes" without a question, "tell me more"
 #: and its re-prompts and the check with its re-prompts each, and "anything else?" re-prompted twice.
-MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3 + 4  # + 4: a withheld caller asked for a number, twice, re-prompted
+MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3 + 3 * 6  # + 3 * 6: a withheld caller asked for a number and its
+# read-back rejected up to 3 times, each with up to 2 re-prompts
 #: How a question asked again after silence or an unclear answer begins.
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
              prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,

@@ -80,7 +80,9 @@ def test_a_withheld_caller_without_email_is_asked_for_a_number(app, withheld):
     _declines(withheld)
     assert withheld.listening and withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
     withheld.say("four one five, five five five, oh one double oh")
-    assert withheld.text() == f"{prompts.number_noted('4, 1, 5, 5, 5, 5, 0, 1, 0, 0')} {prompts.HOW_CAN_I_HELP}"
+    assert withheld.text() == prompts.confirm_number("4, 1, 5, 5, 5, 5, 0, 1, 0, 0")
+    withheld.say("yes")
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
     withheld.say("how do I reset my password")
     withheld.say("no")
     assert withheld.hung_up and withheld.text() == prompts.NOT_RESOLVED
@@ -116,7 +118,7 @@ def test_silence_at_the_number_question_asks_it_again(app, withheld):
     withheld.say(None)
     assert withheld.text() == f"{prompts.DIDNT_CATCH} {prompts.ASK_NUMBER}"
     withheld.say("two one two, five five five, one two three four")
-    assert withheld.text().startswith("Thank you. Our team will call you back on 2, 1, 2")
+    assert withheld.text() == "I heard 2, 1, 2, 5, 5, 5, 1, 2, 3, 4. Is that correct?"
 
 
 def test_a_no_to_the_read_back_and_no_email_asks_for_a_number(app, withheld):
@@ -132,8 +134,103 @@ def test_call_me_back_on_a_number_is_the_number_not_a_request_for_a_person(app, 
     the number lost."""
     _declines(withheld)
     withheld.say("you can call me back on four one five, five five five, oh one double oh")
-    assert withheld.listening and withheld.text().startswith("Thank you. Our team will call you back on 4, 1, 5")
+    assert withheld.listening and withheld.text().startswith("I heard 4, 1, 5")
     assert call_of(app, withheld).callback_number == "+14155550100"
+
+
+NUMBER = "four one five, five five five, oh one double oh"
+READ_BACK = prompts.confirm_number("4, 1, 5, 5, 5, 5, 0, 1, 0, 0")
+
+
+def _gives_number(caller: Caller) -> None:
+    _declines(caller)
+    caller.say(NUMBER)
+    assert caller.listening and caller.text() == READ_BACK
+
+
+def test_a_number_put_right_at_the_read_back_is_read_back_in_turn(app, withheld):
+    """The number was read back with no way to put it right: "no that's wrong, it's ... 0199" at "How can I help you
+    today?" was searched as a question and the call passed on, urgent, with the wrong number on the ticket."""
+    _gives_number(withheld)
+    withheld.say("no that's wrong, it's four one five five five five oh one nine nine")
+    assert withheld.text() == prompts.confirm_number("4, 1, 5, 5, 5, 5, 0, 1, 9, 9")
+    withheld.say("yes")
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    withheld.say("how do I reset my password")
+    withheld.say("yes")
+    withheld.say("no thanks")
+    assert withheld.hung_up
+    withheld.hangup()
+    assert ticket(app, withheld)["requester"]["phone"] == "+14155550199"
+    call = call_of(app, withheld)
+    assert (call.callback_number, call.number_attempts, call.email_confirmed) == ("+14155550199", 1, False)
+
+
+@pytest.mark.parametrize("no", ["no", "no, that's not my number", "that's wrong"])
+def test_a_no_at_the_read_back_asks_for_the_number_again(app, withheld, no):
+    """A "no" after the number was read back ended the call ("Thank you for calling ... Goodbye!"), as "no" to "How
+    can I help you today?" does."""
+    _gives_number(withheld)
+    withheld.say(no)
+    assert withheld.listening and withheld.text() == prompts.NUMBER_AGAIN
+    call = call_of(app, withheld)
+    assert (call.state, call.callback_number, call.number_attempts) == ("collect_email", None, 1)
+    withheld.say("two one two, five five five, one two three four")
+    assert withheld.text() == prompts.confirm_number("2, 1, 2, 5, 5, 5, 1, 2, 3, 4")
+    withheld.say("correct")
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, withheld).callback_number == "+12125551234"
+
+
+def test_three_rejected_read_backs_go_on_without_a_number(app, withheld):
+    _gives_number(withheld)
+    withheld.say("no")
+    withheld.say("two one two, five five five, one two three four")
+    withheld.say("no, it's two one two five five five one two three five")
+    assert withheld.text() == prompts.confirm_number("2, 1, 2, 5, 5, 5, 1, 2, 3, 5")
+    withheld.say("no")
+    assert withheld.listening and withheld.text() == f"{prompts.NUMBER_NOT_GOT} {prompts.HOW_CAN_I_HELP}"
+    call = call_of(app, withheld)
+    assert (call.state, call.callback_number, call.number_attempts) == ("answer", None, 3)
+    withheld.hangup()
+    assert "No way to reach the caller" in ticket(app, withheld)["contents_html"]
+
+
+def test_rather_not_at_the_read_back_goes_on_without_a_number(app, withheld):
+    _gives_number(withheld)
+    withheld.say("no, I'd rather not give my number")
+    assert withheld.text() == f"{prompts.EMAIL_DECLINED_NO_NUMBER} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, withheld).callback_number is None
+
+
+def test_a_question_said_with_the_yes_is_answered_next(app, withheld):
+    _gives_number(withheld)
+    withheld.say("yes that's right, and how do I reset my password?")
+    assert withheld.text().startswith(f"{prompts.NUMBER_CONFIRMED} From our article \"Resetting a forgotten password\"")
+
+
+def test_the_same_number_with_a_yes_confirms_it(app, withheld):
+    _gives_number(withheld)
+    withheld.say("yes, " + NUMBER)
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, withheld).number_attempts == 0
+
+
+def test_the_read_back_is_asked_again_after_silence_or_an_unclear_answer(app, withheld):
+    _gives_number(withheld)
+    withheld.say(None)
+    assert withheld.text() == f"{prompts.DIDNT_CATCH} {READ_BACK}"
+    withheld.say("banana")
+    assert withheld.listening and withheld.text() == f"{prompts.SAY_YES_OR_NO} {READ_BACK}"
+    withheld.say(digits="1")
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+
+
+def test_a_call_ended_at_the_read_back_keeps_the_number_said(app, withheld):
+    """Nothing is lost: the number said is the ticket's phone though it was not confirmed."""
+    _gives_number(withheld)
+    withheld.hangup()
+    assert ticket(app, withheld)["requester"]["phone"] == "+14155550100"
 
 
 def test_a_person_asked_for_at_the_number_question_is_a_person(app, withheld):
@@ -164,7 +261,8 @@ def test_no_address_in_three_tries_asks_for_a_number(app, withheld):
     withheld.say("pear")
     assert withheld.listening and withheld.text() == f"{prompts.EMAIL_NOT_GOT} {prompts.ASK_NUMBER}"
     withheld.say("two one two, five five five, one two three four")
-    assert withheld.text().endswith(prompts.HOW_CAN_I_HELP)
+    withheld.say("that's right")
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
     call = call_of(app, withheld)
     assert (call.state, call.callback_number, call.email_attempts) == ("answer", "+12125551234", 3)
 
@@ -221,3 +319,15 @@ def test_the_migration_adds_the_callback_columns(tmp_path, database_url):
         with db.engine.connect() as conn:
             columns = call_table(conn).c
             assert "callback_number" not in columns and "number_asked" not in columns
+
+
+def test_the_migration_adds_number_attempts(tmp_path, database_url):
+    app = create_app(base_config(tmp_path, database_url))
+    with app.app_context():
+        add_call_at("f3c8a5e1b742", "CA" + "8" * 32, answer_deferred=False, number_asked=False)
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(select(call_table(conn).c.number_attempts)).scalar_one() == 0
+        flask_migrate.downgrade(revision="f3c8a5e1b742")
+        with db.engine.connect() as conn:
+            assert "number_attempts" not in call_table(conn).c
