@@ -23,8 +23,8 @@ from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announc
                       asks_why_needed, choice_of, corrects_name, declines_email, defers_answer, extract_name,
                       follow_up_question, follows_up_on_case, hesitates, is_done, leaves_early, looks_like_question,
                       makes_complaint, normalize, opens_with_question, praises_answer, question_after_yes,
-                      refers_back, reports_outage, says_address_on_file, spelled_name, split_questions, thanks_only,
-                      unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
+                      refers_back, reports_outage, says_address_on_file, screen_message, spelled_name, split_questions,
+                      thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -276,10 +276,19 @@ class Conversation:
 
     def _search(self, query: str) -> list[KbHit]:
         """The KB's best 3 hits for ``query``, searched once per turn: a turn may check a question before answering
-        it (:meth:`_kb_can_answer`), or read a list of articles again after checking the answer to it."""
+        it (:meth:`_kb_can_answer`), or read a list of articles again after checking the answer to it. When none is
+        above the cutoff and the caller reads out a message ("I get an error saying my account is locked":
+        :func:`~callflow.intents.screen_message`), the message's hits if it finds an article by itself."""
         hits = self._hits.get(query)
         if hits is None:
-            hits = self._hits[query] = self.services["kb"].index().search(query, limit=3)
+            index = self.services["kb"].index()
+            hits = index.search(query, limit=3)
+            message = screen_message(query) if not hits or hits[0].score < index.cutoff else None
+            if message:
+                found = index.search(message, limit=3)
+                if found and found[0].score >= index.cutoff:
+                    hits = found
+            self._hits[query] = hits
         return hits
 
     def _search_query(self, question: str, follows_up: bool = True) -> tuple[str | None, bool, str]:
@@ -549,6 +558,10 @@ class Conversation:
                 return self._answer_next([prompts.GREAT, prompts.OTHER_QUESTION])
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
+            if not heard.digits and screen_message(heard.text) and self._another_article_answers(heard.text):
+                # "no, it says my account is locked": what trying the answer led to, which another article answers
+                self.machine.send("asked_more")
+                return self._answer_question(heard.text)
             return self._escalate("not-resolved")
         if answer is None and looks_like_question(heard.text) and (
                 (opens_with_question(heard.text) and self._kb_can_answer(heard.text))

@@ -80,6 +80,7 @@ __all__ = [
     "corrects_name",
     "unsure_which",
     "split_questions",
+    "screen_message",
     "MAX_TEXT_CHARS",
     "WRONG_NUMBER",
     "LEAVING",
@@ -2288,3 +2289,43 @@ def answer_fell_short(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_FELL_SHORT_RE, text)
+
+
+#: Where a message on the caller's screen begins: "I get an error saying ...", "it says ...", "a message that reads
+#: ...", "it comes up with ...". Past tense is left out: "the agent said I should call" tells what a person said;
+#: "pop-ups aren't showing up" shows no message.
+_MESSAGE_CUE_RE = re.compile(
+    r"\b(?:says|saying|reads|reading|(?:shows|showing)(?!\s+up\b)|tells\s+me|telling\s+me|comes\s+up\s+with|"
+    r"pops\s+up\s+with)(?:\s+that)?\b[\s,:;\"'“”‘’-]*",
+    re.IGNORECASE,
+)
+#: A message of fewer words than this says too little to search by itself ("it says no").
+MIN_MESSAGE_WORDS = 2
+
+
+def screen_message(text: str | None) -> str | None:
+    """The message a caller reads out from their screen: "I get an error saying my account is locked" gives "my
+    account is locked", "no, it says 'too many sign-in attempts'" gives "too many sign-in attempts".
+
+    Callers frame an error message in words ("I get an error saying", "there's a message that says") that no article
+    uses, and they weigh on the KB search: the whole question can fall below the cutoff while the message alone
+    finds its article (the conversation searches the message when the question misses).
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        The words after the first cue ("says", "saying", "reads", "shows", "tells me", "comes up with"; quotes and
+        punctuation stripped) when there are at least :data:`MIN_MESSAGE_WORDS` of them, else ``None``.
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return None
+    text = text[:MAX_TEXT_CHARS]
+    cue = _MESSAGE_CUE_RE.search(text)
+    if cue is None:
+        return None
+    message = text[cue.end():].strip(" \t\"'“”‘’.,;:!?-")
+    return message if len(_WORD_RE.findall(message)) >= MIN_MESSAGE_WORDS else None

@@ -423,6 +423,7 @@ UTTERANCES = [
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
     "yes, also my account is locked", "sort of", "thanks anyway", "I did that already", "it says my account is locked",
+    "no, it says my account is locked", "I get an error saying my account is locked",
     "password", "billing", "the thing", "how do I configure the flux capacitor on my spaceship",
     # a short question several articles match about equally: the titles are read out, then a pick or none
     "I can't log in", "the second one", "none of those", "I'm not sure", "what were they again?",
