@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from . import prompts
 from .flow import EMAIL_STATES, MAX_EMAIL_ATTEMPTS, MAX_NUMBER_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
-from .intents import (GREETING_WORDS, WRONG_NUMBER, announces_complaint, announces_question,
+from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_complaint, announces_question,
                       another_problem_after_yes, answer_fell_short, asks_if_automated, asks_if_recorded,
                       asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address, asks_who_we_are,
                       asks_why_needed, choice_of, corrects_name, declines_email, defers_answer, extract_name,
@@ -140,6 +140,39 @@ def _without_intro(text: str, name: str) -> str:
     rest = text[at + len(name):].lstrip(" ,.;:!-")
     rest = _LEADING_JOINER.sub("", rest)
     return rest if len(rest.split()) >= 3 or looks_like_question(rest) else text
+
+
+#: A name said before the address is looked for in the first this many words ("Jane Smith, jane dot smith at ...").
+MAX_NAME_WORDS = 6
+_SPOKEN_WORD = re.compile(r"\S+")
+
+
+def _name_before_address(text: str) -> tuple[str, str] | None:
+    """``(name, address)`` for a name and an address said in one breath at the name question, where the whole
+    transcript runs the name into the address: "Jane Smith, jane dot smith at acme dot com" was janesmithjane.smith@
+    acme.com, "Bob here bob at example dot com" bobherebob@example.com.
+
+    The name part ends at the first comma, or where the name's first word is said again (the address's local part,
+    within :data:`MAX_NAME_WORDS` words). It must hold a name of two letters or more
+    (:func:`~callflow.intents.extract_name`: "J, A, N, E at ..." spells the address) and no "at" or "dot", and the
+    rest must parse as an address (:func:`~callflow.spoken_email.parse_spoken_email`). ``None`` otherwise."""
+    words = list(_SPOKEN_WORD.finditer(text[:MAX_TEXT_CHARS]))
+    comma = text.find(",", 0, words[min(len(words), MAX_NAME_WORDS) - 1].end() if words else 0)
+    cuts = ([comma + 1] if comma > 0 else []) + [w.start() for w in words[1:MAX_NAME_WORDS + 1]]
+    for cut in cuts:
+        head, rest = text[:cut].rstrip(" ,"), text[cut:]
+        head_words = normalize(head)
+        if not head_words or "@" in head or {"at", "dot"} & set(head_words):
+            continue
+        name = extract_name(head)
+        if not name or len(name.replace(" ", "")) < 2:
+            continue
+        if cut != comma + 1 and normalize(rest)[:1] != normalize(name)[:1]:
+            continue  # cut at a word: only where the name's first word is said again
+        email = parse_spoken_email(rest)
+        if email:
+            return name, email
+    return None
 
 
 #: Whole answers that confirm a read-back address though they are no yes to other questions ("that's it"
@@ -378,7 +411,11 @@ class Conversation:
         spelled = None
         if text and not email:
             text, spelled = spelled_name(text)  # "Jane, J A N E": the letters are not a question
-        name = extract_name(text) if text else None
+        said_first = _name_before_address(text) if email else None
+        if said_first:  # "Jane Smith, jane dot smith at acme dot com": the name, then the address
+            name, email = said_first
+        else:
+            name = extract_name(text) if text else None
         if not name and spelled and 2 <= len(spelled) <= MAX_NAME_CHARS:
             name = spelled.title()  # "J A N E", "my name is J A N E"
         if name:

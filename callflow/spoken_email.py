@@ -162,6 +162,7 @@ _INTRO_PHRASES = frozenset([
     ("like", "i", "said"),
     ("i", "think", "its"),
     ("same", "as"),  # "it's the same as my name at gmail" (see with_name_parts)
+    ("email",),  # "Bob, email bob at example dot com"; "email at acme dot com" is the address (_LOCAL_PART_TOO)
 ])
 
 _LEADING_FILLERS = frozenset(
@@ -393,8 +394,13 @@ def _find_at_positions(tokens: list[str]) -> list[int]:
     return [i for i, t in enumerate(tokens) if t in ("at", "@")]
 
 
+#: Intro phrases that are the whole local part when the "at" follows at once ("email at acme dot com").
+_LOCAL_PART_TOO = frozenset({("email",)})
+
+
 def _cut_introduction(tokens: list[str]) -> list[str]:
-    """Drop everything through the last intro phrase still followed by an "at"."""
+    """Drop everything through the last intro phrase still followed by an "at" (one of :data:`_LOCAL_PART_TOO` only
+    when words come between it and the "at")."""
     ats = _find_at_positions(tokens)
     if not ats:
         return tokens
@@ -403,7 +409,8 @@ def _cut_introduction(tokens: list[str]) -> list[str]:
     for i in range(len(tokens)):
         for phrase in by_first_word(_INTRO_PHRASES).get(tokens[i], ()):
             end = i + len(phrase)
-            if end <= last_at and _match_at(tokens, i, phrase) and end > best_end:
+            if (end < last_at or end == last_at and phrase not in _LOCAL_PART_TOO) and _match_at(tokens, i, phrase) \
+                    and end > best_end:
                 best_end = end
     return tokens[best_end:] if best_end >= 0 else tokens
 

@@ -404,7 +404,7 @@ def test_openai_a_follow_up_that_refers_back_at_the_limit(openai_app):
 UTTERANCES = [
     # names and the greeting
     "Jane", "My name is Sam Green", "Hi this is Jane, password", "can I export my cases",
-    "Jane from Acme support", "Jane, J A N E",
+    "Jane from Acme support", "Jane, J A N E", "Jane Smith, jane dot smith at acme dot com",
     # email and the read-back
     "jane at example dot com", "sam dot green at gmail dot com", "no, it's at hotmail dot com",
     "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email",

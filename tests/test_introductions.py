@@ -149,3 +149,34 @@ def test_a_caller_checking_the_line_hears_yes_then_the_name_question(app, caller
     caller.say("Jane")
     assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL}"
     assert call_of(app, caller).pending_question is None
+
+
+@pytest.mark.parametrize("said,name,email", [
+    ("Jane Smith, jane dot smith at acme dot com", "Jane Smith", "jane.smith@acme.com"),
+    ("Jane Smith jane dot smith at acme dot com", "Jane Smith", "jane.smith@acme.com"),   # no comma: the name again
+    ("it's Jane, jane at example dot com", "Jane", "jane@example.com"),
+    ("Bob here bob at example dot com", "Bob", "bob@example.com"),
+    ("this is Bob, email bob at example dot com", "Bob", "bob@example.com"),
+    ("Jane, J A N E at example dot com", "Jane", "jane@example.com"),
+])
+def test_a_name_and_an_address_in_one_breath(app, caller, said, name, email):
+    """The whole answer was parsed as the address, the name run into it: "Jane Smith, jane dot smith at acme dot com"
+    was read back as janesmithjane.smith@acme.com, and the name was not taken."""
+    caller.start()
+    caller.say(said)
+    call = call_of(app, caller)
+    assert (call.name, call.email, call.state) == (name, email, "confirm_email")
+    assert caller.text().startswith(prompts.thanks_name(name) + " I heard")
+
+
+@pytest.mark.parametrize("said,email", [
+    ("J, A, N, E at example dot com", "jane@example.com"),     # letters spell the address: no name "J"
+    ("jane at example dot com", "jane@example.com"),
+    ("john smith at gmail, sorry, hotmail dot com", "johnsmith@hotmail.com"),
+    ("email at acme dot com", "email@acme.com"),               # "email" is the local part here
+])
+def test_an_address_alone_at_the_name_question_is_the_address(app, caller, said, email):
+    caller.start()
+    caller.say(said)
+    call = call_of(app, caller)
+    assert (call.name, call.email) == (None, email)
