@@ -210,6 +210,15 @@ def _greeting_only(text: str | None) -> bool:
     return bool(words) and all(word in GREETING_WORDS for word in words)
 
 
+#: Greeting words that say hello (of :data:`~callflow.intents.GREETING_WORDS`, which also holds "yes" and "thanks").
+_HELLO_WORDS = frozenset({"hi", "hello", "hey", "morning", "afternoon", "evening"})
+
+
+def _hello_only(text: str | None) -> bool:
+    """A hello and nothing more ("hi", "hey there", "good morning"); "yes" or "thank you" alone is none."""
+    return _greeting_only(text) and not _HELLO_WORDS.isdisjoint(normalize(text))
+
+
 def _tail(text: str | None, limit: int) -> str | None:
     """The last ``limit`` characters of ``text``, from a word start (None for no text)."""
     if not text:
@@ -390,6 +399,10 @@ class Conversation:
             reply = self._retry(prompts.TAKE_YOUR_TIME, "silence" if thinking else "unclear")
             reply.wait = reply.listen
             return reply
+        if state != "greet" and _hello_only(heard.text):
+            # "hi" after the name: hello back and the question again (it was a try at the address, a short question
+            # to tell more about, or no yes or no)
+            return self._retry(prompts.HI_THERE, "unclear")
         handler = getattr(self, f"_in_{state}")
         return handler(heard)
 

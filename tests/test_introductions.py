@@ -180,3 +180,34 @@ def test_an_address_alone_at_the_name_question_is_the_address(app, caller, said,
     caller.say(said)
     call = call_of(app, caller)
     assert (call.name, call.email) == (None, email)
+
+
+def test_a_hello_after_the_name_is_no_try_at_the_address(app, caller):
+    """"hi" at the email question was a try at the address ("Sorry, I couldn't get that email address. Please spell
+    it..."); at "How can I help you today?" a short question to tell more about; at "Did that solve your issue?" no
+    yes or no. Now it hears "Hi there." and the question again."""
+    caller.start()
+    caller.say("Jane")
+    caller.say("hi")
+    assert caller.text() == f"{prompts.HI_THERE} {prompts.ASK_EMAIL}"
+    assert call_of(app, caller).email_attempts == 0
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    caller.say("good morning")
+    assert caller.text() == f"{prompts.HI_THERE} {prompts.HOW_CAN_I_HELP}"
+    caller.say("I forgot my password")
+    caller.say("hey there")
+    assert caller.text() == f"{prompts.HI_THERE} {prompts.CHECK_RESOLVED}"
+    caller.say("yeah")  # a yes, not a hello
+    assert caller.text() == prompts.ANYTHING_ELSE
+
+
+def test_hellos_that_go_on_are_counted_like_unclear_answers(app, caller):
+    caller.start()
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say("yes")
+    caller.say("hi")
+    caller.say("hello there")
+    caller.say("hi")
+    assert caller.hung_up and caller.text() == prompts.NOT_UNDERSTOOD
