@@ -18,13 +18,14 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import EMAIL_STATES, MAX_EMAIL_ATTEMPTS, MAX_NUMBER_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_complaint, announces_question,
-                      another_problem_after_yes, answer_fell_short, asks_if_automated, asks_if_recorded,
-                      asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address, asks_who_we_are,
-                      asks_why_needed, choice_of, corrects_name, declines_email, defers_answer, extract_name,
-                      follow_up_question, follows_up_on_case, hesitates, is_done, leaves_early, looks_like_question,
-                      makes_complaint, normalize, opens_with_question, praises_answer, question_after_yes,
-                      refers_back, reports_outage, says_address_on_file, screen_message, spelled_name, split_questions,
-                      thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
+                      another_problem_after_yes, answer_fell_short, asks_for_reference, asks_if_automated,
+                      asks_if_recorded, asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address,
+                      asks_who_we_are, asks_why_needed, choice_of, corrects_name, declines_email, defers_answer,
+                      extract_name, follow_up_question, follows_up_on_case, hesitates, is_done, leaves_early,
+                      looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
+                      question_after_yes, refers_back, reports_outage, says_address_on_file, screen_message,
+                      spelled_name, split_questions, thanks_only, unsure_which, wants_human, wants_repeat,
+                      without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -378,6 +379,8 @@ class Conversation:
             return self._retry(prompts.AUTOMATED, "unclear")
         if asks_who_we_are(heard.text):  # "is this Kayako support?": yes, then the question again
             return self._retry(prompts.THIS_IS_US, "unclear")
+        if asks_for_reference(heard.text):  # "can I get a ticket number?": the case comes when the call ends
+            return self._retry(prompts.REFERENCE, "unclear")
         if asks_if_recorded(heard.text):  # "is this call being recorded?": say what is kept, then ask again
             return self._retry(prompts.RECORDED, "unclear")
         if state in ("answer", "check_resolved") and self.call.article_id and not self.call.pending_question \

@@ -81,6 +81,7 @@ __all__ = [
     "unsure_which",
     "split_questions",
     "screen_message",
+    "asks_for_reference",
     "MAX_TEXT_CHARS",
     "WRONG_NUMBER",
     "LEAVING",
@@ -1907,6 +1908,43 @@ def asks_if_recorded(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_RECORDED_RE, text)
+
+
+_REFERENCE_WHAT = (r"(?:(?:a|an|the|my|our|any)\s+)?(?:ticket|case|reference|confirmation|incident|support)\s+"
+                   r"(?:number|id|no)")
+_REFERENCE_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|so|ok|okay|oh|and|also|actually|great|thanks|thank\s+you|yes|yeah|one\s+more\s+thing|"
+    r"before\s+you\s+go|before\s+i\s+go|just\s+one\s+thing)\s+)*"
+    r"(?:(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|take)\s+" + _REFERENCE_WHAT +
+    r"|(?:can|could|will|would)\s+you\s+(?:please\s+)?(?:give|send)\s+me\s+" + _REFERENCE_WHAT +
+    r"|(?:is\s+there|do\s+i\s+get|will\s+i\s+get|do\s+you\s+have|did\s+you\s+give\s+me)\s+" + _REFERENCE_WHAT +
+    r"|(?:what\s+is|whats)\s+(?:the|my)\s+(?:ticket|case|reference|confirmation)\s+(?:number|id)"
+    r"(?:\s+for\s+(?:this|this\s+call|today))?"
+    r"|i\s+(?:need|would\s+like|d\s+like|want)\s+" + _REFERENCE_WHAT +
+    r"|(?:will|do)\s+i\s+get\s+(?:a\s+)?(?:ticket|case|reference)(?:\s+for\s+this)?)"
+    r"(?:\s+(?:please|for\s+this(?:\s+call)?|for\s+today|then|too|as\s+well))*"
+)
+
+
+def asks_for_reference(text: str | None) -> bool:
+    """Does the caller ask for a ticket or case number for this call ("can I get a ticket number?", "is there a
+    reference number?", "what's my case number?")?
+
+    A case is created when the call ends (:mod:`callflow.tickets`), so there is no number to give during the call;
+    searched as a question, "ticket number" found the custom-fields article ("number" fields on cases).
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer is that question (fillers such as "oh, one more thing" aside); ``False`` for
+        anything more, such as a follow-up on an earlier case with its number ("my ticket number is 12345"), and for
+        empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_REFERENCE_RE, text)
 
 
 _SENT_WHAT = (r"(?:that|this|it|them|those(?:\s+steps)?|a\s+link|(?:the|those)\s+(?:link|steps|article|instructions|answer|"

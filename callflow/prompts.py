@@ -74,6 +74,9 @@ CAPABILITIES = ("I can answer your questions from our help articles, and I can p
 # question again.
 RECORDED = ("I don't record the audio of this call. I keep a written transcript of what we say, so that our support team "
             "can follow up.")
+# "Can I get a ticket number?": the case is created when the call ends.
+REFERENCE = ("A case is opened in our helpdesk for this call when it ends, with a record of what we said, so our team "
+             "can find it.")
 # "I have two emails, which one?" at the email question: which, then the question again.
 ANY_ADDRESS = "Any address you use with us is fine. The one you sign in with is best."
 # "You should have it already" at the email question: the line cannot look the caller up, then the question again.
@@ -100,7 +103,7 @@ FIXED_PROMPTS = (
     ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
-    NOT_SURE_WHICH, TRY_LATER, THIS_IS_US, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, ANY_ADDRESS, CANT_LOOK_UP,
+    NOT_SURE_WHICH, TRY_LATER, THIS_IS_US, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, REFERENCE, ANY_ADDRESS, CANT_LOOK_UP,
     GOODBYE, WRONG_NUMBER, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,
 )
 

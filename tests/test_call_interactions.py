@@ -435,7 +435,7 @@ UTTERANCES = [
     # the last prompt again; a question announced, not asked yet
     "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
     "who am I speaking to?", "is this call being recorded?", "can you email me that?", "is this Kayako support?",
-    "Hi", "good morning", "I need to speak with billing",
+    "Hi", "good morning", "I need to speak with billing", "can I get a ticket number?",
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um", "hmm",
     # leaving before any question
@@ -463,7 +463,7 @@ MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3 + 3 * 6  # + 3 * 6: a withheld caller 
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
              prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,
              prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP, prompts.NOT_SURE_WHICH,
-             prompts.THIS_IS_US, prompts.SAY_NUMBER_AGAIN, prompts.HI_THERE)
+             prompts.THIS_IS_US, prompts.SAY_NUMBER_AGAIN, prompts.HI_THERE, prompts.REFERENCE)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 
