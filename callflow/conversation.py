@@ -20,12 +20,12 @@ from .flow import EMAIL_STATES, MAX_EMAIL_ATTEMPTS, MAX_NUMBER_ATTEMPTS, MAX_QUE
 from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_complaint, announces_question,
                       another_problem_after_yes, answer_fell_short, asks_for_reference, asks_if_automated,
                       asks_if_recorded, asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address,
-                      asks_who_we_are, asks_why_needed, choice_of, corrects_name, declines_email, defers_answer,
-                      extract_name, follow_up_question, follows_up_on_case, hesitates, is_done, leaves_early,
-                      looks_like_question, makes_complaint, normalize, opens_with_question, praises_answer,
-                      question_after_yes, refers_back, reports_outage, says_address_on_file, screen_message,
-                      spelled_name, split_questions, thanks_only, unsure_which, wants_human, wants_repeat,
-                      without_affiliation, yes_no)
+                      asks_who_we_are, asks_why_needed, cannot_recall, choice_of, corrects_name, declines_email,
+                      defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
+                      leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question,
+                      praises_answer, question_after_yes, refers_back, reports_outage, says_address_on_file,
+                      screen_message, spelled_name, split_questions, thanks_only, unsure_which, wants_human,
+                      wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -459,7 +459,8 @@ class Conversation:
         if email:
             self._keep_question_after(said, email)
             return self._email_candidate(email)
-        if declines_email(heard.text):  # "I don't have an email": no spelling, no two more tries
+        if declines_email(heard.text) or cannot_recall(heard.text):
+            # "I don't have an email", "I don't remember": no spelling, no two more tries
             if self._no_caller_id():  # and no caller id to call back on: a number, then on
                 return self._ask_number()
             self.machine.send("no_email")
@@ -886,7 +887,8 @@ class Conversation:
         if email:  # "oh, actually it's jane at example dot com": an address after all, read back as any
             self.call.number_asked = False
             return self._email_candidate(email)
-        if self.call.retry_count >= 1 or declines_email(heard.text) or yes_no(heard.text) == "no":
+        if self.call.retry_count >= 1 or declines_email(heard.text) or cannot_recall(heard.text) \
+                or yes_no(heard.text) == "no":
             self.machine.send("no_email")
             return self._enter_answer([prompts.EMAIL_DECLINED_NO_NUMBER])
         self.call.retry_count += 1

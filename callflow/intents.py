@@ -82,6 +82,7 @@ __all__ = [
     "split_questions",
     "screen_message",
     "asks_for_reference",
+    "cannot_recall",
     "MAX_TEXT_CHARS",
     "WRONG_NUMBER",
     "LEAVING",
@@ -1576,6 +1577,9 @@ _EMAIL_WORD = r"(?:e\s?mail|email\s+address|e\s?mail\s+address|e\s?mail\s+accoun
 _DECLINES_EMAIL_RE = re.compile(
     rf"\b(?:i\s+)?(?:dont|do\s+not|didnt|never)\s+(?:have|had|use|got)\s+(?:an?\s+|any\s+)?{_EMAIL_WORD}\b"
     rf"|\b(?:i\s+)?(?:dont|do\s+not)\s+(?:know|remember)\s+(?:my|the|our)\s+{_EMAIL_WORD}\b"
+    # forgotten: "I forgot my email address", "I can't remember my email"
+    rf"|\b(?:i\s+)?(?:forgot|forgotten|(?:cant|can\s+not|cannot)\s+(?:remember|recall))\s+(?:my|the|our|what)\s+"
+    rf"{_EMAIL_WORD}\b"
     rf"|\b(?:i\s+have\s+)?no\s+{_EMAIL_WORD}\b"
     rf"|\bwithout\s+(?:an?\s+)?{_EMAIL_WORD}\b"
     r"|\b(?:id|i\s+would|id\s+prefer|i\s+prefer|prefer)\s+(?:rather\s+)?not\s+(?:to\s+)?(?:say|give|share)\b"
@@ -1657,7 +1661,8 @@ def declines_email(text: str | None) -> bool:
 
     Returns:
         ``True`` for "I don't have an email", "no email address", "I don't use email", "I don't know my email
-        address", "I'd rather not say", "skip it", the whole answer "I don't have one", and the phone number
+        address", "I forgot my email", "I'd rather not say", "skip it", the whole answer "I don't have one", and
+        the phone number
         offered instead ("can I give you my phone number instead?", "just use my number"); ``False``
         otherwise, an address included ("no email, it's jane at example dot com" is parsed as the address first
         by the caller of this function) and a problem with an email ("I don't have access to my email").
@@ -1667,6 +1672,30 @@ def declines_email(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and _DECLINES_EMAIL_RE.search(words) is not None
+
+
+_CANNOT_RECALL_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|oh|well|honestly|no)\s+)*(?:i\s+)?(?:forgot|(?:cant|can\s+not|cannot|dont|do\s+not)\s+"
+    r"(?:remember|recall|know))(?:\s+(?:it|that|what\s+it\s+is|off\s+hand|offhand|right\s+now))*(?:\s+sorry)?"
+)
+
+
+def cannot_recall(text: str | None) -> bool:
+    """Is the whole answer that the caller does not remember or know what was asked ("I don't remember", "I can't
+    remember it", "I forgot", "I don't know what it is")? Said at the email question, the caller has no address to
+    give: spelling it letter by letter would not help.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for that answer alone (fillers such as "sorry", "honestly" aside); ``False`` for more ("I don't
+        remember my password", "I don't know which one") and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_CANNOT_RECALL_RE, text)
 
 
 def _says_only(pattern: re.Pattern[str], text: str | None) -> bool:

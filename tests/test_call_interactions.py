@@ -407,7 +407,7 @@ UTTERANCES = [
     "Jane from Acme support", "Jane, J A N E", "Jane Smith, jane dot smith at acme dot com",
     # email and the read-back
     "jane at example dot com", "sam dot green at gmail dot com", "no, it's at hotmail dot com",
-    "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email",
+    "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email", "I don't remember",
     # a question said with the address, with the yes to its read-back, or instead of a yes or a no
     "jane at example dot com, and I forgot my password", "yes that's right, how do I reset my password?",
     "what if I have more than one time zone?",

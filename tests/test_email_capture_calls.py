@@ -17,11 +17,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from callflow import prompts
 from callflow.extensions import db
 from callflow.models import Call
 from callflow.spoken_email import readback
 
 from .conftest import DATABASES, Caller, base_config, make_app
+from .test_call_interactions import call_of
 
 # (SpeechResult at "What's the email address on your account?", the address read back)
 CAPTURE = [
@@ -318,3 +320,33 @@ def test_first_name_dot_last_name_is_read_back_as_the_callers_name(app, caller):
     with app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == caller.call_sid))
         assert (call.email, call.email_confirmed) == ("jane_smith@acme.com", True)
+
+
+@pytest.mark.parametrize("said", ["I don't remember", "sorry, I forgot", "I can't remember it right now",
+                                  "I forgot my email", "I don't know"])
+def test_a_caller_who_does_not_remember_the_address_is_not_asked_to_spell_it(app, caller, said):
+    """"I don't remember" at the email question was a try at the address: "Please spell it for me, letter by letter",
+    twice more, before the call went on."""
+    caller.start()
+    caller.say("Jane")
+    caller.say(said)
+    assert caller.text() == f"{prompts.EMAIL_DECLINED} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, caller).email_attempts == 0
+
+
+@pytest.mark.parametrize("said", ["I don't remember my password", "I don't know which one"])
+def test_more_than_not_remembering_is_no_decline(app, caller, said):
+    caller.start()
+    caller.say("Jane")
+    caller.say(said)
+    assert caller.text() != f"{prompts.EMAIL_DECLINED} {prompts.HOW_CAN_I_HELP}"
+
+
+def test_a_withheld_caller_who_does_not_remember_is_asked_for_a_number(app, client):
+    withheld = Caller(client, from_number="anonymous")
+    withheld.start()
+    withheld.say("Jane")
+    withheld.say("I don't remember")
+    assert withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
+    withheld.say("I don't know it")
+    assert withheld.text() == f"{prompts.EMAIL_DECLINED_NO_NUMBER} {prompts.HOW_CAN_I_HELP}"
