@@ -16,7 +16,7 @@ sends the events.
     answer ──done──▶ goodbye            check_resolved ──not_resolved──▶ escalate
     greet, collect_email, confirm_email ──leave ("bye", "wrong number")──▶ goodbye
     confirm_email ──ask_number (no address in 3 tries, no caller id)──▶ collect_email (a number to call back on)
-    collect_email ──number_heard──▶ confirm_email ("I heard 4, 1, 5, .... Is that correct?") ──number_confirmed──▶ answer
+    collect_email ──number_heard──▶ confirm_email (the number read back) ──number_confirmed──▶ answer
                                     confirm_email ──ask_number (a no: the number again)──▶ collect_email
     answer ──kb_miss──▶ escalate        any live state ──escalate_call──▶ escalate
 """
