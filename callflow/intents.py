@@ -1533,6 +1533,15 @@ def unsure_which(text: str | None) -> bool:
 # What a caller calls the service when it is down for them (normalised words, see normalize()).
 _SYSTEM_NOUNS = (r"(?:(?:web\s?)?site|service|services|system|systems|servers?|help\s?desk|app|application|platform|"
                  r"portal|dashboard|api|kayako|help\s?cent(?:er|re)|login\s+page|everything)")
+# Who is shut out when many are ("my whole team", "all our agents"), and what they cannot do ("log in").
+_EVERYONE = (r"(?:everyone|everybody|all\s+of\s+us|we\s+all|(?:my|our|the)\s+(?:whole|entire)\s+(?:team|company|office|"
+             r"organi[sz]ation|department|staff)|all\s+(?:of\s+)?(?:my|our|the)\s+(?:agents|users|staff|team|"
+             r"colleagues|people|employees))")
+_NOBODY = (r"(?:nobody|no\s+one|noone|none\s+of\s+(?:us|them|(?:my|our|the)\s+(?:agents|users|staff|team|colleagues|"
+           r"people)))")
+#: "nobody on my team", "everyone at the office"
+_ON_THE_TEAM = r"(?:\s+(?:on|in|at|from)\s+(?:my|our|the)\s+(?:team|company|office|department))?"
+_GET_IN = r"(?:(?:log|sign)\s*(?:in|on)(?:to)?|login|signin|access\s+(?:it|the|our|kayako|the\s+helpdesk)|get\s+in)"
 _OUTAGE_RE = re.compile(
     r"\boutages?\b"
     rf"|\b{_SYSTEM_NOUNS}\s+(?:is|are|seems|seem|looks|look|went|has\s+gone|have\s+gone|keeps\s+going)\s+"
@@ -1541,6 +1550,10 @@ _OUTAGE_RE = re.compile(
     rf"|\b(?:is|are)\s+{_SYSTEM_NOUNS}\s+down\b"
     r"|\bnothing\s+(?:is\s+)?(?:working|works|loads|loading)\b"
     r"|\beverything\s+is\s+(?:broken|down)\b"
+    # the whole team shut out: "my whole team can't log in", "nobody can sign in", "everyone is locked out"
+    rf"|\b{_EVERYONE}{_ON_THE_TEAM}\s+(?:(?:cant|cannot|can\s+not)\s+{_GET_IN}"
+    r"|(?:is|are|got|get|were|was)\s+(?:locked|logged)\s+out)\b"
+    rf"|\b{_NOBODY}{_ON_THE_TEAM}\s+(?:can|could|is\s+able\s+to|are\s+able\s+to)\s+{_GET_IN}\b"
 )
 # "how do I post an outage notice", "where can I announce an outage": a how-to question, not a report.
 _HOW_TO_RE = re.compile(r"^(?:\w+\s+){0,3}?(?:how|where)\s+(?:do|can|should|would)\s+(?:i|we|you)\b")
@@ -1559,7 +1572,8 @@ def reports_outage(text: str | None) -> bool:
         ``True`` for "outage" and for a service word ("site", "website", "service", "system", "server", "app",
         "helpdesk", "help center", "dashboard", "API", "Kayako", "everything", ...) said to be down ("the website
         is down", "is your service down?", "your servers seem to be down"), or "nothing is working" /
-        "everything is broken"; ``False`` for a how-to question ("how do I post an outage notice on my help
+        "everything is broken", and a whole team shut out ("my whole team can't log in", "nobody can sign in",
+        "everyone is locked out"); ``False`` for a how-to question ("how do I post an outage notice on my help
         center") and for other uses of "down" ("I want to downgrade", "the price went down").
 
     Raises:

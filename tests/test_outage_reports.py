@@ -22,11 +22,17 @@ OUTAGES = [
     "the website is down", "is your service down?", "your servers seem to be down", "Hi, is Kayako down?",
     "there's an outage", "nothing is working", "everything is broken", "the helpdesk went down an hour ago",
     "our help center is down", "are you down", "is the site down for everyone", "I think the system is down",
+    # a whole team shut out: a person must hear of it at once (it was searched, and passed on as a question
+    # without an answer, or answered from the locked-account article)
+    "my whole team can't log in, it's urgent", "nobody on my team can log in", "none of my agents can sign in",
+    "everyone is locked out", "all of our agents can't sign in", "we all got logged out",
+    "none of us can access the helpdesk",
 ]
 NOT_OUTAGES = [
     "how do I post an outage notice on my help center", "where can I announce an outage", "I want to downgrade",
     "the price went down", "how do I go down a plan", "the number of tickets went down",
     "how do I write down my backup codes", "scroll down doesn't work", "I can't log in", "my chat widget isn't showing",
+    "everyone can log in except me", "how do I stop everyone from logging in", "nobody can see my tickets",
     "", None,
 ]
 
@@ -73,3 +79,11 @@ def test_an_outage_said_at_the_greeting_is_passed_on_after_the_email(app, caller
 
 def test_the_admin_page_names_the_reason():
     assert ESCALATION_REASONS["outage"] == "Caller reported an outage"
+
+
+def test_a_whole_team_shut_out_is_passed_on_at_once(app, caller):
+    identified(caller)
+    caller.say("my whole team can't log in, it's urgent")
+    assert caller.hung_up and caller.text() == prompts.OUTAGE
+    caller.hangup()
+    assert ticket(app, caller)["priority"] == "urgent"
