@@ -190,10 +190,16 @@ _BUT = re.compile(r"\b(?:but|except|only|though|however|apart from)\b", re.IGNOR
 
 def _read_back_answer(heard: Heard) -> str | None:
     """"yes", "no" or ``None`` for the answer to a read-back (an address or a callback number):
-    :func:`~callflow.intents.yes_no` (keys 1 and 2 too), and whole answers such as "that's it" are a yes there."""
+    :func:`~callflow.intents.yes_no` (keys 1 and 2 too), and whole answers such as "that's it" are a yes there. A
+    yes that goes on to the problem is a yes though the problem has a "no" word in it: "yes, and I can't log in"
+    (:func:`~callflow.intents.question_after_yes`; it was a no, and the caller asked to spell the address again)."""
     answer = yes_no(heard.text, heard.digits or None)
     if answer is None and tuple(normalize(heard.text)) in _ADDRESS_CONFIRMATIONS:
         return "yes"
+    if answer == "no" and not heard.digits:
+        question = question_after_yes(heard.text)
+        if question and yes_no(heard.text[:heard.text.rfind(question)]) == "yes":
+            return "yes"
     return answer
 
 

@@ -350,3 +350,26 @@ def test_a_withheld_caller_who_does_not_remember_is_asked_for_a_number(app, clie
     assert withheld.text() == f"{prompts.NO_PROBLEM} {prompts.ASK_NUMBER}"
     withheld.say("I don't know it")
     assert withheld.text() == f"{prompts.EMAIL_DECLINED_NO_NUMBER} {prompts.HOW_CAN_I_HELP}"
+
+
+@pytest.mark.parametrize("said", ["yes, and I can't log in", "yes and my password doesn't work"])
+def test_a_yes_that_goes_on_to_a_problem_with_a_no_word_confirms_the_address(app, caller, said):
+    """The "can't" or "doesn't" of the problem made the answer a no: "Let's try again. Please spell your email
+    address", and the address the caller had just confirmed was forgotten."""
+    caller.start()
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say(said)
+    assert caller.text().startswith(prompts.EMAIL_CONFIRMED + " ")
+    call = call_of(app, caller)
+    assert (call.email, call.email_confirmed, call.state) == ("jane@example.com", True, call.state)
+    assert call.state in ("answer", "check_resolved")
+
+
+@pytest.mark.parametrize("said", ["no, and I can't log in", "no it isn't"])
+def test_a_no_that_goes_on_stays_a_no(app, caller, said):
+    caller.start()
+    caller.say("Jane")
+    caller.say("jane at example dot com")
+    caller.say(said)
+    assert caller.text() == prompts.SPELL_EMAIL_AGAIN
