@@ -345,7 +345,9 @@ def compose_ticket(
     if caller_id:
         phone_line = e(call.from_number)
     elif callable_number:  # a caller with a withheld number who said one to call back on
-        phone_line = f"{e(callable_number)} (given on the call to call back on; caller id withheld)"
+        # the call ended at its read-back ("I heard 4, 1, 5, .... Is that correct?"): kept, but not confirmed
+        confirmed = "" if call.state != "confirm_email" else ", not confirmed"
+        phone_line = f"{e(callable_number)} (given on the call to call back on{confirmed}; caller id withheld)"
     elif call.from_number:  # Twilio's withheld-number placeholders, "anonymous", sip:/client: callers
         phone_line = f"none to call back (caller id &quot;{e(call.from_number)}&quot; is withheld or not a phone number)"
     else:

@@ -230,7 +230,9 @@ def test_a_call_ended_at_the_read_back_keeps_the_number_said(app, withheld):
     """Nothing is lost: the number said is the ticket's phone though it was not confirmed."""
     _gives_number(withheld)
     withheld.hangup()
-    assert ticket(app, withheld)["requester"]["phone"] == "+14155550100"
+    p = ticket(app, withheld)
+    assert p["requester"]["phone"] == "+14155550100"
+    assert "+14155550100 (given on the call to call back on, not confirmed; caller id withheld)" in p["contents_html"]
 
 
 def test_a_person_asked_for_at_the_number_question_is_a_person(app, withheld):
