@@ -2149,6 +2149,10 @@ def announces_complaint(text: str | None) -> bool:
 _CASE_NOUN = r"(?:ticket|case|support\s+(?:ticket|case|request)|request|enquiry|inquiry)"
 _EARLIER = r"(?:(?:my|our|an?)\s+(?:existing|open|earlier|previous|old)|my|our)"
 _CASE_NUMBER_RE = re.compile(rf"\b{_CASE_NOUN}\s+(?:number\s+|no\s+|id\s+|reference\s+)?((?:\d\s?){{2,12}})\b")
+#: Before this call: "yesterday", "last week", "a few days ago", "on Monday".
+_WHEN = (r"(?:yesterday|earlier\s+today|this\s+morning|last\s+(?:week|month|night|time|friday|monday)|"
+         r"(?:a\s+)?(?:few|couple(?:\s+of)?)\s+(?:days|weeks)\s+ago|(?:\w+\s+)?(?:days?|weeks?)\s+ago|"
+         r"on\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))")
 _FOLLOW_UP_RE = re.compile(
     rf"\b(?:status|update|updates|progress|news)\s+(?:of|on|about|with|for)\s+{_EARLIER}\s+{_CASE_NOUN}\b"
     rf"|\b(?:calling|call|phoning|ringing|following\s+up|follow\s+up|checking|check)\s+(?:in\s+)?"
@@ -2156,7 +2160,12 @@ _FOLLOW_UP_RE = re.compile(
     r"|\b(?:i|we)\s+(?:already|previously|recently)\s+(?:called|phoned|rang|emailed|wrote|reached\s+out|"
     r"contacted\s+(?:you|support)|(?:opened|submitted|raised|logged|filed|sent|created)\s+(?:a|an)\s+"
     r"(?:ticket|case|request|support\s+(?:ticket|case|request)))"
-    r"|\b(?:i|we|ive|weve)\s+(?:still\s+)?(?:havent|have\s+not|never|didnt|did\s+not)\s+"
+    # a call or a case at a time before this call: "I called yesterday about my ticket", "I opened a ticket last week"
+    rf"|\b(?:i|we)\s+(?:called|phoned|rang|spoke\s+(?:to|with)\s+(?:someone|somebody|an\s+agent)|"
+    rf"talked\s+to\s+(?:someone|somebody|an\s+agent))\s+(?:you\s+)?{_WHEN}\b"
+    rf"|\b(?:i|we)\s+(?:opened|submitted|raised|logged|filed|created|sent\s+in)\s+(?:a|an)\s+"
+    rf"(?:ticket|case|request|support\s+(?:ticket|case|request))\s+{_WHEN}\b"
+    r"|\b(?:i|we|ive|weve|and)\s+(?:still\s+)?(?:havent|have\s+not|never|didnt|did\s+not)\s+"
     r"(?:heard|hear|gotten|got|get|had)\s+(?:anything\s+|a\s+reply\s+|an\s+answer\s+|a\s+response\s+)?back\b"
     r"|\b(?:nobody|no\s+one|noone)\s+(?:has\s+|ever\s+|have\s+)?(?:(?:got|gotten|get|came|come)\s+back\s+to|"
     r"(?:called|phoned|rang)(?:\s+back)?)\s+(?:me|us)\b"

@@ -25,13 +25,17 @@ FOLLOW_UPS = [
     "I'm following up on my support request from last week", "I sent an email yesterday and nobody got back to me",
     "I haven't heard back", "I already emailed you about this", "we previously opened a ticket about SSO",
     "I'm calling about ticket 12345", "nobody has replied to my emails", "I still haven't had a reply back",
+    # a call or a case before this call (was "Could you tell me a little more about that?", then a search)
+    "I called yesterday about my ticket", "I opened a ticket last week", "I spoke to someone yesterday about this",
+    "I submitted a ticket and haven't heard back", "we opened a case on Monday and nothing happened",
 ]
 NOT_FOLLOW_UPS = [
     # the caller's own helpdesk: questions about the product
     "ticket 123 disappeared from my inbox", "how do I reopen a case", "how do I check the status of a ticket",
     "my customers haven't heard back from my agents", "the status of the case field is wrong",
     "how do I follow up on a case", "I'm not calling about my ticket, how do I export my cases",
-    "I can't log in", "", None,
+    "I can't log in", "how do I see tickets opened last week", "I didn't call yesterday",
+    "my customer called yesterday and the ticket did not show up", "", None,
 ]
 
 
