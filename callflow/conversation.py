@@ -604,6 +604,9 @@ class Conversation:
             answer = "no"
         else:
             answer = yes_no(heard.text, heard.digits or None)
+            if answer == "yes" and not heard.digits and len(normalize(heard.text)) >= 3 \
+                    and opens_with_question(heard.text):
+                answer = None  # "how do I do that for my whole team?" or "can I do that on my phone?": "I do" is no yes
         if answer is None and praises_answer(heard.text):  # "thank you", "brilliant", "got it, thanks"
             answer = "yes"
         if answer == "yes":

@@ -204,3 +204,23 @@ def test_a_symptom_said_at_the_greeting_is_kept_as_the_question(app, caller):
 ])
 def test_opens_with_question(text, opens):
     assert opens_with_question(text) is opens
+
+
+@pytest.mark.parametrize("said", ["how do I do that for my whole team", "can I do that for my whole team?"])
+def test_a_question_with_i_do_in_it_is_no_yes(app, caller, said):
+    """"how do I do that for my whole team" at "Did that solve your issue?" held "I do", a yes: the caller heard
+    "Great. Is there anything else I can help you with?", and the ticket said the answer had solved the issue."""
+    identified(caller)
+    caller.say("how do I set up a macro")
+    caller.say(said)
+    assert caller.listening and caller.text() != prompts.ANYTHING_ELSE
+    call = call_of(app, caller)
+    assert call.resolved_count == 0
+
+
+@pytest.mark.parametrize("said", ["yes, I do", "yes it did", "I do"])
+def test_a_yes_with_do_in_it_is_still_a_yes(app, caller, said):
+    identified(caller)
+    caller.say("how do I set up a macro")
+    caller.say(said)
+    assert caller.text() == prompts.ANYTHING_ELSE
