@@ -22,7 +22,7 @@ from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_co
                       asks_if_recorded, asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address,
                       asks_who_we_are, asks_why_needed, cannot_recall, choice_of, corrects_name, declines_email,
                       defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
-                      leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question,
+                      leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, partly_but,
                       praises_answer, question_after_yes, refers_back, reports_outage, says_address_on_file,
                       screen_message, spelled_name, split_questions, thanks_only, unsure_which, wants_human,
                       wants_repeat, without_affiliation, yes_no)
@@ -598,8 +598,18 @@ class Conversation:
                 return self._answer_next([prompts.TRY_LATER, prompts.OTHER_QUESTION])
             return Reply([prompts.TRY_LATER, prompts.ANYTHING_ELSE_AGAIN])
         another = None if heard.digits else another_problem_after_yes(heard.text)  # "yes, also my account is locked"
+        partly = None if heard.digits else partly_but(heard.text)  # "sort of, but how do I share it?"
         if another:
             answer = "yes"
+        elif partly:
+            if looks_like_question(partly) and (
+                    (opens_with_question(partly) and self._kb_can_answer(partly))
+                    or (screen_message(partly) and self._another_article_answers(partly))):
+                # a question the KB answers, or a message another article answers: answered (the first answer is
+                # not counted as solved)
+                self.machine.send("asked_more")
+                return self._answer_question(partly)
+            answer = "no"  # "partially, but I still can't log in": not solved
         elif not heard.digits and answer_fell_short(heard.text):  # "sort of", "partly", "ok, thanks anyway"
             answer = "no"
         else:
@@ -626,9 +636,7 @@ class Conversation:
                 self.machine.send("asked_more")
                 return self._answer_question(heard.text)
             return self._escalate("not-resolved")
-        if answer is None and looks_like_question(heard.text) and (
-                (opens_with_question(heard.text) and self._kb_can_answer(heard.text))
-                or self._another_article_answers(heard.text)):
+        if answer is None and self._answers_in_passing(heard.text):
             # "what if I have more than one time zone?": a follow-up question instead of a yes or a no; "it says my
             # account is locked": what trying the answer led to, which another article answers ("it keeps crashing",
             # which no other article answers, says how the answer went, and is asked for a yes or a no again)
@@ -652,6 +660,12 @@ class Conversation:
         cutoff = self.services["kb"].index().cutoff
         _, _, query = self._search_query(question)
         return any(hits and hits[0].score >= cutoff for hits in map(self._search, {question, query}))
+
+    def _answers_in_passing(self, text: str | None) -> bool:
+        """At "Did that solve your issue?": is ``text`` a follow-up question the KB answers (it opens with a question
+        word), or what trying the answer led to that another article answers (:meth:`_another_article_answers`)?"""
+        return bool(text) and looks_like_question(text) and (
+            (opens_with_question(text) and self._kb_can_answer(text)) or self._another_article_answers(text))
 
     def _another_article_answers(self, text: str) -> bool:
         """Does an article other than the one just read answer ``text`` by itself, above the cutoff? ("it says my

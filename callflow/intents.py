@@ -82,6 +82,7 @@ __all__ = [
     "split_questions",
     "screen_message",
     "asks_for_reference",
+    "partly_but",
     "cannot_recall",
     "MAX_TEXT_CHARS",
     "WRONG_NUMBER",
@@ -2379,6 +2380,33 @@ def answer_fell_short(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_FELL_SHORT_RE, text)
+
+
+_BUT_RE = re.compile(r"[\s,;.!-]*\bbut\b[\s,;:.!-]*", re.IGNORECASE)
+
+
+def partly_but(text: str | None) -> str | None:
+    """At "Did that solve your issue?": what follows "but" when the answer before it says the answer helped only in
+    part (:func:`answer_fell_short`): "sort of, but how do I share it with my team?" gives "how do I share it with my
+    team?", "partially, but I still can't log in" gives "I still can't log in".
+
+    Args:
+        text: speech transcript (may be ``None``); only the first :data:`MAX_TEXT_CHARS` characters are looked at.
+
+    Returns:
+        The words after the first "but", as said, or ``None`` when there is no "but", nothing after it, or the part
+        before it is not an answer that fell short ("yes but ...", "no but ...": :func:`yes_no` reads those).
+
+    Raises:
+        Nothing.
+    """
+    if not isinstance(text, str):
+        return None
+    text = text[:MAX_TEXT_CHARS]
+    but = _BUT_RE.search(text)
+    if but is None or not answer_fell_short(text[:but.start()]):
+        return None
+    return text[but.end():].strip() or None
 
 
 #: Where a message on the caller's screen begins: "I get an error saying ...", "it says ...", "a message that reads

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callflow import prompts
-from callflow.intents import answer_fell_short, yes_no
+from callflow.intents import answer_fell_short, partly_but, yes_no
 from callflow.models import NEEDS_HUMAN
 
 from .test_call_interactions import PASSWORD_QUESTION, call_of, identified, ticket
@@ -77,3 +77,37 @@ def test_steps_tried_already_are_passed_on(app, caller, said):
     assert caller.hung_up and caller.text() == prompts.NOT_RESOLVED
     caller.hangup()
     assert ticket(app, caller)["outcome"] == NEEDS_HUMAN
+
+
+@pytest.mark.parametrize("said,rest", [
+    ("partially, but I still need to know how to share it", "I still need to know how to share it"),
+    ("sort of, but how do I export my cases?", "how do I export my cases?"),
+    ("partly. But what about admins?", "what about admins?"),
+    ("yes but I still can't log in", None), ("kind of but", None), ("sort of", None), (None, None),
+])
+def test_partly_but(said, rest):
+    assert partly_but(said) == rest
+
+
+@pytest.mark.parametrize("said", ["partially, but I still need to know how to share it",
+                                  "partly, but I still can't log in"])
+def test_partly_but_more_is_a_no(app, caller, said):
+    """"partially, but ..." got "Sorry, please say yes or no.": the caller had said it helped only in part."""
+    identified(caller)
+    caller.say("I forgot my password")
+    caller.say(said)
+    assert caller.hung_up and caller.text() == prompts.NOT_RESOLVED
+    assert call_of(app, caller).escalation_reason == "not-resolved"
+
+
+@pytest.mark.parametrize("said,title", [
+    ("sort of, but how do I export my cases?", "Exporting cases and reports"),
+    ("kind of, but it says my account is locked", "My account is locked after too many sign-in attempts"),
+])
+def test_partly_but_a_question_the_kb_answers_is_answered(app, caller, said, title):
+    identified(caller)
+    caller.say("I forgot my password")
+    caller.say(said)
+    assert caller.listening and caller.text().startswith(f'From our article "{title}"')
+    call = call_of(app, caller)
+    assert (call.state, call.resolved_count) == ("check_resolved", 0)
