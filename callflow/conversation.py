@@ -23,9 +23,9 @@ from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_co
                       asks_who_we_are, asks_why_needed, cannot_recall, choice_of, corrects_name, declines_email,
                       defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
                       leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, partly_but,
-                      praises_answer, question_after_yes, refers_back, reports_outage, says_address_on_file,
-                      screen_message, spelled_name, split_questions, thanks_only, unsure_which, wants_human,
-                      wants_repeat, without_affiliation, yes_no)
+                      points_to_caller_id, praises_answer, question_after_yes, refers_back, reports_outage,
+                      says_address_on_file, screen_message, spelled_name, split_questions, thanks_only, unsure_which,
+                      wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -375,6 +375,10 @@ class Conversation:
             number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
             if number:
                 return self._number_given(number, heard.text)
+            if state == "collect_email" and points_to_caller_id(heard.text):
+                # "it's the number I'm calling from" (and "call me back on this number", no request for a person):
+                # the caller id is withheld, so they hear that, then the question again
+                return self._retry(prompts.NUMBER_HIDDEN, "unclear")
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
         if state in _IDENTITY_STATES or self._before_any_question():

@@ -83,6 +83,7 @@ __all__ = [
     "screen_message",
     "asks_for_reference",
     "partly_but",
+    "points_to_caller_id",
     "cannot_recall",
     "MAX_TEXT_CHARS",
     "WRONG_NUMBER",
@@ -1881,7 +1882,8 @@ def asks_who_we_are(text: str | None) -> bool:
 # "why do you need my email?"
 # --------------------------------------------------------------------------
 
-_ASKED_FOR = r"(?:my\s+)?(?:name|email(?:\s+address)?|e\s?mail(?:\s+address)?|address|details|information|info|it|that|this)"
+_ASKED_FOR = (r"(?:my\s+)?(?:name|email(?:\s+address)?|e\s?mail(?:\s+address)?|address|details|information|info|it|"
+              r"that|this|(?:(?:phone|mobile|cell|telephone)\s+)?number)")
 _WHY_NEEDED_RE = re.compile(
     r"(?:(?:sorry|um+|uh+|so|ok|okay|well|but|and|wait|hang\s+on|hold\s+on)\s+)*(?:"
     r"(?:why|how\s+come)(?:\s+(?:do|would|did|does|should|are))?\s+(?:you|u)(?:\s+guys)?\s+"
@@ -1893,6 +1895,38 @@ _WHY_NEEDED_RE = re.compile(
     r"|why|why\s+is\s+that|what\s+for"
     r")(?:\s+(?:exactly|then|please|though|anyway))*"
 )
+
+
+_MY_NUMBER = r"(?:my\s+)?(?:(?:phone|mobile|cell|telephone)\s+)?number"
+#: "can't you see my number?", "it's the number I'm calling from", "use the one I'm calling from".
+_POINTS_TO_CALLER_ID_RE = re.compile(
+    r"(?:(?:sorry|um+|uh+|so|ok|okay|well|but|oh|just|can\s+you\s+not|cant\s+you)\s+)*(?:"
+    rf"(?:cant|can\s+not|cannot|can)\s+(?:you|u)\s+(?:not\s+)?(?:see|get|use|take|have)\s+{_MY_NUMBER}"
+    rf"(?:\s+(?:from\s+(?:this|the)\s+call|from\s+your\s+(?:screen|system)))?"
+    rf"|(?:dont|do\s+not)\s+you\s+(?:have|see|already\s+have)\s+{_MY_NUMBER}"
+    r"|(?:(?:its|it\s+is|thats|that\s+is|use|just\s+use|take)\s+)?(?:the|my)\s+(?:(?:phone|mobile|cell)\s+)?"
+    r"(?:number|one)\s+(?:that\s+)?(?:im|i\s+am)\s+(?:calling|ringing|phoning)\s+(?:you\s+)?(?:from|on|with)"
+    r"|(?:call\s+me\s+(?:back\s+)?on|use)\s+(?:this|the\s+same)\s+(?:number|one|line)"
+    r")(?:\s+(?:please|then|right|though|already))*"
+)
+
+
+def points_to_caller_id(text: str | None) -> bool:
+    """At "What's the best phone number to reach you on?" (asked only when the caller id is withheld): does the
+    caller point at the number they are calling from ("can't you see my number?", "it's the number I'm calling
+    from", "call me back on this number")?
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer says so (fillers aside); ``False`` for a number, anything more, and empty
+        text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_POINTS_TO_CALLER_ID_RE, text)
 
 
 def asks_why_needed(text: str | None) -> bool:

@@ -32,12 +32,19 @@ MIN_SPOKEN_DIGITS = 7  # a number said with its area code has more; fewer is a l
 MAX_SPOKEN_DIGITS = 15  # E.164's longest number
 
 
+#: An extension said after the number ("..., extension 23", "ext 4"): the number without it reaches the caller's
+#: switchboard, and the transcript on the ticket keeps it.
+_EXTENSION_RE = re.compile(r"[\s,.;-]*\b(?:extension|ext)\b.*", re.IGNORECASE | re.DOTALL)
+_MAX_TEXT_CHARS = 2000  # of a transcript looked at; a spoken number is far shorter
+
+
 def parse_spoken_phone(text: str | None, line_number: str | None = None) -> str | None:
     """A callback number said by the caller, as E.164: "four one five, five five five, oh one double oh" on a US
     line is ``"+14155550100"``.
 
     Args:
-        text: the recogniser's transcript (Twilio ``SpeechResult``) or keypad digits.
+        text: the recogniser's transcript (Twilio ``SpeechResult``) or keypad digits; an extension said after the
+            number ("extension 23") is left out.
         line_number: the number the caller rang (Twilio ``To``); a number said without a country code is read in
             its region (``+1...``: US), else in :data:`DEFAULT_CALLBACK_REGION`.
 
@@ -50,6 +57,8 @@ def parse_spoken_phone(text: str | None, line_number: str | None = None) -> str 
     Raises:
         Nothing.
     """
+    if isinstance(text, str):
+        text = _EXTENSION_RE.sub("", text[:_MAX_TEXT_CHARS])  # "415 555 0100 extension 23": the line's number
     digits = spoken_digits(text)
     if not MIN_SPOKEN_DIGITS <= len(digits.lstrip("+")) <= MAX_SPOKEN_DIGITS:
         return None

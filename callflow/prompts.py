@@ -16,6 +16,8 @@ EMAIL_DECLINED_NO_NUMBER = "No problem. Let's carry on with your question."
 NO_PROBLEM = "No problem."
 EMAIL_NOT_GOT = "I'm sorry, I couldn't get your email address."
 ASK_NUMBER = "What's the best phone number to reach you on?"
+# "It's the number I'm calling from" from a caller whose caller id is withheld.
+NUMBER_HIDDEN = "Your number is hidden on this call, so I can't see it."
 SAY_NUMBER_AGAIN = "Sorry, I didn't get that number. Please say it digit by digit, with the area code."
 NUMBER_CONFIRMED = "Thank you. Our team will call you back on that number."
 NUMBER_AGAIN = "Sorry about that. Please say the number again, digit by digit, with the area code."
@@ -98,7 +100,7 @@ ONE_MOMENT = "I'm sorry, one moment please."
 FIXED_PROMPTS = (
     GREETING, ASK_NAME, HI_THERE, ASK_EMAIL, ASK_EMAIL_AFTER_QUESTION, SPELL_EMAIL, SPELL_EMAIL_AGAIN,
     EMAIL_GIVE_UP, EMAIL_DECLINED, EMAIL_DECLINED_NO_NUMBER, NO_PROBLEM, ASK_NUMBER,
-    SAY_NUMBER_AGAIN, NUMBER_CONFIRMED, NUMBER_AGAIN, NUMBER_NOT_GOT, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
+    SAY_NUMBER_AGAIN, NUMBER_HIDDEN, NUMBER_CONFIRMED, NUMBER_AGAIN, NUMBER_NOT_GOT, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
     ANYTHING_ELSE_AGAIN, GREAT,
     ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SORRY_TO_HEAR,

@@ -418,7 +418,7 @@ UTTERANCES = [
     # why the name or the email is asked for
     "why do you need my email?", "I have two, which one do you want?", "can I give you my phone number instead?",
     "you should have it already", "four one five, five five five, oh one double oh",
-    "no, it's two one two five five five one two three four",
+    "no, it's two one two five five five one two three four", "it's the number I'm calling from",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
     PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
@@ -463,7 +463,8 @@ MAX_CALLER_TURNS = 3 + 3 * 7 + 6 * 12 + 3 + 3 * 6  # + 3 * 6: a withheld caller 
 REPROMPTS = (prompts.DIDNT_CATCH, prompts.SAY_YES_OR_NO, prompts.WHAT_IS_YOUR_QUESTION, prompts.AUTOMATED,
              prompts.CAPABILITIES, prompts.TAKE_YOUR_TIME, prompts.WHY_WE_ASK, prompts.RECORDED, prompts.CANT_SEND,
              prompts.ANY_ADDRESS, prompts.CANT_LOOK_UP, prompts.NOT_SURE_WHICH,
-             prompts.THIS_IS_US, prompts.SAY_NUMBER_AGAIN, prompts.HI_THERE, prompts.REFERENCE)
+             prompts.THIS_IS_US, prompts.SAY_NUMBER_AGAIN, prompts.HI_THERE, prompts.REFERENCE,
+             prompts.NUMBER_HIDDEN)
 #: What the caller hears when a person is to follow up (every escalation says it).
 PROMISE = "to our expert team"
 

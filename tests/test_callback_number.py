@@ -47,6 +47,9 @@ def test_spoken_digits(text, digits):
     ("one two three", US_LINE, None), ("banana", US_LINE, None), ("I'd rather not", US_LINE, None),
     ("one one one one one one one one one one one one one one one one", US_LINE, None),
     ("555 0100", US_LINE, None),                                    # no area code
+    ("415 555 0100 extension 23", US_LINE, "+14155550100"),         # the extension left out (it was 12 digits)
+    ("four one five five five five oh one double oh, ext 4", US_LINE, "+14155550100"),
+    ("extension 23", US_LINE, None),
 ])
 def test_parse_spoken_phone(text, line, number):
     assert parse_spoken_phone(text, line) == number
@@ -233,6 +236,25 @@ def test_a_call_ended_at_the_read_back_keeps_the_number_said(app, withheld):
     p = ticket(app, withheld)
     assert p["requester"]["phone"] == "+14155550100"
     assert "+14155550100 (given on the call to call back on, not confirmed; caller id withheld)" in p["contents_html"]
+
+
+@pytest.mark.parametrize("said", ["it's the number I'm calling from", "can't you see my number?",
+                                  "call me back on this number", "don't you have my number"])
+def test_the_number_called_from_is_hidden_and_asked_for_again(app, withheld, said):
+    """A withheld caller pointing at the number they call from heard "Sorry, I didn't get that number", and a
+    second such answer went on without one; "call me back on this number" was a request for a person (passed on,
+    urgent, with nothing to call back on)."""
+    _declines(withheld)
+    withheld.say(said)
+    assert withheld.listening and withheld.text() == f"{prompts.NUMBER_HIDDEN} {prompts.ASK_NUMBER}"
+    withheld.say(NUMBER)
+    assert withheld.text() == READ_BACK
+
+
+def test_why_a_number_is_needed_is_answered(app, withheld):
+    _declines(withheld)
+    withheld.say("why do you need my number?")
+    assert withheld.text() == f"{prompts.WHY_WE_ASK} {prompts.ASK_NUMBER}"
 
 
 def test_a_person_asked_for_at_the_number_question_is_a_person(app, withheld):
