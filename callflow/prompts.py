@@ -18,7 +18,8 @@ EMAIL_NOT_GOT = "I'm sorry, I couldn't get your email address."
 ASK_NUMBER = "What's the best phone number to reach you on?"
 # "It's the number I'm calling from" from a caller whose caller id is withheld.
 NUMBER_HIDDEN = "Your number is hidden on this call, so I can't see it."
-SAY_NUMBER_AGAIN = "Sorry, I didn't get that number. Please say it digit by digit, with the area code."
+SAY_NUMBER_AGAIN = ("Sorry, I didn't get that number. Please say it digit by digit, with the area code, or type it on "
+                    "your keypad and press pound.")
 NUMBER_CONFIRMED = "Thank you. Our team will call you back on that number."
 NUMBER_AGAIN = "Sorry about that. Please say the number again, digit by digit, with the area code."
 NUMBER_NOT_GOT = "I'm sorry, I couldn't get your number. Let's carry on with your question."

@@ -89,12 +89,17 @@ def render(
     deadline: float | None = None,
     call_sid: str | None = None,
     speech_timeout: str = "auto",
+    num_digits: int | None = 1,
 ) -> str:
     """Return the TwiML document: prompts inside a Gather (then a Redirect), or prompts then Hangup.
 
     Audio (``<Play>``): a fixed prompt (:data:`~callflow.prompts.FIXED_PROMPTS`) uses the shared cache; any other
     text may carry caller data and is stored as ``call_sid``'s personal audio (deleted when the call ends, see
     :mod:`callflow.tts`), or spoken with ``<Say>`` when no ``call_sid`` is given.
+
+    ``num_digits`` is the Gather's ``numDigits``: 1 (a key answers: 1 yes, 2 no, 0 a person), or ``None`` for
+    none, so that Twilio collects keys until ``finishOnKey`` ("#", its default) or ``timeout_s`` seconds pass (a
+    phone number typed on the keypad).
 
     ``deadline`` (``time.monotonic()`` seconds) bounds how long audio synthesis may take;
     every prompt's synthesis starts at once, so their waits overlap. One voice per document: if any prompt has no
@@ -110,12 +115,12 @@ def render(
         and (hints is None or _ACTION_SLOT not in hints)
     ):
         # No audio and no caller data: the document depends on the fixed texts alone.
-        return _said(tuple(prompts), listen, voice, language, hints, timeout_s, speech_timeout).replace(
+        return _said(tuple(prompts), listen, voice, language, hints, timeout_s, speech_timeout, num_digits).replace(
             _ACTION_SLOT, escape(action_url, {'"': "&quot;"})
         )
     return _render(prompts, listen=listen, action_url=action_url, speech=speech, voice=voice,
                    language=language, hints=hints, timeout_s=timeout_s, deadline=deadline, call_sid=call_sid,
-                   speech_timeout=speech_timeout)
+                   speech_timeout=speech_timeout, num_digits=num_digits)
 
 
 _ACTION_SLOT = "callflow-action-url-slot"
@@ -124,14 +129,15 @@ _FIXED = frozenset(FIXED_PROMPTS)
 
 @lru_cache(maxsize=512)
 def _said(prompts: tuple[str, ...], listen: bool, voice: str, language: str, hints: str | None, timeout_s: int,
-          speech_timeout: str = "auto") -> str:
+          speech_timeout: str = "auto", num_digits: int | None = 1) -> str:
     """The ``<Say>``-only document for these prompts, with a slot for the Gather action URL.
 
     A call's turns repeat the same few fixed prompt sets, and only the action URL (its ``t``
     sequence number) differs, so the builder runs once per prompt set (~0.2 ms saved a turn).
     """
     return _render(list(prompts), listen=listen, action_url=_ACTION_SLOT, speech=None, voice=voice,
-                   language=language, hints=hints, timeout_s=timeout_s, deadline=None, speech_timeout=speech_timeout)
+                   language=language, hints=hints, timeout_s=timeout_s, deadline=None, speech_timeout=speech_timeout,
+                   num_digits=num_digits)
 
 
 def _render(
@@ -147,6 +153,7 @@ def _render(
     deadline: float | None,
     call_sid: str | None = None,
     speech_timeout: str = "auto",
+    num_digits: int | None = 1,
 ) -> str:
     # Last gate, once: a character XML forbids breaks the document, and what is prefetched is what is spoken.
     prompts = [CONTROL_CHARS.sub(" ", text[:MAX_SAY_CHARS]) for text in prompts]
@@ -165,7 +172,7 @@ def _render(
             language=language,
             speech_timeout=speech_timeout,
             timeout=timeout_s,
-            num_digits=1,
+            **({"num_digits": num_digits} if num_digits else {}),
             action_on_empty_result=True,
             profanity_filter=False,
             **({"hints": hints} if hints else {}),

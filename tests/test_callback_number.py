@@ -355,3 +355,26 @@ def test_the_migration_adds_number_attempts(tmp_path, database_url):
         flask_migrate.downgrade(revision="f3c8a5e1b742")
         with db.engine.connect() as conn:
             assert "number_attempts" not in call_table(conn).c
+
+
+def test_the_number_may_be_typed_on_the_keypad(app, withheld):
+    """The number question's Gather took one key (numDigits="1", as for "press 1 for yes"), so a caller typing
+    their number was cut at its first digit; and it offered the address words ("at", "dot com") as speech hints."""
+    _declines(withheld)
+    gather = withheld.last.find("Gather")
+    assert gather.get("numDigits") is None and gather.get("hints") is None and gather.get("input") == "speech dtmf"
+    withheld.say(digits="4155550100")
+    assert withheld.text() == READ_BACK
+    gather = withheld.last.find("Gather")
+    assert gather.get("numDigits") == "1"  # the read-back: 1 yes, 2 no
+    withheld.say(digits="1")
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    assert call_of(app, withheld).callback_number == "+14155550100"
+
+
+def test_other_questions_take_one_key(app, caller):
+    caller.start()
+    assert caller.last.find("Gather").get("numDigits") == "1"
+    caller.say("Jane")
+    gather = caller.last.find("Gather")
+    assert gather.get("numDigits") == "1" and "dot com" in gather.get("hints")
