@@ -24,8 +24,8 @@ from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_co
                       defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
                       leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, partly_but,
                       points_to_caller_id, praises_answer, question_after_yes, refers_back, reports_outage,
-                      says_address_on_file, screen_message, spelled_name, split_questions, thanks_only, unsure_which,
-                      wants_human, wants_repeat, without_affiliation, yes_no)
+                      reports_success, same_problem, says_address_on_file, screen_message, spelled_name,
+                      split_questions, thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -614,15 +614,15 @@ class Conversation:
                 self.machine.send("asked_more")
                 return self._answer_question(partly)
             answer = "no"  # "partially, but I still can't log in": not solved
-        elif not heard.digits and answer_fell_short(heard.text):  # "sort of", "partly", "ok, thanks anyway"
-            answer = "no"
+        elif not heard.digits and (answer_fell_short(heard.text) or same_problem(heard.text)):
+            answer = "no"  # "sort of", "partly", "ok, thanks anyway"; "same problem", "still the same"
         else:
             answer = yes_no(heard.text, heard.digits or None)
             if answer == "yes" and not heard.digits and len(normalize(heard.text)) >= 3 \
                     and opens_with_question(heard.text):
                 answer = None  # "how do I do that for my whole team?" or "can I do that on my phone?": "I do" is no yes
-        if answer is None and praises_answer(heard.text):  # "thank you", "brilliant", "got it, thanks"
-            answer = "yes"
+        if answer is None and (praises_answer(heard.text) or reports_success(heard.text)):
+            answer = "yes"  # "thank you", "brilliant", "got it, thanks"; "it's working now", "I can log in now"
         if answer == "yes":
             self.machine.send("resolved")
             question = another or follow_up_question(heard.text)  # "yes, thanks. And how do I ...?"

@@ -83,6 +83,8 @@ __all__ = [
     "screen_message",
     "asks_for_reference",
     "partly_but",
+    "reports_success",
+    "same_problem",
     "points_to_caller_id",
     "cannot_recall",
     "MAX_TEXT_CHARS",
@@ -2414,6 +2416,67 @@ def answer_fell_short(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_FELL_SHORT_RE, text)
+
+
+_OUTCOME_FILLER = (r"(?:(?:ok|okay|oh|yeah|yep|great|right|alright|all\s+right|good|well|so|and|i\s+think|"
+                   r"i\s+believe|looks\s+like|it\s+looks\s+like|seems\s+like)\s+)*")
+_OUTCOME_TAIL = r"(?:\s+(?:now|again|then|already|thanks|thank\s+you|cheers|so\s+thanks|great|perfect|yes|yeah))*"
+#: "it's working now", "that did it", "I can log in now", "problem solved", "all sorted", "that's fine".
+_SUCCESS_RE = re.compile(
+    rf"{_OUTCOME_FILLER}(?:"
+    r"(?:it|that|this|everything)\s+(?:works|worked|is\s+working|s\s+working|did\s+it|did\s+the\s+trick|"
+    r"fixed\s+it|sorted\s+it(?:\s+out)?|solved\s+it|helped|is\s+fine|s\s+fine|is\s+fixed|s\s+fixed|"
+    r"is\s+sorted|s\s+sorted|is\s+solved|s\s+solved)"
+    r"|its\s+(?:working|fine|fixed|sorted|solved)|thats\s+(?:fine|it\s+sorted|sorted|done\s+it)"
+    r"|(?:i|we)\s+(?:can|could)\s+(?:log|sign)\s*(?:in|on)(?:\s+(?:fine|again))?"
+    r"|(?:i|we)\s+(?:got|am|m|are|re)\s+in|im\s+in|got\s+in|(?:im|i\s+am|we\s+are|were)\s+(?:back\s+)?in"
+    r"|(?:problem|issue)\s+(?:solved|fixed|sorted)|(?:all\s+)?(?:sorted|fixed|solved)|all\s+set|good\s+to\s+go"
+    rf"){_OUTCOME_TAIL}"
+)
+#: "same problem", "still the same", "it still does the same thing".
+_SAME_PROBLEM_RE = re.compile(
+    rf"{_OUTCOME_FILLER}(?:no\s+)?(?:"
+    r"(?:(?:its|it\s+is|thats|that\s+is)\s+)?(?:still\s+)?(?:the\s+)?same\s+(?:problem|issue|thing|error|message)"
+    r"(?:\s+(?:as\s+before|again))?"
+    r"|(?:its|it\s+is)\s+still\s+the\s+same|still\s+the\s+same"
+    r"|(?:it|that)\s+still\s+(?:does|says|shows|gives\s+me)\s+the\s+same(?:\s+(?:thing|error|message))?"
+    r")(?:\s+(?:sorry|unfortunately|i\s+m\s+afraid|im\s+afraid))*"
+)
+
+
+def reports_success(text: str | None) -> bool:
+    """At "Did that solve your issue?": does the caller say it works now ("it's working now", "that did it", "I can
+    log in now", "problem solved", "all sorted", "that's fine")? :func:`yes_no` finds no yes word in these, and the
+    caller was asked to say yes or no.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer says so (fillers such as "ok", "great", "now", "thanks" aside); ``False`` for
+        anything more ("it works now but how do I ...") and for empty text. A negation ("it's not working") is read
+        by :func:`yes_no` first.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_SUCCESS_RE, text)
+
+
+def same_problem(text: str | None) -> bool:
+    """At "Did that solve your issue?": does the caller say nothing changed ("same problem", "still the same", "it
+    still says the same thing")? :func:`yes_no` finds no "no" in these.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer says so; ``False`` for anything more and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_SAME_PROBLEM_RE, text)
 
 
 _BUT_RE = re.compile(r"[\s,;.!-]*\bbut\b[\s,;:.!-]*", re.IGNORECASE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callflow import prompts
-from callflow.intents import answer_fell_short, partly_but, yes_no
+from callflow.intents import answer_fell_short, partly_but, reports_success, same_problem, yes_no
 from callflow.models import NEEDS_HUMAN
 
 from .test_call_interactions import PASSWORD_QUESTION, call_of, identified, ticket
@@ -111,3 +111,49 @@ def test_partly_but_a_question_the_kb_answers_is_answered(app, caller, said, tit
     assert caller.listening and caller.text().startswith(f'From our article "{title}"')
     call = call_of(app, caller)
     assert (call.state, call.resolved_count) == ("check_resolved", 0)
+
+
+SUCCESS = ["it's working now", "that did it", "it works now", "I can log in now, thanks", "I'm in", "problem solved",
+           "that sorted it", "fixed", "it's fine", "ok great, it's working now, thanks"]
+NOT_SUCCESS = ["it's not working", "it works now but how do I export my cases", "I'm in trouble", "how do I log in",
+               "same problem", "", None]
+SAME = ["same problem", "still the same", "it still says the same thing", "the same issue as before"]
+NOT_SAME = ["the same as what?", "is it the same for admins?", "it's working now", "", None]
+
+
+@pytest.mark.parametrize("said", SUCCESS)
+def test_reports_success(said):
+    assert reports_success(said) and yes_no(said) != "no"
+
+
+@pytest.mark.parametrize("said", NOT_SUCCESS)
+def test_does_not_report_success(said):
+    assert not reports_success(said)
+
+
+@pytest.mark.parametrize("said", SAME)
+def test_same_problem(said):
+    assert same_problem(said) and yes_no(said) is None
+
+
+@pytest.mark.parametrize("said", NOT_SAME)
+def test_not_the_same_problem(said):
+    assert not same_problem(said)
+
+
+@pytest.mark.parametrize("said", ["it's working now", "I can log in now, thanks", "problem solved"])
+def test_it_works_now_is_a_yes(app, caller, said):
+    """"It's working now" to "Did that solve your issue?" got "Sorry, please say yes or no."."""
+    identified(caller)
+    caller.say("I forgot my password")
+    caller.say(said)
+    assert caller.text() == prompts.ANYTHING_ELSE
+    assert call_of(app, caller).resolved_count == 1
+
+
+@pytest.mark.parametrize("said", ["same problem", "still the same"])
+def test_the_same_problem_is_a_no(app, caller, said):
+    identified(caller)
+    caller.say("I forgot my password")
+    caller.say(said)
+    assert caller.hung_up and caller.text() == prompts.NOT_RESOLVED
