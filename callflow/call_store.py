@@ -33,6 +33,11 @@ COLUMNS: tuple[str, ...] = tuple(CALL.c.keys())
 _WRITABLE = tuple(name for name in COLUMNS if name not in ("id", "version"))
 
 _SELECT = select(CALL).where(CALL.c.call_sid == bindparam("sid"))
+# The call's last answer from an article: the agent's utterance that named it (``article_id``).
+_LAST_ANSWER = (select(TURN.c.text)
+                .where(TURN.c.call_id == bindparam("call_id"), TURN.c.speaker == "agent",
+                       TURN.c.article_id.is_not(None))
+                .order_by(TURN.c.seq.desc()).limit(1))
 _SELECT_LOCKED = _SELECT.with_for_update()
 # A turn row as the webhooks write it (plus call_id); every row carries every field.
 TURN_FIELDS = ("seq", "speaker", "text", "state", "created_at", "confidence", "server_ms", "article_id", "article_score")
@@ -94,6 +99,14 @@ def load(conn: Connection, call_sid: str, *, lock: bool = True) -> Optional[Call
     """
     row = conn.execute(_SELECT_LOCKED if lock else _SELECT, {"sid": call_sid}).first()
     return CallRecord.from_row(row) if row is not None else None
+
+
+def last_answer(conn: Connection, call_id: Optional[int]) -> Optional[str]:
+    """What the agent said when it last answered from an article (its utterance as recorded: the answer with the
+    prompts around it, see :func:`callflow.prompts.answer_in`), or ``None`` for a call with no such turn."""
+    if call_id is None:
+        return None
+    return conn.execute(_LAST_ANSWER, {"call_id": call_id}).scalar()
 
 
 def create(conn: Connection, values: Mapping[str, Any]) -> CallRecord:

@@ -18,14 +18,15 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import EMAIL_STATES, MAX_EMAIL_ATTEMPTS, MAX_NUMBER_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_complaint, announces_question,
-                      another_problem_after_yes, answer_fell_short, asks_for_reference, asks_if_automated,
-                      asks_if_recorded, asks_to_send_answer, asks_to_wait, asks_what_it_can_do, asks_which_address,
-                      asks_who_we_are, asks_why_needed, cannot_recall, choice_of, corrects_name, declines_email,
-                      defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates, is_done,
-                      leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question, partly_but,
-                      points_to_caller_id, praises_answer, question_after_yes, refers_back, reports_outage,
+                      another_problem_after_yes, answer_fell_short, asks_for_answer_again, asks_for_reference,
+                      asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait, asks_what_it_can_do,
+                      asks_which_address, asks_who_we_are, asks_why_needed, cannot_recall, choice_of, corrects_name,
+                      declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates,
+                      is_done, leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question,
+                      partly_but, points_to_caller_id, praises_answer, question_after_yes, refers_back, reports_outage,
                       reports_success, same_problem, says_address_on_file, screen_message, spelled_name,
-                      split_questions, thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
+                      split_questions, thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation,
+                      yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -71,6 +72,9 @@ class Reply:
     repeat: bool = False
     #: The caller asked for a moment ("hold on, let me check"): Twilio waits ``GATHER_WAIT_TIMEOUT_S`` for speech.
     wait: bool = False
+    #: The caller asked for the last answer again at "Is there anything else?": the answer, as it was said, comes
+    #: before ``prompts`` (read back from the call's utterances, see :func:`callflow.call_store.last_answer`).
+    repeat_answer: bool = False
 
     @property
     def hangup(self) -> bool:
@@ -402,7 +406,12 @@ class Conversation:
             return self._retry(prompts.WHY_WE_ASK, "unclear")
         if wants_repeat(heard.text):  # "can you repeat that?": the same prompt again, counted like an unclear answer
             reply = self._retry(prompts.DIDNT_CATCH, "unclear")
-            reply.repeat = reply.listen
+            if reply.listen and self._answered_before_anything_else() and asks_for_answer_again(heard.text):
+                # "can you repeat the steps?" at "anything else?": the last prompt was "Great. Is there anything
+                # else...?", the answer the one before it
+                reply.prompts, reply.repeat_answer = [prompts.ANYTHING_ELSE_AGAIN], True
+            else:
+                reply.repeat = reply.listen
             return reply
         thinking = hesitates(heard.text)
         if thinking or asks_to_wait(heard.text):
@@ -833,6 +842,13 @@ class Conversation:
                 return self._goodbye()  # as after "that's all"
             return self._escalate(reason)
         return Reply([apology, self.current_question()])
+
+    def _answered_before_anything_else(self) -> bool:
+        """True at "Is there anything else?" right after an answer from an article (confirmed or to be tried later),
+        with no question of the caller's pending."""
+        call = self.call
+        return call.state == "answer" and call.anything_else_asked and bool(call.article_id) \
+            and not call.pending_question
 
     def _nothing_left_to_answer(self) -> bool:
         """True at "Is there anything else?" after a confirmed answer, with no question of the caller's pending:

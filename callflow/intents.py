@@ -84,6 +84,7 @@ __all__ = [
     "asks_for_reference",
     "partly_but",
     "reports_success",
+    "asks_for_answer_again",
     "same_problem",
     "points_to_caller_id",
     "cannot_recall",
@@ -1728,7 +1729,7 @@ def _says_only(pattern: re.Pattern[str], text: str | None) -> bool:
 # --------------------------------------------------------------------------
 
 _REPEAT_FILLER = (r"(?:(?:sorry|um+|uh+|er+|oh|ok|okay|yes|yeah|hello|hi|excuse\s+me|pardon\s+me|please|again|"
-                  r"i\s+mean|wait|hang\s+on|hold\s+on)\s+)*")
+                  r"i\s+mean|wait|hang\s+on|hold\s+on|actually|so|and|just|before\s+you\s+go|one\s+more\s+thing)\s+)*")
 #: The answer's parts asked for again: "the steps", "the second step", "that last part".
 _ANSWER_PART = (r"(?:the|those|that|these)\s+(?:(?:first|second|third|fourth|fifth|last|next|other)\s+)?"
                 r"(?:steps?|instructions|part|bit|answer)")
@@ -1774,6 +1775,28 @@ def wants_repeat(text: str | None) -> bool:
         Nothing.
     """
     return _says_only(_REPEAT_RE, text)
+
+
+_ANSWER_PART_RE = re.compile(rf"\b{_ANSWER_PART}\b")
+
+
+def asks_for_answer_again(text: str | None) -> bool:
+    """Does the caller ask for the answer's steps again ("can you repeat the steps?", "what was the first step
+    again?", "actually, can you go over the instructions again?")? At "Is there anything else?" the last prompt was
+    that question, and the answer the one before it.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for a request to repeat (:func:`wants_repeat`) that names the answer or a part of it ("the steps",
+        "the second step", "the answer", "the instructions"); ``False`` for "can you repeat that?" and anything that
+        is no such request.
+
+    Raises:
+        Nothing.
+    """
+    return wants_repeat(text) and _ANSWER_PART_RE.search(" ".join(normalize(text))) is not None
 
 
 # --------------------------------------------------------------------------

@@ -111,6 +111,25 @@ FIXED_PROMPTS = (
 )
 
 
+def answer_in(said: str) -> str:
+    """The answer in the agent's recorded utterance ``said`` (the prompts of one reply joined by spaces): without
+    the fixed prompts before it ("Great.", "Thank you.") and "Did that solve your issue?" after it; ``""`` when
+    nothing else is left."""
+    text = said.strip()
+    if text.endswith(CHECK_RESOLVED):
+        text = text[: -len(CHECK_RESOLVED)].rstrip()
+    lead = True
+    while lead:
+        lead = next((p for p in _LEADS_LONGEST_FIRST if text.startswith(p + " ")), None)
+        if lead:
+            text = text[len(lead):].lstrip()
+    return "" if text in _FIXED_SET else text
+
+
+_LEADS_LONGEST_FIRST = sorted(FIXED_PROMPTS, key=len, reverse=True)
+_FIXED_SET = frozenset(FIXED_PROMPTS)
+
+
 def thanks_name(name: str) -> str:
     """Thank the caller by name (``name`` is already cleaned by :func:`intents.extract_name`)."""
     return f"Thanks, {name}."

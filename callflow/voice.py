@@ -241,6 +241,12 @@ class _Turn:
         """Render the reply, record it, and write the call and its utterances; returns the TwiML."""
         call = self.call
         call.prompt_seq += 1
+        if reply.repeat_answer:  # the last answer again, then the question
+            answer = prompts.answer_in(call_store.last_answer(self.conn, call.id) or "")
+            if answer:
+                reply.prompts.insert(0, answer)
+            else:
+                reply.repeat = True
         replayed = replay(call.last_twiml, _action_url(call.prompt_seq)) if reply.repeat else None
         document = replayed or _render_reply(call, reply, started)
         self.say(

@@ -433,7 +433,7 @@ UTTERANCES = [
     # a moment asked for; an answer to be tried later
     "hold on, let me check", "I'll try that later",
     # the last prompt again; a question announced, not asked yet
-    "can you repeat that", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
+    "can you repeat that", "what was the first step again?", "I have another question", "hello?", "are you a robot?", "what can you help me with?",
     "who am I speaking to?", "is this call being recorded?", "can you email me that?", "is this Kayako support?",
     "Hi", "good morning", "I need to speak with billing", "can I get a ticket number?",
     # a person, the end, noise
