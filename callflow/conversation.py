@@ -24,9 +24,9 @@ from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_co
                       declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates,
                       is_done, leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question,
                       partly_but, points_to_caller_id, praises_answer, question_after_yes, refers_back, reports_outage,
-                      reports_success, same_problem, says_address_on_file, screen_message, spelled_name,
-                      split_questions, thanks_only, unsure_which, wants_human, wants_repeat, without_affiliation,
-                      yes_no)
+                      reports_security_issue, reports_success, same_problem, says_address_on_file, screen_message,
+                      spelled_name, split_questions, thanks_only, unsure_which, wants_human, wants_repeat,
+                      without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -292,6 +292,7 @@ _ESCALATION_PROMPTS = {
     "unclear": prompts.NOT_UNDERSTOOD,
     "question-limit": prompts.QUESTION_LIMIT,
     "outage": prompts.OUTAGE,
+    "security": prompts.SECURITY,
     "complaint": prompts.COMPLAINT,
     "case-follow-up": prompts.CASE_FOLLOW_UP,
 }
@@ -299,9 +300,12 @@ _ESCALATION_PROMPTS = {
 
 def _reported(text: str) -> str | None:
     """What no help-center article answers and a person must hear, as the escalation reason: an outage ("the website
-    is down"), a complaint, or a call about a case the caller already opened; ``None`` for a question."""
+    is down"), a break-in ("my account has been hacked"), a complaint, or a call about a case the caller already
+    opened; ``None`` for a question."""
     if reports_outage(text):
         return "outage"
+    if reports_security_issue(text):
+        return "security"
     if makes_complaint(text):
         return "complaint"
     if follows_up_on_case(text):

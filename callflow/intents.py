@@ -53,6 +53,7 @@ __all__ = [
     "opens_with_question",
     "choice_of",
     "reports_outage",
+    "reports_security_issue",
     "declines_email",
     "asks_which_address",
     "says_address_on_file",
@@ -1586,6 +1587,44 @@ def reports_outage(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and not _HOW_TO_RE.match(words) and _OUTAGE_RE.search(words) is not None
+
+
+_ACCOUNT = (r"(?:my|our|the|a|an|one\s+of\s+(?:my|our))\s+(?:\w+\s+)?"
+            r"(?:account|accounts|login|profile|helpdesk|inbox|mailbox)")
+_SECURITY_RE = re.compile(
+    rf"\b{_ACCOUNT}\s+(?:has\s+been|have\s+been|was|were|got|is|are|s|may\s+have\s+been|might\s+have\s+been)\s+"
+    r"(?:hacked|compromised|breached|taken\s+over|stolen|hijacked)\b"
+    r"|\b(?:i|we|ive|weve|i\s+have|we\s+have)\s+(?:been|got|get)\s+hacked\b|\b(?:i|we)\s+(?:was|were)\s+hacked\b"
+    r"|\b(?:someone|somebody|a\s+stranger|an\s+attacker|a\s+hacker|hackers?)\s+(?:has\s+|have\s+)?(?:else\s+)?"
+    r"(?:logged|signed|got|broke|is\s+logging|keeps\s+logging)\s+(?:in(?:to)?|on(?:to)?)\s+(?:to\s+)?(?:my|our)\b"
+    r"|\b(?:someone|somebody|a\s+stranger|a\s+hacker|hackers?)\s+(?:has\s+|have\s+)?(?:else\s+)?"
+    r"(?:accessed|is\s+using|has\s+access\s+to|hacked|compromised|took\s+over|stole)\s+(?:my|our)\b"
+    r"|\b(?:suspicious|unauthori[sz]ed|strange|unknown|unrecogni[sz]ed)\s+(?:log\s*ins?|sign\s*ins?|logins?|"
+    r"signins?|activity|access|devices?)\b"
+    r"|\b(?:data|security)\s+breach\b"
+)
+
+
+def reports_security_issue(text: str | None) -> bool:
+    """Does the caller report their account or helpdesk broken into ("my account has been hacked", "someone logged
+    into my account", "there's suspicious activity on our helpdesk")?
+
+    A help-center article cannot deal with a break-in, and the team must hear of it at once (an urgent ticket).
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` for an account, login or helpdesk said to be hacked, compromised or taken over, someone else
+        logged in or using it, suspicious or unauthorised logins or activity, and a data or security breach;
+        ``False`` for a how-to question ("how do I see suspicious logins?", "how do I stop my account being hacked?")
+        and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    words = " ".join(normalize(text))
+    return bool(words) and not _HOW_TO_RE.match(words) and _SECURITY_RE.search(words) is not None
 
 
 # --------------------------------------------------------------------------

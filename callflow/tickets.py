@@ -42,7 +42,8 @@ UNANSWERED_TOPIC = "unanswered question"
 PLACEHOLDER_TOPICS = (NO_QUESTION_TOPIC, UNANSWERED_TOPIC)
 #: The topic of a call passed on for what the caller reported rather than asked (``Call.escalation_reason``), even
 #: after an answered question: what the team must act on.
-REPORT_TOPICS = {"outage": "service outage", "complaint": "complaint", "case-follow-up": "case follow-up"}
+REPORT_TOPICS = {"outage": "service outage", "security": "security", "complaint": "complaint",
+                 "case-follow-up": "case follow-up"}
 MAX_SUBJECT_CHARS = 120
 
 _REASONS = {
@@ -55,6 +56,8 @@ _REASONS = {
     "error": "A system error interrupted the call.",
     "question-limit": "The caller had more questions than one call answers, so a person needs to take the rest.",
     "outage": "The caller reported the service down or not working, so the call was passed to a person at once.",
+    "security": "The caller reported their account or helpdesk broken into, so the call was passed to a person at "
+                "once.",
     "complaint": "The caller made a complaint, so the call was passed to a person at once.",
     "case-follow-up": "The caller is following up on a case they opened earlier, so the call was passed to a person.",
 }
@@ -171,7 +174,8 @@ def rule_summary(call: Call, title: Optional[str] = None, *, silent_line: bool =
     else:
         topic = UNANSWERED_TOPIC if question else NO_QUESTION_TOPIC
     sentiment = "positive" if call.outcome == RESOLVED and not (unconfirmed or deferred) else (
-        "negative" if call.escalation_reason in ("not-resolved", "caller-request", "outage", "complaint") else "neutral"
+        "negative" if call.escalation_reason in ("not-resolved", "caller-request", "outage", "security", "complaint")
+        else "neutral"
     )
     return CallSummary(summary=" ".join(lines), topic=topic, sentiment=sentiment)
 

@@ -46,6 +46,7 @@ ESCALATION_REASONS = {
     "unclear": "Caller not understood",
     "question-limit": "Too many questions for one call",
     "outage": "Caller reported an outage",
+    "security": "Caller reported a break-in",
     "complaint": "Caller made a complaint",
     "case-follow-up": "Caller followed up on a case",
     "error": "System error",
