@@ -18,15 +18,15 @@ from typing import Any, Mapping
 from . import prompts
 from .flow import EMAIL_STATES, MAX_EMAIL_ATTEMPTS, MAX_NUMBER_ATTEMPTS, MAX_QUESTIONS, MAX_RETRIES, CallFlow
 from .intents import (GREETING_WORDS, MAX_TEXT_CHARS, WRONG_NUMBER, announces_complaint, announces_question,
-                      another_problem_after_yes, answer_fell_short, asks_for_answer_again, asks_for_reference,
-                      asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait, asks_what_it_can_do,
-                      asks_which_address, asks_who_we_are, asks_why_needed, cannot_recall, choice_of, corrects_name,
-                      declines_email, defers_answer, extract_name, follow_up_question, follows_up_on_case, hesitates,
-                      is_done, leaves_early, looks_like_question, makes_complaint, normalize, opens_with_question,
-                      partly_but, points_to_caller_id, praises_answer, question_after_yes, refers_back, reports_outage,
-                      reports_security_issue, reports_success, same_problem, says_address_on_file, screen_message,
-                      spelled_name, split_questions, thanks_only, unsure_which, wants_human, wants_repeat,
-                      without_affiliation, yes_no)
+                      another_problem_after_yes, answer_fell_short, asks_for_answer_again, asks_for_language,
+                      asks_for_reference, asks_if_automated, asks_if_recorded, asks_to_send_answer, asks_to_wait,
+                      asks_what_it_can_do, asks_which_address, asks_who_we_are, asks_why_needed, cannot_recall,
+                      choice_of, corrects_name, declines_email, defers_answer, extract_name, follow_up_question,
+                      follows_up_on_case, hesitates, is_done, leaves_early, looks_like_question, makes_complaint,
+                      normalize, opens_with_question, partly_but, points_to_caller_id, praises_answer,
+                      question_after_yes, refers_back, reports_outage, reports_security_issue, reports_success,
+                      same_problem, says_address_on_file, screen_message, spelled_name, split_questions, thanks_only,
+                      unsure_which, wants_human, wants_repeat, without_affiliation, yes_no)
 from .control_chars import CONTROL_CHARS
 from .drafts import ArticleContext
 from .kb_search import STOP_WORDS, KbHit
@@ -293,6 +293,7 @@ _ESCALATION_PROMPTS = {
     "question-limit": prompts.QUESTION_LIMIT,
     "outage": prompts.OUTAGE,
     "security": prompts.SECURITY,
+    "language": prompts.LANGUAGE,
     "complaint": prompts.COMPLAINT,
     "case-follow-up": prompts.CASE_FOLLOW_UP,
 }
@@ -389,6 +390,8 @@ class Conversation:
                 return self._retry(prompts.NUMBER_HIDDEN, "unclear")
         if wants_human(heard.text, heard.digits or None):
             return self._escalate("caller-request")
+        if asks_for_language(heard.text):  # "do you speak Spanish?", "español": not a name, nor a question
+            return self._escalate("language")
         if state in _IDENTITY_STATES or self._before_any_question():
             early = leaves_early(heard.text)  # "bye", "sorry, wrong number": not a name, an address or a question
             if early:

@@ -54,6 +54,7 @@ __all__ = [
     "choice_of",
     "reports_outage",
     "reports_security_issue",
+    "asks_for_language",
     "declines_email",
     "asks_which_address",
     "says_address_on_file",
@@ -1625,6 +1626,47 @@ def reports_security_issue(text: str | None) -> bool:
     """
     words = " ".join(normalize(text))
     return bool(words) and not _HOW_TO_RE.match(words) and _SECURITY_RE.search(words) is not None
+
+
+#: Languages callers ask for, in English and in their own words (normalised: accents kept, see normalize()).
+_LANGUAGES = (r"(?:spanish|espa[nñ]ol|castellano|french|fran[cç]ais|german|deutsch|portuguese|portugu[eê]s|italian|"
+              r"italiano|chinese|mandarin|cantonese|japanese|korean|arabic|hindi|russian|vietnamese|tagalog|polish|"
+              r"polski|dutch|nederlands|turkish|t[uü]rk[cç]e|ukrainian|farsi|persian|urdu|bengali|punjabi)")
+_LANGUAGE_RE = re.compile(
+    r"(?:(?:hi|hello|hola|bonjour|sorry|um+|uh+|excuse\s+me|please|yes|si|oui)\s+)*(?:"
+    rf"(?:do|does|can|could)\s+(?:you|anyone|someone|somebody|anybody)(?:\s+there)?\s+(?:speak|talk|help\s+(?:me\s+)?in)"
+    rf"\s+{_LANGUAGES}"
+    rf"|(?:is\s+(?:this|there)\s+)?(?:(?:a|an)\s+)?{_LANGUAGES}(?:\s+(?:speaker|line|option|speaking))?"
+    rf"|(?:in\s+)?{_LANGUAGES}(?:\s+(?:please|por\s+favor|s\s+il\s+vous\s+pla[iî]t|bitte))?"
+    rf"|(?:en|auf|in)\s+{_LANGUAGES}"
+    rf"|(?:hablas?|habla\s+usted|parlez\s+vous|parles\s+tu|sprechen\s+sie|sprichst\s+du|fala|falas|parla|parli)"
+    rf"\s+{_LANGUAGES}"
+    rf"|(?:i\s+(?:only\s+)?(?:speak|need|want|would\s+like|d\s+like|prefer))\s+(?:to\s+speak\s+)?"
+    rf"(?:in\s+)?{_LANGUAGES}(?:\s+only)?"
+    rf"|(?:my\s+)?english\s+(?:is\s+)?(?:not\s+(?:very\s+)?good|(?:is\s+)?bad|no\s+good|is\s+not\s+good)"
+    rf"|no\s+(?:hablo|speak)\s+(?:ingl[eé]s|english)"
+    r")(?:\s+(?:please|por\s+favor|thanks|thank\s+you|gracias|merci|danke))*"
+)
+
+
+def asks_for_language(text: str | None) -> bool:
+    """Does the caller ask for another language than English ("do you speak Spanish?", "español", "¿hablas
+    español?", "parlez-vous français ?", "my English is not good")?
+
+    The line speaks English only: "español" was taken for the caller's name, "do you speak Spanish?" for a question.
+
+    Args:
+        text: speech transcript (may be ``None``).
+
+    Returns:
+        ``True`` when the whole answer asks for a language (:data:`_LANGUAGES`) or says the caller's English is
+        poor (fillers and greetings aside); ``False`` for anything more ("how do I translate my help center into
+        Spanish?") and for empty text.
+
+    Raises:
+        Nothing.
+    """
+    return _says_only(_LANGUAGE_RE, text)
 
 
 # --------------------------------------------------------------------------

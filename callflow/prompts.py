@@ -54,6 +54,9 @@ QUESTION_LIMIT = (
 # A caller reporting the service down ("the website is down"): no article answers that.
 OUTAGE = ("I'm sorry for the disruption. I'll pass this on to our expert team right away, and they will follow up "
           "shortly.")
+# Another language asked for ("do you speak Spanish?"): the line speaks English only.
+LANGUAGE = ("I'm sorry, I can only help in English on this line. I'll pass this on to our expert team, and they "
+            "will follow up shortly.")
 # A break-in reported ("my account has been hacked"): passed on at once.
 SECURITY = ("Thank you for telling me. I'll pass this on to our expert team right away, and they will follow up "
             "shortly.")
@@ -107,7 +110,7 @@ FIXED_PROMPTS = (
     SAY_NUMBER_AGAIN, NUMBER_HIDDEN, NUMBER_CONFIRMED, NUMBER_AGAIN, NUMBER_NOT_GOT, EMAIL_NOT_GOT, EMAIL_CONFIRMED,
     HOW_CAN_I_HELP, ONE_AT_A_TIME, OTHER_QUESTION, WHAT_IS_YOUR_QUESTION, CHECK_RESOLVED, TELL_ME_MORE, ANYTHING_ELSE,
     ANYTHING_ELSE_AGAIN, GREAT,
-    ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SECURITY, SORRY_TO_HEAR,
+    ESCALATE, CALLER_REQUEST, NOT_RESOLVED, NOT_UNDERSTOOD, QUESTION_LIMIT, OUTAGE, SECURITY, LANGUAGE, SORRY_TO_HEAR,
     WHAT_HAPPENED, COMPLAINT, CASE_FOLLOW_UP, TAKE_YOUR_TIME,
     NOT_SURE_WHICH, TRY_LATER, THIS_IS_US, AUTOMATED, CAPABILITIES, WHY_WE_ASK, RECORDED, REFERENCE, ANY_ADDRESS, CANT_LOOK_UP,
     GOODBYE, WRONG_NUMBER, DIDNT_CATCH, NO_INPUT, SAY_YES_OR_NO, APOLOGY, ONE_MOMENT,

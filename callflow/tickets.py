@@ -43,7 +43,7 @@ PLACEHOLDER_TOPICS = (NO_QUESTION_TOPIC, UNANSWERED_TOPIC)
 #: The topic of a call passed on for what the caller reported rather than asked (``Call.escalation_reason``), even
 #: after an answered question: what the team must act on.
 REPORT_TOPICS = {"outage": "service outage", "security": "security", "complaint": "complaint",
-                 "case-follow-up": "case follow-up"}
+                 "case-follow-up": "case follow-up", "language": "another language"}
 MAX_SUBJECT_CHARS = 120
 
 _REASONS = {
@@ -59,6 +59,7 @@ _REASONS = {
     "security": "The caller reported their account or helpdesk broken into, so the call was passed to a person at "
                 "once.",
     "complaint": "The caller made a complaint, so the call was passed to a person at once.",
+    "language": "The caller asked for another language than English, so the call was passed to a person.",
     "case-follow-up": "The caller is following up on a case they opened earlier, so the call was passed to a person.",
 }
 

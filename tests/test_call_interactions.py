@@ -439,7 +439,7 @@ UTTERANCES = [
     # a person, the end, noise
     "can someone call me back", "I want to talk to a person", "#0", "no thanks, that's all", "um", "hmm",
     # leaving before any question
-    "bye", "sorry, wrong number", "never mind, I'll call back later",
+    "bye", "sorry, wrong number", "never mind, I'll call back later", "español", "I think I've been hacked",
     # the caller hangs up (one utterance in many: calls get far enough to meet every behaviour)
     "/hangup",
 ]

@@ -47,6 +47,7 @@ ESCALATION_REASONS = {
     "question-limit": "Too many questions for one call",
     "outage": "Caller reported an outage",
     "security": "Caller reported a break-in",
+    "language": "Caller asked for another language",
     "complaint": "Caller made a complaint",
     "case-follow-up": "Caller followed up on a case",
     "error": "System error",
