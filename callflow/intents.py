@@ -1634,8 +1634,8 @@ _LANGUAGES = (r"(?:spanish|espa[nñ]ol|castellano|french|fran[cç]ais|german|deu
               r"polski|dutch|nederlands|turkish|t[uü]rk[cç]e|ukrainian|farsi|persian|urdu|bengali|punjabi)")
 _LANGUAGE_RE = re.compile(
     r"(?:(?:hi|hello|hola|bonjour|sorry|um+|uh+|excuse\s+me|please|yes|si|oui)\s+)*(?:"
-    rf"(?:do|does|can|could)\s+(?:you|anyone|someone|somebody|anybody)(?:\s+there)?\s+(?:speak|talk|help\s+(?:me\s+)?in)"
-    rf"\s+{_LANGUAGES}"
+    r"(?:do|does|can|could)\s+(?:you|anyone|someone|somebody|anybody)(?:\s+there)?\s+"
+    rf"(?:speak|talk|help\s+(?:me\s+)?in)\s+{_LANGUAGES}"
     rf"|(?:is\s+(?:this|there)\s+)?(?:(?:a|an)\s+)?{_LANGUAGES}(?:\s+(?:speaker|line|option|speaking))?"
     rf"|(?:in\s+)?{_LANGUAGES}(?:\s+(?:please|por\s+favor|s\s+il\s+vous\s+pla[iî]t|bitte))?"
     rf"|(?:en|auf|in)\s+{_LANGUAGES}"
