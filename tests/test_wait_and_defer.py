@@ -32,10 +32,14 @@ DEFERS = ["I'll try that later", "I'll give it a go", "I don't know yet", "I hav
           "I can't try it right now", "I'll try it and see", "not sure yet", "ok I'll test it later thanks",
           "I'll try it", "I'll do that", "I'll try", "will do", "I'll give that a try", "I'll have a look",
           "I'll do that, thanks", "I'll call back later", "I'll call you back if it doesn't work", "I'll call back",
-          "ok I'll ring back tomorrow", "I'll call back if I have more questions"]
+          "ok I'll ring back tomorrow", "I'll call back if I have more questions",
+          # the steps are someone else's to do (was "Sorry, please say yes or no.")
+          "I'll have to check with my IT team", "I need to ask my admin", "let me check with my boss first",
+          "I'll check with IT"]
 NOT_DEFERS = ["I'm not sure", "yes", "no", "I tried it and it didn't work", "later", "hold on", "", None,
               "I'll do that but it didn't work before", "I'll try again but it's not working", "I do",
-              "I'll call back to cancel my subscription", "can you call me back"]
+              "I'll call back to cancel my subscription", "can you call me back", "I need to ask my admin how to do that",
+          "I'll check it"]
 
 
 @pytest.mark.parametrize("text", WAITS)
