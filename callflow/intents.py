@@ -1892,6 +1892,8 @@ _ANNOUNCE_RE = re.compile(
     rf"{_ANNOUNCE_FILLER}(?:"
     rf"i\s+(?:have|got|ve\s+got|have\s+got|do\s+have)\s+{_SOME_QUESTION}"
     rf"|{_SOME_QUESTION}"
+    # "I have another one", "one more": the question is the noun the caller leaves out
+    r"|(?:i\s+(?:have|got|ve\s+got|have\s+got|do\s+have)\s+)?(?:another|one\s+more)(?:\s+one)?"
     r"|quick\s+question|something\s+else"
     r"|(?:there\s+is|theres)\s+(?:something\s+else|one\s+more\s+thing|another\s+thing)"
     r"|(?:can|could|may)\s+i\s+ask\s+(?:you\s+)?"

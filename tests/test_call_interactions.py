@@ -596,6 +596,8 @@ def test_an_announced_question_is_asked_for_and_not_searched(app, caller):
     caller.say("yes it did thank you")
     caller.say("I have another question")
     assert caller.listening and caller.text() == prompts.WHAT_IS_YOUR_QUESTION
+    caller.say("yeah, I have another one")  # still no question
+    assert caller.listening and caller.text() == prompts.WHAT_IS_YOUR_QUESTION
     caller.say("how do I merge duplicate cases")
     assert caller.text().startswith('From our article "Merging duplicate cases"')
     caller.hangup()
@@ -615,6 +617,9 @@ def test_an_announced_question_at_the_greeting_is_no_question(app, caller):
     ("can I ask you something else?", True), ("quick question", True), ("I got a couple of questions", True),
     ("I have another question about billing", False), ("one more thing, how do I export my cases?", False),
     ("I have a problem", False), ("yes", False), ("", False), (None, False),
+    # the question left unsaid: "I have another one" (was "Could you tell me a little more about that?")
+    ("yeah I have another one", True), ("one more", True), ("another one please", True),
+    ("one more time", False), ("I have another problem with my password", False),
 ])
 def test_announces_question(text, announces):
     from callflow.intents import announces_question
