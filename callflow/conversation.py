@@ -147,6 +147,30 @@ def _without_intro(text: str, name: str) -> str:
     return rest if len(rest.split()) >= 3 or looks_like_question(rest) else text
 
 
+#: Articles whose title opens with one of these words say how to destroy something ("Deleting a customer's personal
+#: data", "Cancelling your subscription"): read out for another question, their steps do harm.
+_DESTRUCTIVE_TITLE_WORDS = frozenset({"deleting", "cancelling", "canceling", "closing", "removing", "erasing",
+                                      "purging", "wiping"})
+#: Words of a question that asks to destroy something, or names what such an article is about ("end my
+#: subscription", "a refund for unused months"), and may be answered from it.
+_DESTRUCTIVE_WORDS = frozenset({
+    "delete", "deleting", "deleted", "deletion", "remove", "removing", "removed", "removal", "erase", "erasing",
+    "erased", "cancel", "cancelling", "canceling", "cancellation", "cancelled", "canceled", "close", "closing",
+    "closed", "gdpr", "wipe", "purge", "terminate", "unsubscribe", "quit", "leave", "leaving", "stop", "end", "ending",
+    "refund", "refunds", "renew", "renewal", "renewing", "deactivate", "discontinue", "rid", "subscription",
+    "subscriptions", "privacy", "personal",
+})
+
+
+def _unasked_destruction(question: str, title: str) -> bool:
+    """True when the article ``title`` says how to destroy something (:data:`_DESTRUCTIVE_TITLE_WORDS`) and
+    ``question`` asks for nothing of the kind (:data:`_DESTRUCTIVE_WORDS`): "how do I get my data out" found "Deleting
+    a customer's personal data (GDPR)" and was read its deletion steps, "I need to change the email on my account"
+    the steps to cancel the subscription."""
+    first = title.split(maxsplit=1)[0].casefold() if title.strip() else ""
+    return first in _DESTRUCTIVE_TITLE_WORDS and _DESTRUCTIVE_WORDS.isdisjoint(normalize(question))
+
+
 #: A name said before the address is looked for in the first this many words ("Jane Smith, jane dot smith at ...").
 MAX_NAME_WORDS = 6
 _SPOKEN_WORD = re.compile(r"\S+")
@@ -336,14 +360,16 @@ class Conversation:
         """The KB's best 3 hits for ``query``, searched once per turn: a turn may check a question before answering
         it (:meth:`_kb_can_answer`), or read a list of articles again after checking the answer to it. When none is
         above the cutoff and the caller reads out a message ("I get an error saying my account is locked":
-        :func:`~callflow.intents.screen_message`), the message's hits if it finds an article by itself."""
+        :func:`~callflow.intents.screen_message`), the message's hits if it finds an article by itself. An article
+        that says how to delete or cancel something is no hit for a question that asks for nothing of the kind
+        (:func:`_unasked_destruction`)."""
         hits = self._hits.get(query)
         if hits is None:
             index = self.services["kb"].index()
-            hits = index.search(query, limit=3)
+            hits = [h for h in index.search(query, limit=3) if not _unasked_destruction(query, h.title)]
             message = screen_message(query) if not hits or hits[0].score < index.cutoff else None
             if message:
-                found = index.search(message, limit=3)
+                found = [h for h in index.search(message, limit=3) if not _unasked_destruction(query, h.title)]
                 if found and found[0].score >= index.cutoff:
                     hits = found
             self._hits[query] = hits
