@@ -409,7 +409,7 @@ class Conversation:
             # 555 0199" at its read-back is the number put right
             number = parse_spoken_phone(heard.text or heard.digits, self.call.to_number)
             if number:
-                return self._number_given(number, heard.text)
+                return self._number_given(number, heard)
             if state == "collect_email" and points_to_caller_id(heard.text):
                 # "it's the number I'm calling from" (and "call me back on this number", no request for a person):
                 # the caller id is withheld, so they hear that, then the question again
@@ -648,9 +648,7 @@ class Conversation:
         if another:
             answer = "yes"
         elif partly:
-            if looks_like_question(partly) and (
-                    (opens_with_question(partly) and self._kb_can_answer(partly))
-                    or (screen_message(partly) and self._another_article_answers(partly))):
+            if self._answers_in_passing(partly, messages_only=True):
                 # a question the KB answers, or a message another article answers: answered (the first answer is
                 # not counted as solved)
                 self.machine.send("asked_more")
@@ -677,7 +675,7 @@ class Conversation:
                 return self._answer_next([prompts.GREAT, prompts.OTHER_QUESTION])
             return Reply([prompts.ANYTHING_ELSE])
         if answer == "no":
-            if not heard.digits and screen_message(heard.text) and self._another_article_answers(heard.text):
+            if not heard.digits and self._answers_in_passing(heard.text, messages_only=True):
                 # "no, it says my account is locked": what trying the answer led to, which another article answers
                 self.machine.send("asked_more")
                 return self._answer_question(heard.text)
@@ -707,11 +705,17 @@ class Conversation:
         _, _, query = self._search_query(question)
         return any(hits and hits[0].score >= cutoff for hits in map(self._search, {question, query}))
 
-    def _answers_in_passing(self, text: str | None) -> bool:
+    def _answers_in_passing(self, text: str | None, messages_only: bool = False) -> bool:
         """At "Did that solve your issue?": is ``text`` a follow-up question the KB answers (it opens with a question
-        word), or what trying the answer led to that another article answers (:meth:`_another_article_answers`)?"""
-        return bool(text) and looks_like_question(text) and (
-            (opens_with_question(text) and self._kb_can_answer(text)) or self._another_article_answers(text))
+        word), or what trying the answer led to that another article answers (:meth:`_another_article_answers`)?
+        With ``messages_only`` (after a "no" or a "partly, but"), what it led to counts only as a message read out
+        from the screen ("it says my account is locked", :func:`~callflow.intents.screen_message`): "I still can't
+        log in" says the answer failed."""
+        if not text or not looks_like_question(text):
+            return False
+        if opens_with_question(text) and self._kb_can_answer(text):
+            return True
+        return (not messages_only or screen_message(text) is not None) and self._another_article_answers(text)
 
     def _another_article_answers(self, text: str) -> bool:
         """Does an article other than the one just read answer ``text`` by itself, above the cutoff? ("it says my
@@ -905,19 +909,18 @@ class Conversation:
         if question and not self.call.pending_question and self._kb_can_answer(question):
             self.call.pending_question = question
 
-    def _number_given(self, number: str, text: str | None) -> Reply:
+    def _number_given(self, number: str, heard: Heard) -> Reply:
         """A valid number (E.164, read in the line's region by :func:`~callflow.phone.parse_spoken_phone`, in
-        :meth:`hear`) said at "What's the best phone number to reach you on?", or at its read-back (``text`` is what
-        was said): kept and read back to be confirmed, as an address is. At the read-back, "yes, 415 555 0100" with
-        the number read confirms it; any other number there ("no, it's ...") is a rejected read-back, and after
-        ``MAX_NUMBER_ATTEMPTS`` of them the call goes on without a number."""
+        :meth:`hear`) said at "What's the best phone number to reach you on?", or at its read-back: kept and read back
+        to be confirmed, as an address is. At the read-back, "yes, 415 555 0100" with the number read confirms it;
+        any other number there ("no, it's ...") is a rejected read-back (:meth:`_number_rejected`)."""
         call = self.call
         if call.state == "confirm_email":
-            if number == call.callback_number and yes_no(text) == "yes":
-                return self._number_confirmed(text)
-            call.number_attempts += 1
-            if call.number_attempts >= MAX_NUMBER_ATTEMPTS:
-                return self._without_number(prompts.NUMBER_NOT_GOT)
+            if number == call.callback_number and _read_back_answer(heard) == "yes":
+                return self._number_confirmed(heard.text)
+            given_up = self._number_rejected()
+            if given_up:
+                return given_up
         call.callback_number = number
         self.machine.send("number_heard")
         return Reply([prompts.confirm_number(spoken_number(number))])
@@ -932,13 +935,21 @@ class Conversation:
         if declines_email(heard.text):
             return self._without_number(prompts.EMAIL_DECLINED_NO_NUMBER)
         if answer == "no":
-            self.call.number_attempts += 1
-            if self.call.number_attempts >= MAX_NUMBER_ATTEMPTS:
-                return self._without_number(prompts.NUMBER_NOT_GOT)
+            given_up = self._number_rejected()
+            if given_up:
+                return given_up
             self.call.callback_number = None
             self.machine.send("ask_number")
             return Reply([prompts.NUMBER_AGAIN])
         return self._retry(prompts.SAY_YES_OR_NO, "unclear")
+
+    def _number_rejected(self) -> Reply | None:
+        """Count a rejected read-back of the callback number; after ``MAX_NUMBER_ATTEMPTS`` of them the call goes on
+        without a number (the reply that says so), else ``None``."""
+        self.call.number_attempts += 1
+        if self.call.number_attempts >= MAX_NUMBER_ATTEMPTS:
+            return self._without_number(prompts.NUMBER_NOT_GOT)
+        return None
 
     def _number_confirmed(self, text: str | None) -> Reply:
         """Yes to the callback number read back: it is the ticket's and the Kayako requester's phone; on to the

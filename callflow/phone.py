@@ -9,7 +9,7 @@ import re
 
 import phonenumbers
 
-from .spoken_email import spoken_digits
+from .spoken_email import MAX_TRANSCRIPT_CHARS, spoken_digits
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 #: Caller ids Twilio sends for withheld numbers (anonymous, restricted, unknown, blocked, unavailable).
@@ -35,7 +35,6 @@ MAX_SPOKEN_DIGITS = 15  # E.164's longest number
 #: An extension said after the number ("..., extension 23", "ext 4"): the number without it reaches the caller's
 #: switchboard, and the transcript on the ticket keeps it.
 _EXTENSION_RE = re.compile(r"[\s,.;-]*\b(?:extension|ext)\b.*", re.IGNORECASE | re.DOTALL)
-_MAX_TEXT_CHARS = 2000  # of a transcript looked at; a spoken number is far shorter
 
 
 def parse_spoken_phone(text: str | None, line_number: str | None = None) -> str | None:
@@ -58,7 +57,8 @@ def parse_spoken_phone(text: str | None, line_number: str | None = None) -> str 
         Nothing.
     """
     if isinstance(text, str):
-        text = _EXTENSION_RE.sub("", text[:_MAX_TEXT_CHARS])  # "415 555 0100 extension 23": the line's number
+        # "415 555 0100 extension 23": the line's number; spoken_digits reads no more than this either
+        text = _EXTENSION_RE.sub("", text[:MAX_TRANSCRIPT_CHARS])
     digits = spoken_digits(text)
     if not MIN_SPOKEN_DIGITS <= len(digits.lstrip("+")) <= MAX_SPOKEN_DIGITS:
         return None

@@ -155,9 +155,7 @@ def _action_url(seq: int, retry: int = 0) -> str:
     return base + path[len(request.script_root):] if base else path
 
 
-def _hints(state: str, number_asked: bool = False) -> Optional[str]:
-    if state == "collect_email" and number_asked:
-        return None  # a phone number: digits, which the recogniser knows; the address words would only mislead it
+def _hints(state: str) -> Optional[str]:
     if state == "collect_email":
         return _EMAIL_HINTS
     if state in ("confirm_email", "check_resolved"):
@@ -182,6 +180,10 @@ def _speech_timeout(state: str) -> str:
 
 def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
     cfg = current_app.config
+    # "What's the best phone number to reach you on?": the number may be typed on the keypad, every key until "#" (or
+    # the timeout), where other questions take one key (1 yes, 2 no, 0 a person); and no hints: digits, which the
+    # recogniser knows (the address words would only mislead it)
+    number = call.state == "collect_email" and call.number_asked
     return render(
         reply.prompts,
         listen=reply.listen,
@@ -189,12 +191,10 @@ def _render_reply(call: CallRecord, reply: Reply, started: float) -> str:
         speech=current_app.extensions["speech"],
         voice=cfg["TWILIO_VOICE"],
         language=cfg["TWILIO_LANGUAGE"],
-        hints=_hints(call.state, call.number_asked) if reply.listen else None,
+        hints=_hints(call.state) if reply.listen and not number else None,
         timeout_s=cfg["GATHER_WAIT_TIMEOUT_S"] if reply.wait else cfg["GATHER_TIMEOUT_S"],
         speech_timeout=_speech_timeout(call.state),
-        # the number to call back on may be typed on the keypad: every key until "#" (or the timeout), where other
-        # questions take one key (1 yes, 2 no, 0 a person)
-        num_digits=None if call.state == "collect_email" and call.number_asked else 1,
+        num_digits=None if number else 1,
         deadline=time.monotonic() + max(0.3, TURN_BUDGET_S - (time.perf_counter() - started)),
         call_sid=call.call_sid,
     )
