@@ -62,7 +62,7 @@ are weak, so :class:`KbIndex` scores each article with a combined score:
    other articles; action verbs aside) is left unexplained ("phone support
    hours" vs "Lost your phone") is scaled by the idf share it explains.
 6. **Action verbs** -- "add", "create", "set up", "invite", "enter",
-   "insert", "generate" (:data:`_ACTION_WORDS`) stand in for each other at
+   "insert", "generate", "connect" (:data:`_ACTION_WORDS`) stand in for each other at
    :data:`ACTION_SIM`, but only in titles and tags: "add an agent" meets the
    title "Inviting new agents", while bodies (where "add" is everywhere)
    are unaffected.
@@ -585,7 +585,7 @@ configure: set setup settings
 #: Verbs callers use for "bring a new thing into the product": weakly
 #: equivalent when an article title uses one of them ("add an agent" ->
 #: "Inviting new agents"), at :data:`ACTION_SIM`, titles and tags only.
-_ACTION_WORDS = "add create set setup invite enter insert generate".split()
+_ACTION_WORDS = "add create set setup invite enter insert generate connect".split()
 
 
 def _parse_synonyms(spec: str) -> tuple[dict[str, tuple[str, ...]],

@@ -296,6 +296,10 @@ def test_filler_does_not_change_the_answer(index):
     ("create a survey", "1024"),
     ("set up saml", "1026"),
     ("add the chat widget", "1016"),
+    # "Connecting" is the title's action verb: "add" meets it as it meets "Inviting".
+    ("how do I add my support email", "1005"),
+    ("add our support mailbox", "1005"),
+    ("how do I add slack", "1019"),
     ("add a custom domain", "1017"),
     ("update credit card", "1008"),
     ("turn off notifications", "1021"),
