@@ -348,6 +348,12 @@ _IRREGULAR = {
 _DERIV_ENDINGS = frozenset(
     "e i at ation ition ution ication cation iation lation ion tion ment ance ence".split()
 ) | {""}
+#: Stems that start with another stem but are other words (the longer one,
+#: keyed by the shorter): prefix matching (``PREFIX_SIM``) never bridges them.
+#: "customers emails are not creating tickets" found "Adding custom fields to
+#: cases" through "custom".  A general rule on the ending would also part
+#: "renew" / "renewal" and "remind" / "reminder", so these are named.
+_NOT_PREFIX_FORMS = {"custom": "customer", "person": "personal", "account": "accountant"}
 _STEM_CACHE: dict[str, str] = {}
 _STEM_CACHE_MAX = 500_000
 
@@ -989,11 +995,11 @@ class KbIndex:
         i = bisect_left(vocab, term)
         while i < len(vocab) and vocab[i].startswith(term) and len(out) < 5:
             v = vocab[i]
-            if v != term and len(v) - len(term) <= PREFIX_MAX_EXTRA:
+            if v != term and len(v) - len(term) <= PREFIX_MAX_EXTRA and _NOT_PREFIX_FORMS.get(term) != v:
                 out.append((v, PREFIX_SIM))
             i += 1
         for k in range(max(PREFIX_MIN_LEN, len(term) - PREFIX_MAX_EXTRA), len(term)):
-            if term[:k] in self._postings:
+            if term[:k] in self._postings and _NOT_PREFIX_FORMS.get(term[:k]) != term:
                 out.append((term[:k], PREFIX_SIM))
         return out
 
