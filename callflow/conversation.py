@@ -547,6 +547,8 @@ class Conversation:
             if heard.text else None
         if corrected == self.call.email:
             corrected = None
+            if answer is None:  # the address said again as it was read back: "jane at example dot com"
+                answer = "yes"
         if answer == "yes" and not (corrected and _BUT.search(heard.text)):
             self.machine.send("confirm")
             self._keep_question_after_yes(heard.text)
@@ -916,7 +918,7 @@ class Conversation:
         any other number there ("no, it's ...") is a rejected read-back (:meth:`_number_rejected`)."""
         call = self.call
         if call.state == "confirm_email":
-            if number == call.callback_number and _read_back_answer(heard) == "yes":
+            if number == call.callback_number and _read_back_answer(heard) != "no":  # said again as read back
                 return self._number_confirmed(heard.text)
             given_up = self._number_rejected()
             if given_up:

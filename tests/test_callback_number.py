@@ -219,6 +219,22 @@ def test_the_same_number_with_a_yes_confirms_it(app, withheld):
     assert call_of(app, withheld).number_attempts == 0
 
 
+def test_the_same_number_said_again_confirms_it(app, withheld):
+    """The number said again as it was read back was a rejected read-back: read back once more, one try used."""
+    _gives_number(withheld)
+    withheld.say(NUMBER)
+    assert withheld.text() == f"{prompts.NUMBER_CONFIRMED} {prompts.HOW_CAN_I_HELP}"
+    call = call_of(app, withheld)
+    assert (call.state, call.callback_number, call.number_attempts) == ("answer", "+14155550100", 0)
+
+
+def test_a_no_with_the_same_number_is_a_rejected_read_back(app, withheld):
+    _gives_number(withheld)
+    withheld.say("no, " + NUMBER)
+    assert withheld.text() == READ_BACK
+    assert call_of(app, withheld).number_attempts == 1
+
+
 def test_the_read_back_is_asked_again_after_silence_or_an_unclear_answer(app, withheld):
     _gives_number(withheld)
     withheld.say(None)

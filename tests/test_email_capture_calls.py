@@ -177,6 +177,10 @@ CONFIRM = [
     ('yes J A N E', None, 'yes'),
     ("that's the one", None, 'yes'),
     ("No, it's jane", None, 'no'),
+    # The address said again as it was read back: "Sorry, please say yes or no." before.
+    ('jane dot doe at gmail dot com', None, 'yes'),
+    ("it's jane dot doe at gmail dot com", None, 'yes'),
+    ('No, jane dot doe at gmail dot com', None, 'no'),
 ]
 
 READ_BACK = "I heard J, A, N, E, dot, D, O, E, at, G mail dot com. Is that correct?"
