@@ -1187,7 +1187,7 @@ _NOT_NAMES = _NAME_STOPPERS | _PROBLEM_WORDS | _GREETING_WORDS | frozenset(
         "crazy", "terrible", "awful", "serious", "taking", "forever", "long", "slow",
         "broken", "down", "closed", "open", "free", "paid", "late", "early", "emergency", "test", "testing", "hold", "waiting", "logged",
         "signed", "attempting", "concerned", "never", "mind", "nevermind", "forget", "whatever", "oops", "anyway",
-        "anyways", "mistake", "kayako",
+        "anyways", "mistake", "kayako", "look", "listen", "honestly", "basically", "seriously", "frankly",
     }
 )
 
@@ -1251,7 +1251,36 @@ def _name_span(text: str | None) -> tuple[int, int, int] | None:
 
     ``words[start:end]`` is the name (may contain "|" clause markers, which
     callers drop); ``words[intro_start:start]`` is the introduction, if any.
+    A name said again in full in the next clause ("O'Brien, Sean O'Brien",
+    "the name's Bond, James Bond", "Jane, Jane Smith") is the name said in full.
     """
+    span = _first_name_span(text)
+    if span is None:
+        return None
+    intro_start, start, end = span
+    words = _clause_words(text)
+    if "|" in words[start:end]:  # two clauses of names ("O'Brien | Sean O'Brien"): the first, or the one in full
+        cut = words.index("|", start)
+        again = cut
+        while again < end and words[again] == "|":
+            again += 1
+        first, second = (start, cut), (again, end)
+    else:
+        again = end
+        while again < len(words) and words[again] == "|":
+            again += 1
+        first, second = (start, end), (again, again + _take_name(words, again, False, False))
+    said = [_key(w) for w in words[first[0]:first[1]] if w != "|"]
+    full = [_key(w) for w in words[second[0]:second[1]] if w != "|"]
+    if said and len(said) < len(full) and (full[-len(said):] == said or full[:len(said)] == said):
+        return intro_start, second[0], second[1]  # said again in full
+    if full and len(full) <= len(said) and (said[-len(full):] == full or said[:len(full)] == full):
+        return intro_start, first[0], first[1]  # "Jane Smith, Smith": a part said again
+    return span
+
+
+def _first_name_span(text: str | None) -> tuple[int, int, int] | None:
+    """:func:`_name_span` of the first name said."""
     words = _clause_words(text)
     if not words:
         return None
@@ -1295,13 +1324,19 @@ def _name_span(text: str | None) -> tuple[int, int, int] | None:
         joint = after
         while joint < len(words) and (words[joint] == "|" or keys[joint] == "and"):
             joint += 1
-        if count and joint > after and _looks_like_problem(normalize(" ".join(w for w in words[joint:] if w != "|"))):
+        rest = normalize(" ".join(w for w in words[joint:] if w != "|"))
+        if count and joint > after and (_looks_like_problem(rest) or (
+                "and" in keys[after:joint] and rest[:1] and rest[0] in _FIRST_PERSON)):
+            # a problem, or "and" and something of the caller's own ("Jane, and I'm in a hurry")
             return start, start, after
         # 4. the name, then the caller's company ("Jane from Acme", "Tom Smith at Initech"; see _affiliation_len)
         if count and _affiliation_len(words, after):
             return start, start, after
     return None
 
+
+#: Words that open something the caller says of themselves after their name and "and" ("Jane, and I'm in a hurry").
+_FIRST_PERSON = frozenset({"i", "im", "ive", "id", "ill", "my", "we", "were", "weve", "our"})
 
 _AFFILIATION_WORDS = frozenset({"from", "at", "with"})
 #: Lower-case words a company's name may have ("Acme IT support", "the billing team at Globex").

@@ -127,6 +127,36 @@ def test_a_title_or_a_pause_keeps_the_name(text, name):
     assert extract_name(text) == name
 
 
+@pytest.mark.parametrize("text,name", [
+    ("O'Brien, Sean O'Brien", "Sean O'Brien"), ("the name's Bond, James Bond", "James Bond"),
+    ("Smith. Jane Smith.", "Jane Smith"), ("Jane, Jane Smith", "Jane Smith"), ("my name is Jane, Jane Doe", "Jane Doe"),
+    ("Jane Smith, Smith", "Jane Smith"), ("John, John", "John"), ("Smith, Jane Smith, and I can't log in", "Jane Smith"),
+    # two names, neither in the other, stay as they were
+    ("Mary, Jane", "Mary Jane"), ("Jane. Smith.", "Jane Smith"), ("my name is Jane, Smith", "Jane"),
+])
+def test_a_name_said_again_in_full_is_the_name_in_full(text, name):
+    """"O'Brien, Sean O'Brien" was "Thanks, O'Brien Sean O'Brien.", and "the name's Bond, James Bond" "Thanks, Bond."."""
+    assert extract_name(text) == name
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Jane, and I'm in a hurry", "Jane"), ("Jane Smith and I'm calling from home", "Jane Smith"),
+    ("Tom, and we're a bit stuck", "Tom"),
+    # a word that opens a sentence is no name
+    ("Look, I can't log in", None), ("Listen, and I've been waiting", None), ("Hello and I'm in a hurry", None),
+])
+def test_a_name_then_and_something_of_the_callers_own(text, name):
+    """"Jane, and I'm in a hurry" gave no name (what followed was no problem); "Look, I can't log in" gave "Look"."""
+    assert extract_name(text) == name
+
+
+def test_a_name_said_in_a_hurry_is_thanked_and_nothing_kept(app, caller):
+    caller.start()
+    caller.say("Jane, and I'm in a hurry")
+    assert caller.text() == f"{prompts.thanks_name('Jane')} {prompts.ASK_EMAIL}"
+    assert (call_of(app, caller).name, call_of(app, caller).pending_question) == ("Jane", None)
+
+
 @pytest.mark.parametrize("text", ["yes hi, is this Kayako support?", "Kayako?", "is this customer service",
                                   "have I reached Kayako", "is this the support line?", "am I speaking to Kayako"])
 def test_asks_who_we_are(text):
