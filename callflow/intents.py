@@ -1727,6 +1727,8 @@ _DECLINES_EMAIL_RE = re.compile(
 
 
 _ADDR = r"(?:e\s*mails?|e\s*mail\s+address(?:es)?|address(?:es)?|accounts?|ones?)"
+#: Kinds of address a caller may have more than one of ("my work email or my personal one").
+_KIND = r"(?:work|personal|business|company|private|home|old|new|main|other)"
 _ADDRESS_FILLER = r"(?:(?:um+|uh+|er+|oh|well|so|sorry|ok|okay|hmm+|actually|i\s+mean|but)\s+)*"
 #: "I have two emails", "which one?", "my work one or my personal one?", "I'm not sure which one".
 _WHICH_ADDRESS = (
@@ -1737,8 +1739,9 @@ _WHICH_ADDRESS = (
     rf"|(?:(?:im|i\s+am)\s+not\s+sure\s+|i\s+(?:dont|do\s+not)\s+know\s+)?which\s+(?:one|{_ADDR})"
     r"(?:\s+(?:do\s+you\s+(?:want|need)|should\s+i\s+(?:give|use)|you\s+(?:want|need)|i\s+used|is\s+it))?"
     r"|(?:(?:do|would)\s+you\s+(?:need|want|prefer)\s+)?"
-    rf"(?:my|the)\s+(?:work|personal|business|company|private|home|old|new|main|other)\s+{_ADDR}"
-    rf"(?:\s+or\s+(?:my|the)\s+(?:work|personal|business|company|private|home|old|new|main|other)(?:\s+{_ADDR})?)?"
+    rf"(?:my|the)\s+{_KIND}\s+{_ADDR}(?:\s+or\s+(?:my|the)\s+{_KIND}(?:\s+{_ADDR})?)?"
+    rf"|(?:(?:do|would)\s+you\s+(?:need|want|prefer)\s+)?(?:my|the)\s+{_KIND}\s+or\s+(?:my\s+|the\s+)?{_KIND}"
+    rf"(?:\s+{_ADDR})?"  # "do you need my work or personal email?"
     r")(?:\s+(?:then|please|or\s+what|though))*)"
 )
 _WHICH_ADDRESS_RE = re.compile(rf"{_ADDRESS_FILLER}{_WHICH_ADDRESS}(?:\s+(?:and\s+|so\s+)?{_WHICH_ADDRESS})*")
@@ -1749,7 +1752,11 @@ _ON_FILE_RE = re.compile(
     r"|(?:you|youve|you\s+have|you\s+should|you\s+must|dont\s+you|do\s+you\s+not)\s+"
     r"(?:already\s+)?(?:should\s+)?(?:have|got|have\s+got)\s+(?:it|that|my\s+(?:email|address|details))(?:\s+already)?"
     r"(?:\s+on\s+file)?"
-    r"|(?:its\s+|it\s+is\s+)?(?:the\s+)?same\s+as\s+(?:before|last\s+time|always|usual|on\s+my\s+account)"
+    r"|(?:its\s+|it\s+is\s+)?(?:the\s+)?same\s+as\s+(?:before|last\s+time|always|usual|on\s+my\s+account"
+    r"|my\s+(?:login|log\s+in|sign\s+in|username|user\s+name|account))"
+    # "the one I sign in with": which address, not the address
+    r"|(?:its\s+|it\s+is\s+)?(?:just\s+)?the\s+(?:one|email|address)\s+i\s+(?:use\s+to\s+)?(?:sign|log)\s+"
+    r"(?:in|on|into)(?:\s+with)?"
     r"|can\s+you\s+(?:not\s+)?(?:look\s+(?:it|me)\s+up|find\s+(?:it|me))(?:\s+(?:by|from|with)\s+my\s+(?:phone\s+)?number)?"
     r")(?:\s+(?:then|please|surely|already|right))*"
 )

@@ -18,13 +18,19 @@ from .test_call_interactions import call_of, ticket
 
 WHICH = ["I have two emails", "I have two, which one do you want?", "which one", "I'm not sure which one",
          "my work one or my personal one?", "I have a few email addresses", "which email do you need",
-         "um I have two so which one", "do you need my work email or my personal one?"]
+         "um I have two so which one", "do you need my work email or my personal one?",
+         # "Sorry, I couldn't get that email address. Please spell it..." before
+         "do you need my work or personal email?", "my work or my personal one?"]
 NOT_WHICH = ["my work one is jane at acme dot com", "two", "I have two questions", "which one is the billing article",
              "jane at example dot com", "", None]
 ON_FILE = ["it's on file", "you should have it already", "you already have it", "same as before",
            "it's the same as last time", "can you look me up by my number?", "you've got it",
-           "it should be in your system", "don't you have it", "you have my details"]
-NOT_ON_FILE = ["the same as my name", "you have it wrong", "it's jane at example dot com", "on file", "", None]
+           "it should be in your system", "don't you have it", "you have my details",
+           # "Sorry, I couldn't get that email address. Please spell it..." before
+           "it's the same as my login", "the one I sign in with", "it's the email I use to log in with",
+           "same as my username"]
+NOT_ON_FILE = ["the same as my name", "you have it wrong", "it's jane at example dot com", "on file", "", None,
+               "the one I sign in with is jane at example dot com", "I can't sign in with it"]
 
 
 @pytest.mark.parametrize("said", WHICH)
