@@ -405,6 +405,7 @@ UTTERANCES = [
     # names and the greeting
     "Jane", "My name is Sam Green", "Hi this is Jane, password", "can I export my cases",
     "Jane from Acme support", "Jane, J A N E", "Jane Smith, jane dot smith at acme dot com",
+    "O'Brien, Sean O'Brien", "Jane, and I'm in a hurry",
     # email and the read-back
     "jane at example dot com", "sam dot green at gmail dot com", "no, it's at hotmail dot com",
     "yes but it's hotmail", "that's it", "yes", "no", "#1", "#2", "I don't have an email", "I don't remember",
@@ -417,10 +418,11 @@ UTTERANCES = [
     "thank you", "got it, thanks",
     # why the name or the email is asked for
     "why do you need my email?", "I have two, which one do you want?", "can I give you my phone number instead?",
-    "you should have it already", "four one five, five five five, oh one double oh",
+    "you should have it already", "do you need my work or personal email?", "it's the same as my login",
+    "four one five, five five five, oh one double oh",
     "no, it's two one two five five five one two three four", "it's the number I'm calling from",
     # questions: answered, short misses, a long miss, follow-ups with the yes and referring back
-    PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "what about macros?",
+    PASSWORD_QUESTION, "how do I cancel my subscription", "how do I connect slack", "how do I add my support email", "what about macros?",
     "how do I do that on the mobile app?", "yes thanks, and how do I export my cases?", "yes, and billing?",
     "yes, also my account is locked", "sort of", "thanks anyway", "I did that already", "it says my account is locked",
     "no, it says my account is locked", "I get an error saying my account is locked",
